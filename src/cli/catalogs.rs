@@ -1,0 +1,116 @@
+//! `catops catalogs list|create`.
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Subcommand};
+use serde::Deserialize;
+
+use crate::context::Context;
+use crate::error::{exit, usage, Failure};
+use crate::output::{self, ListPrinter};
+use crate::vendors::rastro::{NewCatalog, SchemaDefinition, SchemaField};
+use crate::vendors::Operation;
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogsCommand {
+    /// List the catalogs the token can see
+    List,
+    /// Create a catalog with a schema
+    #[command(group(ArgGroup::new("schema_source").required(true).args(["field", "schema"])))]
+    Create {
+        /// Catalog name
+        #[arg(long, value_name = "N")]
+        name: String,
+        /// Field that identifies items (e.g. sku); must be one of the schema's fields
+        #[arg(long, value_name = "F")]
+        unique_id_field: String,
+        /// A schema field as NAME:TYPE (TYPE defaults to string); repeat for each field
+        #[arg(long, value_name = "NAME:TYPE")]
+        field: Vec<String>,
+        /// JSON file with the schema: {"fields":[{"name":..,"type":..}]} or just the array
+        #[arg(long, value_name = "FILE")]
+        schema: Option<PathBuf>,
+    },
+}
+
+pub async fn run(command: CatalogsCommand, ctx: &Context) -> anyhow::Result<u8> {
+    match command {
+        CatalogsCommand::List => {
+            let api = ctx.api(Operation::CatalogsList).await?;
+            let catalogs = api.catalogs_list().await?;
+            let stdout = std::io::stdout();
+            let mut list = ListPrinter::new(ctx.format, stdout.lock());
+            for catalog in &catalogs {
+                list.push(catalog)?;
+            }
+            list.finish()?;
+        }
+        CatalogsCommand::Create {
+            name,
+            unique_id_field,
+            field,
+            schema,
+        } => {
+            let fields = match schema {
+                Some(path) => read_schema_file(&path)?,
+                None => field
+                    .iter()
+                    .map(|spec| parse_field(spec))
+                    .collect::<anyhow::Result<_>>()?,
+            };
+            if !fields.iter().any(|f| f.name == unique_id_field) {
+                let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+                return usage(format!(
+                    "--unique-id-field {unique_id_field} is not among the schema's fields ({})",
+                    names.join(", ")
+                ));
+            }
+            let request = NewCatalog {
+                name,
+                unique_id_field,
+                schema_definition: SchemaDefinition { fields },
+            };
+            let api = ctx.api(Operation::CatalogsCreate).await?;
+            let created = api.catalogs_create(&request).await?;
+            output::print_value(ctx.format, &created)?;
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn parse_field(spec: &str) -> anyhow::Result<SchemaField> {
+    let (name, kind) = spec.split_once(':').unwrap_or((spec, "string"));
+    if name.is_empty() || kind.is_empty() {
+        return usage(format!(
+            "--field '{spec}': expected NAME:TYPE, e.g. price:number"
+        ));
+    }
+    Ok(SchemaField {
+        name: name.to_string(),
+        kind: kind.to_string(),
+    })
+}
+
+fn read_schema_file(path: &PathBuf) -> anyhow::Result<Vec<SchemaField>> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum SchemaFile {
+        Wrapped { fields: Vec<SchemaField> },
+        Bare(Vec<SchemaField>),
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| Failure::usage(format!("cannot read {}: {err}", path.display())))?;
+    let parsed: SchemaFile = serde_json::from_str(&text).map_err(|err| {
+        Failure::usage(format!(
+            "{}: expected {{\"fields\":[{{\"name\":..,\"type\":..}}]}}: {err}",
+            path.display()
+        ))
+    })?;
+    let fields = match parsed {
+        SchemaFile::Wrapped { fields } | SchemaFile::Bare(fields) => fields,
+    };
+    if fields.is_empty() {
+        return usage(format!("{}: the schema has no fields", path.display()));
+    }
+    Ok(fields)
+}

@@ -1,0 +1,249 @@
+//! `catops items list|get|update`.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use clap::{ArgGroup, Subcommand};
+use serde_json::{Map, Value};
+
+use crate::context::Context;
+use crate::error::{exit, usage, Failure};
+use crate::input::typed::split_type_hint;
+use crate::output::{self, ListPrinter};
+use crate::vendors::rastro::MAX_PAGE_LIMIT;
+use crate::vendors::{Api, Operation, Page};
+
+/// Pages fetched ahead of the one being printed: enough to overlap network and output,
+/// few enough that memory stays flat.
+const PAGES_AHEAD: usize = 2;
+
+#[derive(Debug, Subcommand)]
+pub enum ItemsCommand {
+    /// List a catalog's items, one page or (--all) every page, streamed
+    List {
+        /// Catalog id
+        #[arg(long, value_name = "ID")]
+        catalog: String,
+        /// Page to list (with --all: the first page)
+        #[arg(long, value_name = "N", default_value_t = 1,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        page: u64,
+        /// Items per page, at most 1000 [default: 100, or 1000 with --all]
+        #[arg(long, value_name = "N",
+              value_parser = clap::value_parser!(u32).range(1..=MAX_PAGE_LIMIT as i64))]
+        limit: Option<u32>,
+        /// Follow pages until the last one
+        #[arg(long)]
+        all: bool,
+    },
+    /// Print one item
+    Get {
+        /// Catalog id
+        #[arg(long, value_name = "ID")]
+        catalog: String,
+        /// Item id
+        item_id: String,
+    },
+    /// Update some fields of one item
+    #[command(group(ArgGroup::new("fields").required(true).args(["set", "json"])))]
+    Update {
+        /// Catalog id
+        #[arg(long, value_name = "ID")]
+        catalog: String,
+        /// Item id
+        item_id: String,
+        /// KEY=VALUE, or KEY:TYPE=VALUE with TYPE one of string, number, integer, boolean,
+        /// array (split on |), json; repeat for each field
+        #[arg(long, value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// The fields as a JSON object, or @FILE (@- reads stdin)
+        #[arg(long, value_name = "JSON|@FILE")]
+        json: Option<String>,
+    },
+}
+
+pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
+    match command {
+        ItemsCommand::List {
+            catalog,
+            page,
+            limit,
+            all,
+        } => {
+            let api = ctx.api(Operation::ItemsList).await?;
+            if all {
+                list_all(ctx, api, catalog, page, limit.unwrap_or(MAX_PAGE_LIMIT)).await?;
+            } else {
+                let page = api.items_page(&catalog, page, limit).await?;
+                let stdout = std::io::stdout();
+                let mut list = ListPrinter::new(ctx.format, stdout.lock());
+                for record in &page.records {
+                    list.push(record)?;
+                }
+                list.finish()?;
+            }
+        }
+        ItemsCommand::Get { catalog, item_id } => {
+            let api = ctx.api(Operation::ItemsGet).await?;
+            let item = api.items_get(&catalog, &item_id).await?;
+            output::print_value(ctx.format, &item)?;
+        }
+        ItemsCommand::Update {
+            catalog,
+            item_id,
+            set,
+            json,
+        } => {
+            let fields = match json {
+                Some(json) => parse_json_fields(&json)?,
+                None => parse_set_fields(&set)?,
+            };
+            let api = ctx.api(Operation::ItemsUpdate).await?;
+            let item = api.items_update(&catalog, &item_id, &fields).await?;
+            output::print_value(ctx.format, &item)?;
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// Fetches pages in a background task, `PAGES_AHEAD` in flight, and prints each as it lands.
+async fn list_all(
+    ctx: &Context,
+    api: Api,
+    catalog: String,
+    first_page: u64,
+    limit: u32,
+) -> anyhow::Result<()> {
+    let api = Arc::new(api);
+    let (pages, mut received) = tokio::sync::mpsc::channel::<Result<Page, _>>(PAGES_AHEAD);
+    let fetcher = tokio::spawn(async move {
+        let mut number = first_page;
+        let mut seen: u64 = 0;
+        loop {
+            let page = api.items_page(&catalog, number, Some(limit)).await;
+            let done = match &page {
+                Ok(page) => {
+                    seen += page.records.len() as u64;
+                    // A short page is the last; `total` lets us skip one empty request.
+                    page.records.len() < limit as usize
+                        || page
+                            .total
+                            .is_some_and(|total| seen + (first_page - 1) * limit as u64 >= total)
+                }
+                Err(_) => true,
+            };
+            if pages.send(page).await.is_err() || done {
+                break;
+            }
+            number += 1;
+        }
+    });
+
+    let progress = ctx.progress.then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos} items {per_sec}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar
+    });
+    let stdout = std::io::stdout();
+    let mut list = ListPrinter::new(ctx.format, stdout.lock());
+    while let Some(page) = received.recv().await {
+        let page = page?;
+        if let (Some(bar), Some(total)) = (&progress, page.total) {
+            bar.set_length(total);
+        }
+        for record in &page.records {
+            list.push(record)?;
+        }
+        list.flush()?;
+        if let Some(bar) = &progress {
+            bar.inc(page.records.len() as u64);
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    list.finish()?;
+    fetcher.await.ok();
+    Ok(())
+}
+
+/// `--set KEY=VALUE` / `--set KEY:TYPE=VALUE`, typed by the shared coercion rules.
+fn parse_set_fields(sets: &[String]) -> anyhow::Result<Value> {
+    let mut fields = Map::new();
+    for set in sets {
+        let Some((key, raw)) = set.split_once('=') else {
+            return usage(format!(
+                "--set '{set}': expected KEY=VALUE or KEY:TYPE=VALUE"
+            ));
+        };
+        let (name, kind) =
+            split_type_hint(key).map_err(|err| Failure::usage(format!("--set '{set}': {err}")))?;
+        if name.is_empty() {
+            return usage(format!("--set '{set}': the key is empty"));
+        }
+        let value = match kind {
+            Some(kind) => kind
+                .coerce(raw, "|")
+                .map_err(|err| Failure::usage(format!("--set '{set}': {err}")))?,
+            None => Value::String(raw.to_string()),
+        };
+        fields.insert(name.to_string(), value);
+    }
+    Ok(Value::Object(fields))
+}
+
+/// `--json '{...}'`, `--json @file.json` or `--json @-`.
+fn parse_json_fields(arg: &str) -> anyhow::Result<Value> {
+    let (text, origin) = match arg.strip_prefix('@') {
+        Some("-") => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|err| Failure::usage(format!("cannot read stdin: {err}")))?;
+            (text, "stdin".to_string())
+        }
+        Some(path) => (
+            std::fs::read_to_string(path)
+                .map_err(|err| Failure::usage(format!("cannot read {path}: {err}")))?,
+            path.to_string(),
+        ),
+        None => (arg.to_string(), "--json".to_string()),
+    };
+    match serde_json::from_str::<Value>(&text) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        Ok(_) => usage(format!("{origin}: expected a JSON object of fields")),
+        Err(err) => usage(format!("{origin}: invalid JSON: {err}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn set_fields_are_typed_only_when_asked() {
+        let sets = [
+            "sku=00123".to_string(),
+            "price:number=24.99".to_string(),
+            "tags:array=a|b".to_string(),
+            "note=a=b".to_string(),
+        ];
+        assert_eq!(
+            parse_set_fields(&sets).unwrap(),
+            json!({"sku": "00123", "price": 24.99, "tags": ["a", "b"], "note": "a=b"})
+        );
+        assert!(parse_set_fields(&["price:number=cheap".to_string()]).is_err());
+        assert!(parse_set_fields(&["novalue".to_string()]).is_err());
+    }
+
+    #[test]
+    fn json_fields_must_be_an_object() {
+        assert_eq!(parse_json_fields(r#"{"a":1}"#).unwrap(), json!({"a": 1}));
+        assert!(parse_json_fields("[1]").is_err());
+        assert!(parse_json_fields("{").is_err());
+    }
+}

@@ -1,0 +1,123 @@
+//! The command line: global flags here, one file per resource below (the path mirrors the
+//! command: `catops items list` lives in `cli/items.rs`). clap structs only parse; `Context`
+//! resolves them.
+
+pub mod catalogs;
+pub mod items;
+pub mod profile;
+pub mod sandbox;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::context::Context;
+use crate::output::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "catops",
+    version,
+    about = "Product-catalog operations for rastro, batch, catalogix, clevertap and catalogian",
+    long_about = None,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Profile to use (else $CATOPS_PROFILE, else default_profile)
+    #[arg(
+        short = 'p',
+        long,
+        env = "CATOPS_PROFILE",
+        global = true,
+        value_name = "NAME"
+    )]
+    pub profile: Option<String>,
+
+    /// Config file (else $CATOPS_CONFIG, else <config dir>/catops/config.toml)
+    #[arg(long, env = "CATOPS_CONFIG", global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Output format [default: table on a terminal, else json]
+    #[arg(short = 'o', long, value_enum, global = true, value_name = "FORMAT")]
+    pub output: Option<Format>,
+
+    /// Override the profile's base URL ("embedded" runs the built-in sandbox)
+    #[arg(long, env = "CATOPS_BASE_URL", global = true, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Seconds to wait for each request
+    #[arg(long, default_value_t = 30.0, global = true, value_name = "SECS", value_parser = positive_seconds)]
+    pub timeout: f64,
+
+    /// Retries for 429, 5xx, timeouts and connection errors
+    #[arg(long, default_value_t = 5, global = true, value_name = "N")]
+    pub max_retries: u32,
+
+    /// Log each request on stderr; -vv adds bodies (secrets redacted)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Print nothing on stderr but errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Never draw progress bars
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+}
+
+fn positive_seconds(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs < 1e9 => Ok(secs),
+        _ => Err(format!("'{raw}' is not a positive number of seconds")),
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List and create catalogs
+    #[command(subcommand)]
+    Catalogs(catalogs::CatalogsCommand),
+    /// List, get and update catalog items
+    #[command(subcommand)]
+    Items(items::ItemsCommand),
+    /// Manage profiles in the config file
+    #[command(subcommand)]
+    Profile(profile::ProfileCommand),
+    /// Run or reset the built-in emulator of the five vendor APIs
+    #[command(subcommand)]
+    Sandbox(sandbox::SandboxCommand),
+}
+
+/// Runs the parsed command and returns its exit code.
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Profile(command) => profile::run(command, &Context::new(&cli.global)?),
+        Command::Sandbox(command) => sandbox::run(command, &cli.global),
+        Command::Catalogs(command) => {
+            let ctx = Context::new(&cli.global)?;
+            runtime()?.block_on(catalogs::run(command, &ctx))
+        }
+        Command::Items(command) => {
+            let ctx = Context::new(&cli.global)?;
+            runtime()?.block_on(items::run(command, &ctx))
+        }
+    }
+}
+
+/// Built only by commands that do I/O, so `--help`, `--version` and `profile` stay instant.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| anyhow::anyhow!("cannot start the async runtime: {err}"))
+}

@@ -1,0 +1,235 @@
+//! `catops profile list|show|add|remove|use`: reading and editing the config file.
+
+use clap::{Args, Subcommand};
+use serde_json::{json, Map, Value};
+
+use crate::config::{ConfigEditor, Profile, TokenSource};
+use crate::context::Context;
+use crate::error::{exit, usage, Failure};
+use crate::output::{self, ListPrinter};
+use crate::vendors::VendorKind;
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// List profiles: the config file's, then the built-in sandbox ones
+    List,
+    /// Show a profile's settings and where its token comes from (never the token)
+    Show {
+        /// Profile name [default: the selected profile]
+        name: Option<String>,
+    },
+    /// Add a profile to the config file (the global --base-url sets its base_url)
+    Add {
+        /// Profile name
+        name: String,
+        #[command(flatten)]
+        keys: Box<ProfileKeys>,
+    },
+    /// Remove a profile from the config file
+    Remove {
+        /// Profile name
+        name: String,
+    },
+    /// Make a profile the default
+    Use {
+        /// Profile name
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileKeys {
+    /// The profile's vendor
+    #[arg(long, value_enum)]
+    vendor: VendorKind,
+    /// Environment variable holding the token (recommended)
+    #[arg(long, value_name = "VAR")]
+    token_env: Option<String>,
+    /// Command printing the token, e.g. "pass show rastro"
+    #[arg(long, value_name = "CMD")]
+    token_cmd: Option<String>,
+    /// The token itself, stored in the file (prefer --token-env or --token-cmd)
+    #[arg(long, value_name = "TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// rastro: default unique field for bulk upserts
+    #[arg(long, value_name = "F")]
+    unique_field: Option<String>,
+    /// batch: project key (X-Batch-Project)
+    #[arg(long, value_name = "KEY")]
+    project_key: Option<String>,
+    /// batch: API version [default: 2.11]
+    #[arg(long, value_name = "V")]
+    api_version: Option<String>,
+    /// clevertap: account id (X-Account-Id)
+    #[arg(long, value_name = "ID")]
+    account_id: Option<String>,
+    /// clevertap: region [default: in1]
+    #[arg(long, value_name = "R")]
+    region: Option<String>,
+    /// catalogix: store uuid
+    #[arg(long, value_name = "U")]
+    store_uuid: Option<String>,
+    /// catalogix: channel [default: SMP]
+    #[arg(long, value_name = "C")]
+    channel: Option<String>,
+    /// Requests per second for bulk commands
+    #[arg(long, value_name = "RPS")]
+    rate_limit_rps: Option<f64>,
+    /// Items per second for bulk commands
+    #[arg(long, value_name = "IPS")]
+    rate_limit_items: Option<f64>,
+    /// Requests in flight for bulk commands
+    #[arg(long, value_name = "N")]
+    concurrency: Option<i64>,
+}
+
+impl ProfileKeys {
+    /// The keys to write, in the order SPEC §2 lists them.
+    fn to_toml(&self, base_url: Option<&str>) -> Vec<(&'static str, toml_edit::Value)> {
+        let mut keys: Vec<(&'static str, toml_edit::Value)> =
+            vec![("vendor", self.vendor.name().into())];
+        let strings = [
+            ("base_url", base_url),
+            ("token_env", self.token_env.as_deref()),
+            ("token_cmd", self.token_cmd.as_deref()),
+            ("token", self.token.as_deref()),
+            ("unique_field", self.unique_field.as_deref()),
+            ("project_key", self.project_key.as_deref()),
+            ("api_version", self.api_version.as_deref()),
+            ("account_id", self.account_id.as_deref()),
+            ("region", self.region.as_deref()),
+            ("store_uuid", self.store_uuid.as_deref()),
+            ("channel", self.channel.as_deref()),
+        ];
+        for (key, value) in strings {
+            if let Some(value) = value {
+                keys.push((key, value.into()));
+            }
+        }
+        let floats = [
+            ("rate_limit_rps", self.rate_limit_rps),
+            ("rate_limit_items", self.rate_limit_items),
+        ];
+        for (key, value) in floats {
+            if let Some(value) = value {
+                keys.push((key, value.into()));
+            }
+        }
+        if let Some(concurrency) = self.concurrency {
+            keys.push(("concurrency", concurrency.into()));
+        }
+        keys
+    }
+}
+
+pub fn run(command: ProfileCommand, ctx: &Context) -> anyhow::Result<u8> {
+    let config = &ctx.config;
+    match command {
+        ProfileCommand::List => {
+            let default = config.file.default_profile.as_deref();
+            let stdout = std::io::stdout();
+            let mut list = ListPrinter::new(ctx.format, stdout.lock());
+            for (name, profile, builtin) in config.profiles() {
+                list.push(&json!({
+                    "name": name,
+                    "vendor": profile.vendor.name(),
+                    "base_url": base_url(&profile),
+                    "default": default == Some(name.as_str()),
+                    "builtin": builtin,
+                }))?;
+            }
+            list.finish()?;
+        }
+        ProfileCommand::Show { name } => {
+            let selected = match name {
+                Some(name) => config.select(Some(&name))?,
+                None => ctx.selected()?,
+            };
+            let env = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
+            let mut shown = Map::new();
+            shown.insert("name".into(), json!(selected.name));
+            // Serialising a Profile skips `token`, so the value cannot leak from here.
+            if let Value::Object(keys) = serde_json::to_value(&selected.profile)? {
+                shown.extend(keys);
+            }
+            shown.insert("base_url".into(), json!(base_url(&selected.profile)));
+            shown.insert(
+                "token_source".into(),
+                json!(selected.profile.token_source(&env).to_string()),
+            );
+            shown.insert(
+                "builtin".into(),
+                json!(!config.file.profiles.contains_key(&selected.name)),
+            );
+            shown.insert(
+                "default".into(),
+                json!(config.file.default_profile.as_deref() == Some(selected.name.as_str())),
+            );
+            output::print_value(ctx.format, &Value::Object(shown))?;
+            if let TokenSource::UnsetEnv(var) = selected.profile.token_source(&env) {
+                if !ctx.quiet {
+                    eprintln!("warning: ${var} is not set, so this profile has no token");
+                }
+            }
+        }
+        ProfileCommand::Add { name, keys } => {
+            let mut editor = ConfigEditor::open(&config.path)?;
+            if editor.has_profile(&name) {
+                return Err(Failure::usage(format!(
+                    "profile '{name}' already exists in {}",
+                    config.path.display()
+                ))
+                .hint(format!("remove it first: catops profile remove {name}"))
+                .into());
+            }
+            editor.add_profile(&name, &keys.to_toml(ctx.base_url_flag()));
+            if keys.token.is_some() && !ctx.quiet {
+                eprintln!("warning: the token is stored in plain text in {}; --token-env or --token-cmd keep it out of the file", config.path.display());
+            }
+            editor.save()?;
+            if !ctx.quiet {
+                eprintln!("added profile '{name}' to {}", config.path.display());
+            }
+        }
+        ProfileCommand::Remove { name } => {
+            let mut editor = ConfigEditor::open(&config.path)?;
+            if !editor.remove_profile(&name) {
+                let builtin = config.find(&name).is_some();
+                return usage(if builtin {
+                    format!("'{name}' is a built-in profile and cannot be removed")
+                } else {
+                    format!("profile '{name}' not found in {}", config.path.display())
+                });
+            }
+            if editor.default_profile() == Some(name.as_str()) {
+                editor.set_default_profile(None);
+                if !ctx.quiet {
+                    eprintln!("note: '{name}' was the default profile; now there is none");
+                }
+            }
+            editor.save()?;
+            if !ctx.quiet {
+                eprintln!("removed profile '{name}'");
+            }
+        }
+        ProfileCommand::Use { name } => {
+            if config.find(&name).is_none() {
+                config.select(Some(&name))?;
+            }
+            let mut editor = ConfigEditor::open(&config.path)?;
+            editor.set_default_profile(Some(&name));
+            editor.save()?;
+            if !ctx.quiet {
+                eprintln!("default profile is now '{name}'");
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn base_url(profile: &Profile) -> String {
+    profile
+        .base_url
+        .clone()
+        .unwrap_or_else(|| profile.vendor.default_base_url(profile))
+}

@@ -1,0 +1,88 @@
+//! Raw global flags + config + environment, resolved once into what commands use: the output
+//! settings, the chosen profile and a vendor client. Commands never read the environment.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use crate::cli::GlobalArgs;
+use crate::config::{self, Config, Selected, EMBEDDED};
+use crate::error::Failure;
+use crate::http::{Http, HttpSettings};
+use crate::output::Format;
+use crate::sandbox;
+use crate::vendors::{Api, Operation};
+
+pub struct Context {
+    pub format: Format,
+    pub quiet: bool,
+    /// Progress bars: only on a terminal, and not with `--quiet` / `--no-progress`.
+    pub progress: bool,
+    pub config: Config,
+    profile: Option<String>,
+    base_url: Option<String>,
+    http: HttpSettings,
+}
+
+impl Context {
+    pub fn new(global: &GlobalArgs) -> anyhow::Result<Context> {
+        let path = Config::locate(global.config.as_deref())?;
+        let config = Config::load(path)?;
+        Ok(Context {
+            format: Format::resolve(global.output),
+            quiet: global.quiet,
+            progress: !global.quiet && !global.no_progress && std::io::stderr().is_terminal(),
+            config,
+            profile: global.profile.clone(),
+            base_url: global.base_url.clone(),
+            http: HttpSettings {
+                timeout: Duration::from_secs_f64(global.timeout),
+                max_retries: global.max_retries,
+                verbosity: global.verbose,
+            },
+        })
+    }
+
+    /// `--base-url` / `$CATOPS_BASE_URL`, which `profile add` stores as the profile's base_url.
+    pub fn base_url_flag(&self) -> Option<&str> {
+        self.base_url.as_deref()
+    }
+
+    pub fn selected(&self) -> anyhow::Result<Selected> {
+        self.config.select(self.profile.as_deref())
+    }
+
+    /// The client for the selected profile's vendor, after checking that vendor can run `op`.
+    /// A profile on the embedded sandbox starts it here, on a loopback port.
+    pub async fn api(&self, op: Operation) -> anyhow::Result<Api> {
+        let selected = self.selected()?;
+        let profile = &selected.profile;
+        let vendor = profile.vendor;
+        if !op.vendors().contains(&vendor) {
+            let able: Vec<&str> = op.vendors().iter().map(|v| v.name()).collect();
+            return Err(Failure::usage(format!(
+                "`{}` is not available for {vendor} (profile '{}')",
+                op.command(),
+                selected.name
+            ))
+            .hint(format!("vendors that can: {}", able.join(", ")))
+            .into());
+        }
+        let configured = self
+            .base_url
+            .clone()
+            .or_else(|| profile.base_url.clone())
+            .unwrap_or_else(|| vendor.default_base_url(profile));
+        let base_url = if configured == EMBEDDED {
+            let root = sandbox::start_embedded().await?;
+            format!("{root}{}", vendor.sandbox_prefix(profile))
+        } else {
+            configured
+        };
+        let token = config::resolve_token(&selected)?;
+        let auth = vendor.auth_headers(profile, &token)?;
+        let http = Http::new(vendor, &base_url, auth, &token, self.http.clone())?;
+        Api::connect(vendor, http).ok_or_else(|| {
+            Failure::usage(format!("{vendor} is not supported by this build")).into()
+        })
+    }
+}

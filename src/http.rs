@@ -1,0 +1,674 @@
+//! The HTTP core every vendor uses: auth headers, timeouts, retries with backoff that honours
+//! `Retry-After`, `-v`/`-vv` logs with secrets redacted, and the one place where an HTTP status
+//! and a vendor's error body become our error, its exit code and a hint.
+
+use std::fmt;
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::{Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::config::Secret;
+use crate::error::{exit, Failure};
+use crate::vendors::VendorKind;
+
+/// First retry waits about this long; each further one doubles it.
+const BASE_DELAY: Duration = Duration::from_millis(250);
+const MAX_DELAY: Duration = Duration::from_secs(20);
+/// A `Retry-After` longer than this is cut short: a CI job would rather fail than sleep an hour.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+/// `-vv` shows at most this much of each body.
+const LOG_BODY_LIMIT: usize = 4096;
+
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    pub timeout: Duration,
+    pub max_retries: u32,
+    pub verbosity: u8,
+}
+
+/// One authentication header; `secret` ones are redacted in logs.
+pub struct AuthHeader {
+    name: HeaderName,
+    value: HeaderValue,
+}
+
+impl AuthHeader {
+    pub fn bearer(token: &Secret) -> AuthHeader {
+        let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+            .unwrap_or_else(|_| HeaderValue::from_static("Bearer invalid-token"));
+        value.set_sensitive(true);
+        AuthHeader {
+            name: AUTHORIZATION,
+            value,
+        }
+    }
+
+    pub fn plain(name: &'static str, value: &str) -> anyhow::Result<AuthHeader> {
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            Failure::usage(format!(
+                "{name} value must be printable ASCII without newlines"
+            ))
+        })?;
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| Failure::usage(format!("invalid header name {name}")))?;
+        Ok(AuthHeader { name, value })
+    }
+
+    pub fn secret(name: &'static str, value: &str) -> anyhow::Result<AuthHeader> {
+        let mut header = AuthHeader::plain(name, value)?;
+        header.value.set_sensitive(true);
+        Ok(header)
+    }
+}
+
+/// A failed vendor call. `Display` is the one-line `error:` text: vendor, method, path, and the
+/// vendor's own message.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{vendor}: {method} {path}: {status}: {message}")]
+    Status {
+        vendor: VendorKind,
+        method: Method,
+        path: String,
+        status: StatusCode,
+        message: String,
+    },
+    #[error("{vendor}: {method} {path}: {reason}")]
+    Transport {
+        vendor: VendorKind,
+        method: Method,
+        path: String,
+        reason: String,
+    },
+    #[error("{vendor}: {method} {path}: unexpected response: {reason}")]
+    Decode {
+        vendor: VendorKind,
+        method: Method,
+        path: String,
+        reason: String,
+    },
+}
+
+impl ApiError {
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            ApiError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self.status().map(|s| s.as_u16()) {
+            Some(401 | 403) => exit::AUTH,
+            Some(404) => exit::NOT_FOUND,
+            _ => exit::FAILURE,
+        }
+    }
+
+    /// What the user can do about it, by status: the one table of advice.
+    pub fn hints(&self) -> Vec<String> {
+        let hint = match self {
+            ApiError::Status { status, .. } => match status.as_u16() {
+                401 => "the token was refused: check the profile's token source with `catops profile show`",
+                403 => "the token is valid but lacks permission for this request",
+                404 => "check the id or path; `catops catalogs list` shows the catalogs this token sees",
+                429 => "rate limited even after retries: lower --rate, or raise --max-retries",
+                500..=599 => "the vendor failed; it was retried. Try again later, or raise --max-retries",
+                _ => return Vec::new(),
+            },
+            ApiError::Transport { .. } => {
+                "check the base URL (`catops profile show`, --base-url) and the network; --timeout sets the per-request limit"
+            }
+            ApiError::Decode { .. } => "the base URL may point at something other than the vendor's API",
+        };
+        vec![hint.to_string()]
+    }
+}
+
+/// A client bound to one vendor's base URL and credentials.
+pub struct Http {
+    client: reqwest::Client,
+    base_url: String,
+    vendor: VendorKind,
+    auth: HeaderMap,
+    secrets: Vec<String>,
+    settings: HttpSettings,
+}
+
+/// A response with a 2xx status.
+pub struct Reply {
+    pub body: bytes::Bytes,
+}
+
+impl Http {
+    pub fn new(
+        vendor: VendorKind,
+        base_url: &str,
+        auth: Vec<AuthHeader>,
+        secret: &Secret,
+        settings: HttpSettings,
+    ) -> anyhow::Result<Http> {
+        check_base_url(base_url)?;
+        // reqwest leaves the choice of crypto provider to us; ring keeps the build free of cmake.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("catops/", env!("CARGO_PKG_VERSION")))
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+            .build()
+            .map_err(|err| anyhow::anyhow!("cannot set up the HTTP client: {err}"))?;
+        let mut headers = HeaderMap::new();
+        for header in auth {
+            headers.insert(header.name, header.value);
+        }
+        let secrets = [secret.expose()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        Ok(Http {
+            client,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            vendor,
+            auth: headers,
+            secrets,
+            settings,
+        })
+    }
+
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, ApiError> {
+        let reply = self.send(Method::GET, path, query, None, true).await?;
+        self.decode(&Method::GET, path, &reply.body)
+    }
+
+    /// Sends a JSON body. `idempotent` says whether a 5xx or a timeout may be retried: a
+    /// repeated create could make a duplicate, a repeated update or upsert cannot.
+    pub async fn send_json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Value,
+        idempotent: bool,
+    ) -> Result<T, ApiError> {
+        let bytes = serde_json::to_vec(body).map_err(|err| ApiError::Decode {
+            vendor: self.vendor,
+            method: method.clone(),
+            path: path.to_string(),
+            reason: format!("cannot encode the request body: {err}"),
+        })?;
+        let reply = self
+            .send(
+                method.clone(),
+                path,
+                &[],
+                Some(bytes::Bytes::from(bytes)),
+                idempotent,
+            )
+            .await?;
+        self.decode(&method, path, &reply.body)
+    }
+
+    pub fn decode<T: DeserializeOwned>(
+        &self,
+        method: &Method,
+        path: &str,
+        body: &[u8],
+    ) -> Result<T, ApiError> {
+        serde_json::from_slice(body).map_err(|err| ApiError::Decode {
+            vendor: self.vendor,
+            method: method.clone(),
+            path: path.to_string(),
+            reason: format!("{} ({})", err, describe_body(body)),
+        })
+    }
+
+    /// Sends one request, retrying what SPEC §4 says to retry, and returns a 2xx reply.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<bytes::Bytes>,
+        idempotent: bool,
+    ) -> Result<Reply, ApiError> {
+        let url = self.url(path, query);
+        let mut attempt = 0u32;
+        loop {
+            let started = Instant::now();
+            let mut request = self
+                .client
+                .request(method.clone(), url.clone())
+                .headers(self.auth.clone());
+            if let Some(body) = &body {
+                request = request
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+            }
+            self.log_request(&method, &url, body.as_deref());
+            let outcome = match request.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    let retry_after = retry_after(response.headers());
+                    match response.bytes().await {
+                        Ok(bytes) => Ok((status, retry_after, bytes)),
+                        Err(err) => Err(err),
+                    }
+                }
+                Err(err) => Err(err),
+            };
+            let elapsed = started.elapsed();
+            let retries_left = attempt < self.settings.max_retries;
+            match outcome {
+                Ok((status, retry_after, bytes)) => {
+                    self.log_response(&method, &url, Some(status), elapsed, Some(&bytes));
+                    if status.is_success() {
+                        return Ok(Reply { body: bytes });
+                    }
+                    let retryable = status == StatusCode::TOO_MANY_REQUESTS
+                        || (status.is_server_error() && idempotent);
+                    if !(retryable && retries_left) {
+                        return Err(self.status_error(&method, path, status, &bytes));
+                    }
+                    self.wait_before_retry(attempt, retry_after, &status.to_string())
+                        .await;
+                }
+                Err(err) => {
+                    self.log_response(&method, &url, None, elapsed, None);
+                    // A refused connection never reached the server, so even a create may retry.
+                    let retryable = err.is_connect() || idempotent;
+                    if !(retryable && retries_left) {
+                        return Err(self.transport_error(&method, path, &err));
+                    }
+                    self.wait_before_retry(attempt, None, &transport_reason(&err, &self.settings))
+                        .await;
+                }
+            }
+            attempt += 1;
+        }
+    }
+
+    async fn wait_before_retry(&self, attempt: u32, retry_after: Option<Duration>, why: &str) {
+        let delay = backoff_delay(attempt, retry_after, fastrand::f64());
+        if self.settings.verbosity >= 1 {
+            eprintln!(
+                "* {why}; retrying in {} ms (retry {}/{})",
+                delay.as_millis(),
+                attempt + 1,
+                self.settings.max_retries
+            );
+        }
+        tokio::time::sleep(delay).await;
+    }
+
+    fn url(&self, path: &str, query: &[(&str, String)]) -> Url {
+        let joined = format!("{}{}", self.base_url, path);
+        // The base URL was checked in `new` and paths are built by us, so this parses.
+        let mut url = Url::parse(&joined)
+            .unwrap_or_else(|_| Url::parse("http://invalid.invalid/").expect("static URL parses"));
+        if !query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (key, value) in query {
+                pairs.append_pair(key, value);
+            }
+        }
+        url
+    }
+
+    fn status_error(
+        &self,
+        method: &Method,
+        path: &str,
+        status: StatusCode,
+        body: &[u8],
+    ) -> ApiError {
+        let message = vendor_message(body)
+            .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
+        ApiError::Status {
+            vendor: self.vendor,
+            method: method.clone(),
+            path: path.to_string(),
+            status,
+            message: self.redact(&message),
+        }
+    }
+
+    fn transport_error(&self, method: &Method, path: &str, err: &reqwest::Error) -> ApiError {
+        ApiError::Transport {
+            vendor: self.vendor,
+            method: method.clone(),
+            path: path.to_string(),
+            reason: self.redact(&transport_reason(err, &self.settings)),
+        }
+    }
+
+    fn redact(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for secret in &self.secrets {
+            if text.contains(secret.as_str()) {
+                text = text.replace(secret.as_str(), "***");
+            }
+        }
+        text
+    }
+
+    fn log_request(&self, method: &Method, url: &Url, body: Option<&[u8]>) {
+        if self.settings.verbosity < 2 {
+            return;
+        }
+        let mut lines = format!("> {method} {url}\n");
+        for (name, value) in &self.auth {
+            let shown = if value.is_sensitive() {
+                "***".to_string()
+            } else {
+                value.to_str().unwrap_or("?").to_string()
+            };
+            lines.push_str(&format!("> {name}: {shown}\n"));
+        }
+        if let Some(body) = body {
+            lines.push_str(&format!("> {}\n", clip(body)));
+        }
+        eprint!("{}", self.redact(&lines));
+    }
+
+    fn log_response(
+        &self,
+        method: &Method,
+        url: &Url,
+        status: Option<StatusCode>,
+        elapsed: Duration,
+        body: Option<&[u8]>,
+    ) {
+        if self.settings.verbosity < 1 {
+            return;
+        }
+        let status = status.map_or("no response".to_string(), |s| s.as_u16().to_string());
+        let mut lines = format!("{method} {url} {status} {} ms\n", elapsed.as_millis());
+        if self.settings.verbosity >= 2 {
+            if let Some(body) = body {
+                lines.push_str(&format!("< {}\n", clip(body)));
+            }
+        }
+        eprint!("{}", self.redact(&lines));
+    }
+}
+
+/// SPEC §7: plain HTTP would send the token in the clear, so only loopback may use it.
+fn check_base_url(base_url: &str) -> anyhow::Result<()> {
+    let url = Url::parse(base_url)
+        .map_err(|err| Failure::usage(format!("invalid base URL '{base_url}': {err}")))?;
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(&url) => Ok(()),
+        "http" => Err(Failure::usage(format!(
+            "refusing plain-HTTP base URL {base_url}: the token would travel unencrypted"
+        ))
+        .hint("use https://, or http:// only with a loopback host (127.0.0.1, ::1, localhost)")
+        .into()),
+        other => Err(Failure::usage(format!(
+            "unsupported scheme '{other}' in base URL {base_url}: use https://"
+        ))
+        .into()),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Exponential backoff with equal jitter (half fixed, half random, so retries from parallel
+/// requests spread out). A `Retry-After` from the server is a floor we add a little jitter to.
+pub fn backoff_delay(attempt: u32, retry_after: Option<Duration>, jitter: f64) -> Duration {
+    let jitter = jitter.clamp(0.0, 1.0);
+    let exponential = BASE_DELAY
+        .saturating_mul(1u32 << attempt.min(16))
+        .min(MAX_DELAY);
+    let backoff = exponential.mul_f64(0.5 + jitter / 2.0);
+    match retry_after {
+        Some(wait) => wait.min(MAX_RETRY_AFTER) + BASE_DELAY.mul_f64(jitter),
+        None => backoff,
+    }
+}
+
+/// `Retry-After` as seconds or as an HTTP date (RFC 9110 §10.2.3).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+fn transport_reason(err: &reqwest::Error, settings: &HttpSettings) -> String {
+    if err.is_timeout() {
+        return format!(
+            "no response within {} s (--timeout)",
+            settings.timeout.as_secs_f64()
+        );
+    }
+    let mut reason = if err.is_connect() {
+        "cannot connect".to_string()
+    } else if err.is_body() || err.is_decode() {
+        "the connection broke while reading the response".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    // The innermost cause says the most ("Connection refused", "connection reset").
+    let mut source = std::error::Error::source(err);
+    let mut innermost = None;
+    while let Some(cause) = source {
+        innermost = Some(cause.to_string());
+        source = cause.source();
+    }
+    if let Some(cause) = innermost {
+        reason.push_str(": ");
+        reason.push_str(&cause);
+    }
+    reason
+}
+
+/// Pulls the human message out of the error bodies the five vendors document
+/// (`detail`, `error`, `error_message`, `message`, `status.message`, `errors[]`).
+pub fn vendor_message(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let Ok(json) = serde_json::from_str::<Value>(text) else {
+        return Some(describe_body(body));
+    };
+    let from_value = |value: &Value| -> Option<String> {
+        match value {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            Value::Object(map) => map
+                .get("message")
+                .or_else(|| map.get("msg"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            Value::Array(items) => items.first().and_then(|first| match first {
+                Value::String(s) => Some(s.clone()),
+                Value::Object(map) => map
+                    .get("message")
+                    .or_else(|| map.get("msg"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                _ => None,
+            }),
+            _ => None,
+        }
+    };
+    let message = [
+        "detail",
+        "error_message",
+        "error",
+        "message",
+        "status",
+        "errors",
+    ]
+    .iter()
+    .filter_map(|key| json.get(key))
+    .find_map(from_value);
+    let code = json.get("error_code").and_then(Value::as_str);
+    match (message, code) {
+        (Some(message), Some(code)) => Some(one_line(&format!("{message} ({code})"))),
+        (Some(message), None) => Some(one_line(&message)),
+        (None, Some(code)) => Some(code.to_string()),
+        (None, None) => Some(describe_body(body)),
+    }
+}
+
+/// A short description of a body that is not the JSON we expected.
+fn describe_body(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let trimmed = text.trim_start();
+    if trimmed.is_empty() {
+        "empty body".to_string()
+    } else if trimmed.starts_with('<') {
+        "an HTML page, not JSON".to_string()
+    } else {
+        let line = one_line(trimmed);
+        if line.chars().count() > 200 {
+            format!("{}…", line.chars().take(200).collect::<String>())
+        } else {
+            line
+        }
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn clip(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(LOG_BODY_LIMIT)]).into_owned();
+    if body.len() > LOG_BODY_LIMIT {
+        format!("{text}… ({} more bytes)", body.len() - LOG_BODY_LIMIT)
+    } else {
+        text
+    }
+}
+
+impl fmt::Debug for Http {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Http")
+            .field("vendor", &self.vendor)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff_delay(0, None, 1.0), Duration::from_millis(250));
+        assert_eq!(backoff_delay(0, None, 0.0), Duration::from_millis(125));
+        assert_eq!(backoff_delay(3, None, 1.0), Duration::from_secs(2));
+        assert_eq!(backoff_delay(30, None, 1.0), MAX_DELAY);
+    }
+
+    #[test]
+    fn retry_after_is_a_floor() {
+        let wait = backoff_delay(0, Some(Duration::from_secs(3)), 0.5);
+        assert!(wait >= Duration::from_secs(3) && wait < Duration::from_millis(3300));
+        let capped = backoff_delay(0, Some(Duration::from_secs(100_000)), 0.0);
+        assert_eq!(capped, MAX_RETRY_AFTER);
+    }
+
+    #[test]
+    fn retry_after_parses_seconds_and_dates() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", HeaderValue::from_static("2"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+        headers.insert(
+            "retry-after",
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+        headers.insert("retry-after", HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn vendor_messages_from_each_documented_shape() {
+        let cases: [(&str, &str); 7] = [
+            (r#"{"detail":"catalog not found"}"#, "catalog not found"),
+            (
+                r#"{"error_message":"Invalid key","error_code":"AUTHENTICATION_INVALID"}"#,
+                "Invalid key (AUTHENTICATION_INVALID)",
+            ),
+            (
+                r#"{"error":"Forbidden — API key lacks required scope"}"#,
+                "Forbidden — API key lacks required scope",
+            ),
+            (
+                r#"{"status":{"code":-1,"message":"Unauthorized"}}"#,
+                "Unauthorized",
+            ),
+            (r#"{"detail":[{"msg":"field required"}]}"#, "field required"),
+            (
+                "<html><body>Bad Gateway</body></html>",
+                "an HTML page, not JSON",
+            ),
+            ("upstream   timed\nout", "upstream timed out"),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(
+                vendor_message(body.as_bytes()).as_deref(),
+                Some(expected),
+                "{body}"
+            );
+        }
+        assert_eq!(vendor_message(b""), None);
+        assert_eq!(vendor_message(&[0xff, 0xfe]), None);
+    }
+
+    #[test]
+    fn plain_http_only_for_loopback() {
+        assert!(check_base_url("https://catalogapi.rastro.ai/api").is_ok());
+        assert!(check_base_url("http://127.0.0.1:8787/rastro/api").is_ok());
+        assert!(check_base_url("http://localhost:1/x").is_ok());
+        assert!(check_base_url("http://[::1]:1/x").is_ok());
+        assert!(check_base_url("http://example.com/api").is_err());
+        assert!(check_base_url("ftp://127.0.0.1/").is_err());
+        assert!(check_base_url("not a url").is_err());
+    }
+
+    #[test]
+    fn exit_codes_by_status() {
+        let err = |code: u16| ApiError::Status {
+            vendor: VendorKind::Rastro,
+            method: Method::GET,
+            path: "/x".into(),
+            status: StatusCode::from_u16(code).unwrap(),
+            message: "m".into(),
+        };
+        assert_eq!(err(401).exit_code(), exit::AUTH);
+        assert_eq!(err(403).exit_code(), exit::AUTH);
+        assert_eq!(err(404).exit_code(), exit::NOT_FOUND);
+        assert_eq!(err(422).exit_code(), exit::FAILURE);
+        assert_eq!(err(500).exit_code(), exit::FAILURE);
+        assert_eq!(err(404).to_string(), "rastro: GET /x: 404 Not Found: m");
+    }
+}

@@ -1,0 +1,108 @@
+//! The sandbox's SQLite state: one connection behind a mutex, used from blocking threads.
+//! Each emulated vendor brings its tables, its demo data and how to clear them.
+
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use super::{rastro, StateLocation};
+
+/// One emulated vendor's part of the database.
+struct VendorTables {
+    schema: &'static str,
+    seed: fn(&Transaction) -> rusqlite::Result<()>,
+    clear: fn(&Transaction) -> rusqlite::Result<()>,
+}
+
+const VENDORS: &[VendorTables] = &[VendorTables {
+    schema: rastro::SCHEMA,
+    seed: rastro::seed,
+    clear: rastro::clear,
+}];
+
+const META_SCHEMA: &str =
+    "CREATE TABLE IF NOT EXISTS sandbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+
+#[derive(Clone)]
+pub struct Db {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl Db {
+    pub fn open(location: &StateLocation) -> anyhow::Result<Db> {
+        let mut conn = match location {
+            StateLocation::Memory => Connection::open_in_memory()?,
+            StateLocation::File(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("cannot create {}", dir.display()))?;
+                }
+                let conn = Connection::open(path)
+                    .with_context(|| format!("cannot open sandbox state {}", path.display()))?;
+                // Several catops processes may share the embedded state file at once.
+                conn.pragma_update(None, "journal_mode", "WAL")?;
+                conn
+            }
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(META_SCHEMA)?;
+        for vendor in VENDORS {
+            tx.execute_batch(vendor.schema)?;
+        }
+        let seeded: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM sandbox_meta WHERE key = 'seeded')",
+            [],
+            |row| row.get(0),
+        )?;
+        if !seeded {
+            seed_all(&tx)?;
+        }
+        tx.commit()?;
+        Ok(Db {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Clears every vendor's tables and puts the demo data back.
+    pub fn reset(&self) -> anyhow::Result<()> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for vendor in VENDORS {
+            (vendor.clear)(&tx)?;
+        }
+        tx.execute("DELETE FROM sandbox_meta", [])?;
+        seed_all(&tx)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Runs `work` on a blocking thread with the connection; SQLite calls must not stall the
+    /// async workers.
+    pub async fn call<R, F>(&self, work: F) -> anyhow::Result<R>
+    where
+        F: FnOnce(&mut Connection) -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+            work(&mut conn)
+        })
+        .await
+        .map_err(|err| anyhow::anyhow!("sandbox worker failed: {err}"))
+    }
+}
+
+fn seed_all(tx: &Transaction) -> rusqlite::Result<()> {
+    for vendor in VENDORS {
+        (vendor.seed)(tx)?;
+    }
+    tx.execute(
+        "INSERT OR REPLACE INTO sandbox_meta (key, value) VALUES ('seeded', '1')",
+        [],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! The built-in emulator of the five vendor APIs (SPEC §8): one axum app, one module per
+//! emulated vendor under its URL prefix, state in SQLite. It serves `catops sandbox serve`,
+//! and runs inside a command when a profile's base_url is "embedded".
+
+mod db;
+mod faults;
+mod rastro;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::config::SANDBOX_TOKEN;
+use crate::error::Failure;
+pub use db::Db;
+pub use faults::Faults;
+
+pub enum StateLocation {
+    Memory,
+    File(PathBuf),
+}
+
+impl StateLocation {
+    pub fn parse(raw: &str) -> StateLocation {
+        if raw == ":memory:" {
+            StateLocation::Memory
+        } else {
+            StateLocation::File(PathBuf::from(raw))
+        }
+    }
+}
+
+pub struct SandboxOptions {
+    pub state: StateLocation,
+    pub token: String,
+    pub latency: Duration,
+    pub faults: Option<Faults>,
+}
+
+/// What every handler can reach.
+pub struct Shared {
+    pub db: Db,
+    pub token: String,
+    latency: Duration,
+    faults: Option<std::sync::Mutex<faults::Roller>>,
+}
+
+impl Shared {
+    fn open(options: SandboxOptions) -> anyhow::Result<Arc<Shared>> {
+        Ok(Arc::new(Shared {
+            db: Db::open(&options.state)?,
+            token: options.token,
+            latency: options.latency,
+            faults: options.faults.map(|f| std::sync::Mutex::new(f.roller())),
+        }))
+    }
+}
+
+fn app(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .nest("/rastro/api", rastro::router(shared.clone()))
+        .fallback(unknown_route)
+        .layer(middleware::from_fn_with_state(shared, before_each_request))
+}
+
+/// Injected faults and latency apply to every vendor alike.
+async fn before_each_request(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(roller) = &shared.faults {
+        let fault = roller
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .roll();
+        if let Some(fault) = fault {
+            return fault.response();
+        }
+    }
+    if !shared.latency.is_zero() {
+        tokio::time::sleep(shared.latency).await;
+    }
+    next.run(request).await
+}
+
+async fn unknown_route(request: Request) -> Response {
+    let message = format!(
+        "no such endpoint: {} {} (vendors live under /rastro/api, /batch/2.11, /catalogix/v1, /clevertap, /catalogian)",
+        request.method(),
+        request.uri().path()
+    );
+    (StatusCode::NOT_FOUND, Json(json!({ "error": message }))).into_response()
+}
+
+/// `catops sandbox serve`: prints one ready line with the address on stdout, serves until
+/// SIGINT or SIGTERM.
+pub async fn serve(addr: &str, options: SandboxOptions, quiet: bool) -> anyhow::Result<()> {
+    let shared = Shared::open(options)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|err| Failure::usage(format!("cannot listen on {addr}: {err}")))?;
+    let local = listener.local_addr()?;
+    println!("catops sandbox listening on http://{local}");
+    if !quiet {
+        eprintln!("  rastro     http://{local}/rastro/api");
+        eprintln!("  tokens     {} (all scopes)", shared.token);
+        eprintln!("  stop with Ctrl-C");
+    }
+    axum::serve(listener, app(shared))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+/// Starts the emulator inside this process on a free loopback port, with the state file in
+/// the data dir, and returns its root URL. It lives as long as the command.
+pub async fn start_embedded() -> anyhow::Result<String> {
+    let shared = Shared::open(SandboxOptions {
+        state: StateLocation::File(embedded_state_path()?),
+        token: SANDBOX_TOKEN.to_string(),
+        latency: Duration::ZERO,
+        faults: None,
+    })?;
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let local = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app(shared)).await });
+    Ok(format!("http://{local}"))
+}
+
+/// SPEC §8: `<data dir>/catops/sandbox.sqlite3`.
+pub fn embedded_state_path() -> anyhow::Result<PathBuf> {
+    match directories::BaseDirs::new() {
+        Some(dirs) => Ok(dirs.data_dir().join("catops").join("sandbox.sqlite3")),
+        None => crate::error::usage("cannot find a data directory (is HOME set?)"),
+    }
+}
+
+pub fn reset(location: &StateLocation) -> anyhow::Result<()> {
+    Db::open(location)?.reset()
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

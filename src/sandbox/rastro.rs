@@ -1,0 +1,519 @@
+//! rastro emulation (vendors/rastro.txt) under `/rastro/api`: catalogs, items and bulk upsert,
+//! with the documented limits. Errors use a `{"detail": "..."}` body.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde_json::{json, Map, Value};
+
+use super::Shared;
+
+/// vendors/rastro.txt: bulk takes "max 1000" items, and list pages "max 1000".
+const MAX_BULK_ITEMS: usize = 1000;
+const MAX_PAGE_LIMIT: u64 = 1000;
+const DEFAULT_PAGE_LIMIT: u64 = 100;
+const FIELD_TYPES: &[&str] = &["string", "number", "integer", "boolean", "array", "object"];
+
+pub const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS rastro_catalogs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    unique_id_field TEXT NOT NULL,
+    schema_json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rastro_items (
+    id INTEGER PRIMARY KEY,
+    catalog_id TEXT NOT NULL,
+    unique_value TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS rastro_items_unique ON rastro_items (catalog_id, unique_value);
+CREATE INDEX IF NOT EXISTS rastro_items_order ON rastro_items (catalog_id, id);
+";
+
+pub const DEMO_CATALOG: &str = "cat_demo";
+
+pub fn seed(tx: &Transaction) -> rusqlite::Result<()> {
+    let schema = json!({"fields": [
+        {"name": "sku", "type": "string"},
+        {"name": "title", "type": "string"},
+        {"name": "brand", "type": "string"},
+        {"name": "category", "type": "string"},
+        {"name": "price", "type": "number"},
+    ]});
+    tx.execute(
+        "INSERT INTO rastro_catalogs (id, name, unique_id_field, schema_json) VALUES (?1, ?2, 'sku', ?3)",
+        params![DEMO_CATALOG, "Demo products", schema.to_string()],
+    )?;
+    let brands = ["Acme", "Northwind", "Globex", "Initech", "Umbrella"];
+    let products = [
+        ("Trail Running Shoe", "Footwear"),
+        ("Merino Wool Socks", "Apparel"),
+        ("Insulated Water Bottle", "Outdoor"),
+        ("Canvas Backpack", "Bags"),
+        ("LED Headlamp", "Outdoor"),
+    ];
+    for n in 0..25usize {
+        let brand = brands[n % brands.len()];
+        let (product, category) = products[(n / brands.len()) % products.len()];
+        let sku = format!("DEMO-{:04}", n + 1);
+        let cents = 999 + (n as i64) * 350;
+        let item = json!({
+            "sku": sku,
+            "title": format!("{brand} {product}"),
+            "brand": brand,
+            "category": category,
+            "price": cents as f64 / 100.0,
+        });
+        tx.execute(
+            "INSERT INTO rastro_items (catalog_id, unique_value, body) VALUES (?1, ?2, ?3)",
+            params![DEMO_CATALOG, sku, item.to_string()],
+        )?;
+    }
+    Ok(())
+}
+
+pub fn clear(tx: &Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch("DELETE FROM rastro_items; DELETE FROM rastro_catalogs;")
+}
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/public/catalogs", get(list_catalogs).post(create_catalog))
+        .route("/public/catalogs/{catalog}/items", get(list_items))
+        .route("/public/catalogs/{catalog}/items/bulk", post(bulk_upsert))
+        .route(
+            "/public/catalogs/{catalog}/items/{item}",
+            get(get_item).put(update_item),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            shared.clone(),
+            require_bearer,
+        ))
+        .with_state(shared)
+}
+
+/// An error response in rastro's shape.
+struct Fail(StatusCode, String);
+
+impl IntoResponse for Fail {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "detail": self.1 }))).into_response()
+    }
+}
+
+impl From<rusqlite::Error> for Fail {
+    fn from(err: rusqlite::Error) -> Self {
+        Fail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("database error: {err}"),
+        )
+    }
+}
+
+impl From<anyhow::Error> for Fail {
+    fn from(err: anyhow::Error) -> Self {
+        Fail(StatusCode::INTERNAL_SERVER_ERROR, err.to_string())
+    }
+}
+
+fn unprocessable(message: impl Into<String>) -> Fail {
+    Fail(StatusCode::UNPROCESSABLE_ENTITY, message.into())
+}
+
+async fn require_bearer(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if presented != Some(shared.token.as_str()) {
+        return Fail(
+            StatusCode::UNAUTHORIZED,
+            "Invalid or missing API key".into(),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+fn json_response(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn parse_body(body: &Bytes) -> Result<Value, Fail> {
+    serde_json::from_slice(body).map_err(|err| unprocessable(format!("invalid JSON body: {err}")))
+}
+
+/// Stored bodies are the item's fields; the API shows them with `id` first.
+fn render_item(id: i64, body: &str) -> String {
+    let fields = body.trim().strip_prefix('{').unwrap_or("}");
+    if fields.trim_start().starts_with('}') {
+        format!("{{\"id\":\"item_{id}\"}}")
+    } else {
+        format!("{{\"id\":\"item_{id}\",{fields}")
+    }
+}
+
+fn parse_item_id(raw: &str) -> Option<i64> {
+    raw.strip_prefix("item_")?.parse().ok()
+}
+
+/// The key an item is matched on: strings as they are, numbers and booleans as JSON text.
+fn unique_key(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn catalog_unique_field(conn: &Connection, catalog: &str) -> Result<String, Fail> {
+    conn.query_row(
+        "SELECT unique_id_field FROM rastro_catalogs WHERE id = ?1",
+        [catalog],
+        |row| row.get(0),
+    )
+    .optional()?
+    .ok_or_else(|| {
+        Fail(
+            StatusCode::NOT_FOUND,
+            format!("Catalog {catalog} not found"),
+        )
+    })
+}
+
+async fn list_catalogs(State(shared): State<Arc<Shared>>) -> Result<Response, Fail> {
+    let catalogs = shared
+        .db
+        .call(|conn| -> Result<Vec<Value>, Fail> {
+            let mut stmt = conn.prepare(
+                "SELECT c.id, c.name, (SELECT COUNT(*) FROM rastro_items i WHERE i.catalog_id = c.id)
+                 FROM rastro_catalogs c ORDER BY c.rowid",
+            )?;
+            let rows = stmt.query_map([], |row| {
+                Ok(json!({
+                    "id": row.get::<_, String>(0)?,
+                    "name": row.get::<_, String>(1)?,
+                    "item_count": row.get::<_, i64>(2)?,
+                }))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await??;
+    Ok(Json(json!({ "catalogs": catalogs })).into_response())
+}
+
+async fn create_catalog(State(shared): State<Arc<Shared>>, body: Bytes) -> Result<Response, Fail> {
+    let body = parse_body(&body)?;
+    let text = |key: &str| {
+        body.get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.trim().is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                unprocessable(format!("{key} is required and must be a non-empty string"))
+            })
+    };
+    let name = text("name")?;
+    let unique_id_field = text("unique_id_field")?;
+    let fields = body
+        .get("schema_definition")
+        .and_then(|s| s.get("fields"))
+        .and_then(Value::as_array)
+        .filter(|fields| !fields.is_empty())
+        .ok_or_else(|| {
+            unprocessable("schema_definition.fields is required and must be a non-empty array")
+        })?;
+    let mut names = Vec::new();
+    for field in fields {
+        let name = field
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let kind = field
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if name.is_empty() {
+            return Err(unprocessable("every schema field needs a name"));
+        }
+        if !FIELD_TYPES.contains(&kind) {
+            return Err(unprocessable(format!(
+                "field {name}: unknown type '{kind}' (types: {})",
+                FIELD_TYPES.join(", ")
+            )));
+        }
+        names.push(name);
+    }
+    if !names.contains(&unique_id_field.as_str()) {
+        return Err(unprocessable(format!(
+            "unique_id_field '{unique_id_field}' is not a field of schema_definition"
+        )));
+    }
+    let id = format!("cat_{:012x}", fastrand::u64(..) & 0xffff_ffff_ffff);
+    let schema = json!({ "fields": fields }).to_string();
+    let response = json!({ "id": id, "name": name, "unique_id_field": unique_id_field });
+    shared
+        .db
+        .call(move |conn| -> Result<(), Fail> {
+            conn.execute(
+                "INSERT INTO rastro_catalogs (id, name, unique_id_field, schema_json) VALUES (?1, ?2, ?3, ?4)",
+                params![id, name, unique_id_field, schema],
+            )?;
+            Ok(())
+        })
+        .await??;
+    Ok((StatusCode::CREATED, Json(response)).into_response())
+}
+
+async fn list_items(
+    State(shared): State<Arc<Shared>>,
+    Path(catalog): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, Fail> {
+    let number =
+        |key: &str, default: u64| -> Result<u64, Fail> {
+            match query.get(key) {
+                None => Ok(default),
+                Some(raw) => raw.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    unprocessable(format!("{key} must be an integer ≥ 1, got '{raw}'"))
+                }),
+            }
+        };
+    let page = number("page", 1)?;
+    let limit = number("limit", DEFAULT_PAGE_LIMIT)?;
+    if limit > MAX_PAGE_LIMIT {
+        return Err(unprocessable(format!(
+            "limit must be at most {MAX_PAGE_LIMIT}, got {limit}"
+        )));
+    }
+    let body = shared
+        .db
+        .call(move |conn| -> Result<String, Fail> {
+            catalog_unique_field(conn, &catalog)?;
+            let total: i64 = conn.query_row(
+                "SELECT COUNT(*) FROM rastro_items WHERE catalog_id = ?1",
+                [&catalog],
+                |row| row.get(0),
+            )?;
+            let offset = (page - 1).saturating_mul(limit).min(i64::MAX as u64) as i64;
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, body FROM rastro_items WHERE catalog_id = ?1 ORDER BY id LIMIT ?2 OFFSET ?3",
+            )?;
+            let mut rows = stmt.query(params![catalog, limit as i64, offset])?;
+            let mut out = String::with_capacity(64 + limit as usize * 128);
+            out.push_str("{\"items\":[");
+            let mut first = true;
+            while let Some(row) = rows.next()? {
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                out.push_str(&render_item(row.get(0)?, &row.get::<_, String>(1)?));
+            }
+            out.push_str(&format!("],\"total\":{total},\"page\":{page}}}"));
+            Ok(out)
+        })
+        .await??;
+    Ok(json_response(body))
+}
+
+async fn get_item(
+    State(shared): State<Arc<Shared>>,
+    Path((catalog, item)): Path<(String, String)>,
+) -> Result<Response, Fail> {
+    let body = shared
+        .db
+        .call(move |conn| -> Result<String, Fail> {
+            catalog_unique_field(conn, &catalog)?;
+            let (id, body) = find_item(conn, &catalog, &item)?;
+            Ok(render_item(id, &body))
+        })
+        .await??;
+    Ok(json_response(body))
+}
+
+fn find_item(conn: &Connection, catalog: &str, item: &str) -> Result<(i64, String), Fail> {
+    let not_found = || {
+        Fail(
+            StatusCode::NOT_FOUND,
+            format!("Item {item} not found in catalog {catalog}"),
+        )
+    };
+    let id = parse_item_id(item).ok_or_else(not_found)?;
+    conn.query_row(
+        "SELECT id, body FROM rastro_items WHERE id = ?1 AND catalog_id = ?2",
+        params![id, catalog],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )
+    .optional()?
+    .ok_or_else(not_found)
+}
+
+/// PUT: "Only the fields you provide will be updated."
+async fn update_item(
+    State(shared): State<Arc<Shared>>,
+    Path((catalog, item)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, Fail> {
+    let Value::Object(mut changes) = parse_body(&body)? else {
+        return Err(unprocessable("the body must be a JSON object of fields"));
+    };
+    changes.remove("id");
+    let body = shared
+        .db
+        .call(move |conn| -> Result<String, Fail> {
+            let tx = conn.transaction()?;
+            let unique_field = catalog_unique_field(&tx, &catalog)?;
+            let (id, stored) = find_item(&tx, &catalog, &item)?;
+            let mut fields: Map<String, Value> = serde_json::from_str(&stored).unwrap_or_default();
+            fields.extend(changes);
+            let key = unique_key(fields.get(&unique_field)).ok_or_else(|| {
+                unprocessable(format!(
+                    "{unique_field} must stay a non-empty string or number"
+                ))
+            })?;
+            let body = Value::Object(fields).to_string();
+            let updated = tx.execute(
+                "UPDATE rastro_items SET unique_value = ?1, body = ?2 WHERE id = ?3",
+                params![key, body, id],
+            );
+            if let Err(rusqlite::Error::SqliteFailure(err, _)) = &updated {
+                if err.code == rusqlite::ErrorCode::ConstraintViolation {
+                    return Err(Fail(
+                        StatusCode::CONFLICT,
+                        format!("another item already has {unique_field} = {key}"),
+                    ));
+                }
+            }
+            updated?;
+            tx.commit()?;
+            Ok(render_item(id, &body))
+        })
+        .await??;
+    Ok(json_response(body))
+}
+
+/// POST bulk: upsert by `unique_field`; an item without it counts as failed.
+async fn bulk_upsert(
+    State(shared): State<Arc<Shared>>,
+    Path(catalog): Path<String>,
+    body: Bytes,
+) -> Result<Response, Fail> {
+    let body = parse_body(&body)?;
+    let Some(Value::Array(items)) = body.get("items") else {
+        return Err(unprocessable("items is required and must be an array"));
+    };
+    if items.len() > MAX_BULK_ITEMS {
+        return Err(Fail(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "at most {MAX_BULK_ITEMS} items per request, got {}",
+                items.len()
+            ),
+        ));
+    }
+    let Some(unique_field) = body.get("unique_field").and_then(Value::as_str) else {
+        return Err(unprocessable(
+            "unique_field is required and must be a string",
+        ));
+    };
+    let unique_field = unique_field.to_string();
+    let Value::Object(mut body) = body else {
+        return Err(unprocessable("the body must be a JSON object"));
+    };
+    let Some(Value::Array(items)) = body.remove("items") else {
+        return Err(unprocessable("items is required and must be an array"));
+    };
+    let counts = shared
+        .db
+        .call(move |conn| -> Result<Value, Fail> {
+            let tx = conn.transaction()?;
+            let catalog_field = catalog_unique_field(&tx, &catalog)?;
+            if catalog_field != unique_field {
+                return Err(unprocessable(format!(
+                    "unique_field '{unique_field}' does not match the catalog's unique_id_field '{catalog_field}'"
+                )));
+            }
+            let (mut created, mut updated, mut failed) = (0u64, 0u64, 0u64);
+            {
+                let mut find = tx.prepare_cached(
+                    "SELECT id, body FROM rastro_items WHERE catalog_id = ?1 AND unique_value = ?2",
+                )?;
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO rastro_items (catalog_id, unique_value, body) VALUES (?1, ?2, ?3)",
+                )?;
+                let mut update = tx.prepare_cached("UPDATE rastro_items SET body = ?1 WHERE id = ?2")?;
+                for item in items {
+                    let Value::Object(mut fields) = item else {
+                        failed += 1;
+                        continue;
+                    };
+                    let Some(key) = unique_key(fields.get(&unique_field)) else {
+                        failed += 1;
+                        continue;
+                    };
+                    fields.remove("id");
+                    let existing: Option<(i64, String)> = find
+                        .query_row(params![catalog, key], |row| Ok((row.get(0)?, row.get(1)?)))
+                        .optional()?;
+                    match existing {
+                        Some((id, stored)) => {
+                            let mut merged: Map<String, Value> =
+                                serde_json::from_str(&stored).unwrap_or_default();
+                            merged.extend(fields);
+                            update.execute(params![Value::Object(merged).to_string(), id])?;
+                            updated += 1;
+                        }
+                        None => {
+                            insert.execute(params![catalog, key, Value::Object(fields).to_string()])?;
+                            created += 1;
+                        }
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(json!({ "created": created, "updated": updated, "failed": failed }))
+        })
+        .await??;
+    Ok(Json(counts).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_render_with_id_first() {
+        assert_eq!(
+            render_item(7, r#"{"sku":"A1"}"#),
+            r#"{"id":"item_7","sku":"A1"}"#
+        );
+        assert_eq!(render_item(7, "{}"), r#"{"id":"item_7"}"#);
+        let parsed: Value = serde_json::from_str(&render_item(3, r#"{"a":{"b":1}}"#)).unwrap();
+        assert_eq!(parsed, json!({"id": "item_3", "a": {"b": 1}}));
+    }
+
+    #[test]
+    fn unique_keys() {
+        assert_eq!(unique_key(Some(&json!("A1"))).as_deref(), Some("A1"));
+        assert_eq!(unique_key(Some(&json!(12))).as_deref(), Some("12"));
+        assert_eq!(unique_key(Some(&json!(""))), None);
+        assert_eq!(unique_key(Some(&json!(null))), None);
+        assert_eq!(unique_key(None), None);
+    }
+}
