@@ -1,0 +1,245 @@
+//! Test harness: the real `catops` binary, a real sandbox on an ephemeral loopback port, and
+//! an isolated HOME so no test sees the developer's config or another test's state.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command as StdCommand, Stdio};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_catops");
+pub const TOKEN: &str = "sandbox-token";
+
+/// `catops sandbox serve` on 127.0.0.1:0, killed when dropped.
+pub struct Sandbox {
+    child: Child,
+    _stdout: BufReader<ChildStdout>,
+    pub root: String,
+}
+
+impl Sandbox {
+    pub fn start() -> Sandbox {
+        Sandbox::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Sandbox {
+        let mut child = StdCommand::new(BIN)
+            .args(["sandbox", "serve", "--addr", "127.0.0.1:0", "--quiet"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start catops sandbox serve");
+        let mut stdout = BufReader::new(child.stdout.take().expect("sandbox stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read the ready line");
+        let root = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .filter(|url| url.starts_with("http://127.0.0.1:"))
+            .unwrap_or_else(|| panic!("unexpected ready line: {line:?}"))
+            .to_string();
+        Sandbox {
+            child,
+            _stdout: stdout,
+            root,
+        }
+    }
+
+    pub fn rastro_url(&self) -> String {
+        format!("{}/rastro/api", self.root)
+    }
+
+    /// Loads `count` items into `catalog` through the bulk endpoint, 1000 per request.
+    pub fn seed_items(&self, catalog: &str, count: usize) {
+        let mut start = 0;
+        while start < count {
+            let end = (start + 1000).min(count);
+            let items: Vec<Value> = (start..end)
+                .map(|n| {
+                    serde_json::json!({
+                        "sku": format!("SEED-{n:07}"),
+                        "title": format!("Seeded product number {n}"),
+                        "price": (n % 1000) as f64 + 0.99,
+                    })
+                })
+                .collect();
+            let body = serde_json::json!({ "items": items, "unique_field": "sku" });
+            let (status, reply) = self.post(
+                &format!("/rastro/api/public/catalogs/{catalog}/items/bulk"),
+                &body,
+            );
+            assert_eq!(status, 200, "seeding failed: {reply}");
+            start = end;
+        }
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> (u16, String) {
+        self.post_as(TOKEN, path, body)
+    }
+
+    /// A minimal HTTP/1.1 POST, so seeding needs no client of its own.
+    pub fn post_as(&self, token: &str, path: &str, body: &Value) -> (u16, String) {
+        let addr = self.root.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(addr).expect("connect to sandbox");
+        let body = body.to_string();
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("send request");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read response");
+        let status = response
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let reply = response
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_string())
+            .unwrap_or_default();
+        (status, reply)
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An isolated home: its own config and data dirs, and no CATOPS_* from the outside.
+pub struct Env {
+    pub home: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            home: tempfile::tempdir().expect("temp home"),
+        }
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.home.path().join(".config/catops/config.toml")
+    }
+
+    pub fn write_config(&self, text: &str) {
+        let path = self.config_path();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
+
+    pub fn command(&self) -> StdCommand {
+        let mut cmd = StdCommand::new(BIN);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("CATOPS_") || key == "NO_COLOR" {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path().join(".config"))
+            .env("XDG_DATA_HOME", self.home.path().join(".local/share"))
+            .current_dir(self.home.path());
+        cmd
+    }
+
+    /// Runs `catops ARGS` and captures everything.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, |_| {})
+    }
+
+    pub fn run_with(&self, args: &[&str], setup: impl FnOnce(&mut StdCommand)) -> Run {
+        let mut cmd = self.command();
+        cmd.args(args);
+        setup(&mut cmd);
+        let output = assert_cmd::Command::from_std(cmd)
+            .output()
+            .expect("run catops");
+        Run {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// `catops ARGS` against a served sandbox's rastro API.
+    pub fn rastro(&self, sandbox: &Sandbox, args: &[&str]) -> Run {
+        let base = sandbox.rastro_url();
+        let mut full = vec!["-p", "sandbox", "--base-url", &base];
+        full.extend_from_slice(args);
+        self.run(&full)
+    }
+}
+
+pub struct Run {
+    pub args: Vec<String>,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn describe(&self) -> String {
+        format!(
+            "catops {}\nexit: {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.args.join(" "),
+            self.code,
+            self.stdout,
+            self.stderr
+        )
+    }
+
+    pub fn expect_code(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "unexpected exit code\n{}", self.describe());
+        self
+    }
+
+    pub fn ok(self) -> Run {
+        self.expect_code(0)
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|err| panic!("stdout is not JSON ({err})\n{}", self.describe()))
+    }
+
+    pub fn ndjson(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|err| panic!("bad NDJSON line ({err})\n{}", self.describe()))
+            })
+            .collect()
+    }
+
+    /// The `error:` lines on stderr; SPEC §6 wants exactly one.
+    pub fn error_line(&self) -> String {
+        let errors: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .collect();
+        assert_eq!(
+            errors.len(),
+            1,
+            "expected one error line\n{}",
+            self.describe()
+        );
+        errors[0].to_string()
+    }
+}

@@ -1,0 +1,191 @@
+//! Config file and profiles (SPEC §2), through the real binary.
+
+mod common;
+
+use common::{Env, Sandbox};
+use serde_json::Value;
+
+fn names(list: &Value) -> Vec<String> {
+    list.as_array()
+        .expect("a JSON array")
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn builtin_profiles_exist_without_a_config_file() {
+    let env = Env::new();
+    let list = env.run(&["profile", "list", "-o", "json"]).ok().json();
+    assert_eq!(
+        names(&list),
+        [
+            "sandbox",
+            "sandbox-batch",
+            "sandbox-catalogix",
+            "sandbox-clevertap",
+            "sandbox-catalogian"
+        ]
+    );
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["builtin"] == true));
+    assert_eq!(list[0]["base_url"], "embedded");
+    assert!(
+        !env.config_path().exists(),
+        "listing must not create a file"
+    );
+}
+
+#[test]
+fn profile_add_use_show_remove_keep_the_users_comments() {
+    let env = Env::new();
+    env.write_config(
+        "# my catops setup\n[profiles.old] # keep me\nvendor = \"batch\"\nproject_key = \"p1\"\n",
+    );
+
+    env.run(&[
+        "profile",
+        "add",
+        "shop",
+        "--vendor",
+        "rastro",
+        "--token-env",
+        "SHOP_KEY",
+        "--unique-field",
+        "sku",
+        "--base-url",
+        "https://catalogapi.example/api",
+    ])
+    .ok();
+    env.run(&["profile", "use", "shop"]).ok();
+    let text = std::fs::read_to_string(env.config_path()).unwrap();
+    assert!(
+        text.contains("# my catops setup") && text.contains("# keep me"),
+        "{text}"
+    );
+    assert!(text.contains("default_profile = \"shop\""), "{text}");
+
+    let shown = env.run(&["profile", "show", "-o", "json"]).ok().json();
+    assert_eq!(shown["name"], "shop");
+    assert_eq!(shown["vendor"], "rastro");
+    assert_eq!(shown["base_url"], "https://catalogapi.example/api");
+    assert_eq!(shown["unique_field"], "sku");
+    assert_eq!(shown["token_source"], "env SHOP_KEY (not set)");
+    assert_eq!(shown["default"], true);
+
+    let list = env.run(&["profile", "list", "-o", "json"]).ok().json();
+    assert_eq!(names(&list)[..2], ["old", "shop"]);
+
+    env.run(&["profile", "add", "shop", "--vendor", "rastro"])
+        .expect_code(2);
+    env.run(&["profile", "remove", "shop"]).ok();
+    let text = std::fs::read_to_string(env.config_path()).unwrap();
+    assert!(!text.contains("shop"), "{text}");
+    assert!(text.contains("# keep me"), "{text}");
+    env.run(&["profile", "remove", "sandbox"]).expect_code(2);
+}
+
+#[test]
+fn profile_show_never_prints_the_token() {
+    let env = Env::new();
+    env.write_config("[profiles.live]\nvendor = \"rastro\"\ntoken = \"tok-SECRET-123\"\n");
+    for format in ["json", "table", "csv", "ndjson"] {
+        let run = env.run(&["profile", "show", "live", "-o", format]).ok();
+        assert!(!run.stdout.contains("tok-SECRET-123") && !run.stderr.contains("tok-SECRET-123"));
+        assert!(run.stdout.contains("token (config file)"), "{}", run.stdout);
+    }
+}
+
+#[test]
+fn a_config_file_readable_by_others_holding_a_token_gets_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    env.write_config("[profiles.live]\nvendor = \"rastro\"\ntoken = \"t\"\n");
+    let run = env.run(&["profile", "list"]).ok();
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+    std::fs::set_permissions(env.config_path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = env.run(&["profile", "list"]).ok();
+    assert!(
+        run.stderr.contains("warning:") && run.stderr.contains("chmod 600"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn missing_or_unselected_profile_is_a_usage_error() {
+    let env = Env::new();
+    let run = env.run(&["-p", "nope", "catalogs", "list"]).expect_code(2);
+    assert!(
+        run.error_line().contains("profile 'nope' not found"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("hint: profiles: sandbox"),
+        "{}",
+        run.stderr
+    );
+
+    let run = env.run(&["catalogs", "list"]).expect_code(2);
+    assert!(
+        run.error_line().contains("no profile selected"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_mistyped_config_key_is_a_usage_error_naming_the_file() {
+    let env = Env::new();
+    env.write_config("[profiles.live]\nvendor = \"rastro\"\ntoekn = \"x\"\n");
+    let run = env.run(&["profile", "list"]).expect_code(2);
+    let line = run.error_line();
+    assert!(
+        line.contains("config.toml") && line.contains("toekn"),
+        "{line}"
+    );
+}
+
+#[test]
+fn token_precedence_is_catops_token_then_token_env_then_token_cmd_then_token() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    env.write_config(&format!(
+        "[profiles.cmd]\nvendor = \"rastro\"\nbase_url = \"{url}\"\ntoken_cmd = \"echo sandbox-token\"\ntoken = \"wrong-inline\"\n\
+         [profiles.envvar]\nvendor = \"rastro\"\nbase_url = \"{url}\"\ntoken_env = \"SHOP_KEY\"\ntoken_cmd = \"echo wrong-cmd\"\n",
+        url = sandbox.rastro_url()
+    ));
+    // token_cmd beats token.
+    env.run(&["-p", "cmd", "catalogs", "list"]).ok();
+    // token_env beats token_cmd.
+    env.run_with(&["-p", "envvar", "catalogs", "list"], |c| {
+        c.env("SHOP_KEY", "sandbox-token");
+    })
+    .ok();
+    // $CATOPS_TOKEN beats all of them.
+    let run = env.run_with(&["-p", "envvar", "catalogs", "list"], |c| {
+        c.env("SHOP_KEY", "sandbox-token")
+            .env("CATOPS_TOKEN", "wrong-env");
+    });
+    run.expect_code(4);
+    // An unset token_env falls through to token_cmd.
+    env.run(&["-p", "envvar", "catalogs", "list"])
+        .expect_code(4);
+}
+
+#[test]
+fn catops_profile_env_selects_the_profile() {
+    let env = Env::new();
+    let shown = env
+        .run_with(&["profile", "show", "-o", "json"], |c| {
+            c.env("CATOPS_PROFILE", "sandbox-batch");
+        })
+        .ok()
+        .json();
+    assert_eq!(shown["name"], "sandbox-batch");
+    assert_eq!(shown["vendor"], "batch");
+}

@@ -1,0 +1,562 @@
+//! rastro catalogs and items end to end: the real binary over HTTP against the sandbox.
+
+mod common;
+
+use common::{Env, Sandbox};
+use serde_json::{json, Value};
+
+#[test]
+fn catalogs_list_shows_the_demo_catalog() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let list = env
+        .rastro(&sandbox, &["catalogs", "list", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(
+        list,
+        json!([{"id": "cat_demo", "name": "Demo products", "item_count": 25}])
+    );
+}
+
+#[test]
+fn catalogs_create_with_fields_then_it_is_listed() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let created = env
+        .rastro(
+            &sandbox,
+            &[
+                "catalogs",
+                "create",
+                "--name",
+                "Shoes",
+                "--unique-id-field",
+                "sku",
+                "--field",
+                "sku:string",
+                "--field",
+                "title",
+                "--field",
+                "price:number",
+                "-o",
+                "json",
+            ],
+        )
+        .ok()
+        .json();
+    assert_eq!(created["name"], "Shoes");
+    assert_eq!(created["unique_id_field"], "sku");
+    let id = created["id"].as_str().unwrap();
+    assert!(id.starts_with("cat_"), "{id}");
+    let list = env
+        .rastro(&sandbox, &["catalogs", "list", "-o", "json"])
+        .ok()
+        .json();
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["id"] == id && c["item_count"] == 0));
+}
+
+#[test]
+fn catalogs_create_from_a_schema_file() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let schema = env.home.path().join("schema.json");
+    std::fs::write(
+        &schema,
+        r#"{"fields":[{"name":"gtin","type":"string"},{"name":"stock","type":"integer"}]}"#,
+    )
+    .unwrap();
+    let created = env
+        .rastro(
+            &sandbox,
+            &[
+                "catalogs",
+                "create",
+                "--name",
+                "Stock",
+                "--unique-id-field",
+                "gtin",
+                "--schema",
+                schema.to_str().unwrap(),
+                "-o",
+                "json",
+            ],
+        )
+        .ok()
+        .json();
+    assert_eq!(created["unique_id_field"], "gtin");
+}
+
+#[test]
+fn catalogs_create_checks_the_unique_field_and_types() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let run = env
+        .rastro(
+            &sandbox,
+            &[
+                "catalogs",
+                "create",
+                "--name",
+                "X",
+                "--unique-id-field",
+                "sku",
+                "--field",
+                "title",
+            ],
+        )
+        .expect_code(2);
+    assert!(
+        run.error_line().contains("--unique-id-field sku"),
+        "{}",
+        run.stderr
+    );
+    // The vendor's own validation message reaches the user.
+    let run = env
+        .rastro(
+            &sandbox,
+            &[
+                "catalogs",
+                "create",
+                "--name",
+                "X",
+                "--unique-id-field",
+                "sku",
+                "--field",
+                "sku:money",
+            ],
+        )
+        .expect_code(1);
+    let line = run.error_line();
+    assert!(
+        line.contains("rastro: POST /public/catalogs: 422")
+            && line.contains("unknown type 'money'"),
+        "{line}"
+    );
+}
+
+#[test]
+fn items_list_honours_page_and_limit() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let items = env
+        .rastro(
+            &sandbox,
+            &[
+                "items",
+                "list",
+                "--catalog",
+                "cat_demo",
+                "--page",
+                "2",
+                "--limit",
+                "10",
+                "-o",
+                "json",
+            ],
+        )
+        .ok()
+        .json();
+    let skus: Vec<&str> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["sku"].as_str().unwrap())
+        .collect();
+    assert_eq!(skus.len(), 10);
+    assert_eq!(skus[0], "DEMO-0011");
+    assert_eq!(skus[9], "DEMO-0020");
+    // Without --limit, the vendor's default page (100) holds all 25.
+    let all = env
+        .rastro(
+            &sandbox,
+            &["items", "list", "--catalog", "cat_demo", "-o", "json"],
+        )
+        .ok()
+        .json();
+    assert_eq!(all.as_array().unwrap().len(), 25);
+}
+
+#[test]
+fn items_list_all_follows_three_pages() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let run = env
+        .rastro(
+            &sandbox,
+            &[
+                "items",
+                "list",
+                "--catalog",
+                "cat_demo",
+                "--all",
+                "--limit",
+                "10",
+                "-o",
+                "json",
+                "-v",
+            ],
+        )
+        .ok();
+    let items = run.json();
+    let ids: std::collections::BTreeSet<&str> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 25, "every item once");
+    let requests: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("GET "))
+        .collect();
+    assert_eq!(requests.len(), 3, "{}", run.stderr);
+    assert!(
+        requests[2].contains("page=3") && requests[2].contains(" 200 "),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn items_get_prints_the_item_as_returned() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let item = env
+        .rastro(
+            &sandbox,
+            &[
+                "items",
+                "get",
+                "--catalog",
+                "cat_demo",
+                "item_3",
+                "-o",
+                "json",
+            ],
+        )
+        .ok()
+        .json();
+    assert_eq!(item["id"], "item_3");
+    assert_eq!(item["sku"], "DEMO-0003");
+    assert_eq!(item["price"], 16.99);
+}
+
+#[test]
+fn items_update_with_typed_set_values() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let updated = env
+        .rastro(
+            &sandbox,
+            &[
+                "items",
+                "update",
+                "--catalog",
+                "cat_demo",
+                "item_1",
+                "--set",
+                "price:number=24.5",
+                "--set",
+                "barcode=00123",
+                "--set",
+                "tags:array=sale|new",
+                "--set",
+                "in_stock:boolean=true",
+                "-o",
+                "json",
+            ],
+        )
+        .ok()
+        .json();
+    assert_eq!(updated["price"], 24.5);
+    assert_eq!(updated["barcode"], "00123", "untyped values stay strings");
+    assert_eq!(updated["tags"], json!(["sale", "new"]));
+    assert_eq!(updated["in_stock"], true);
+    assert_eq!(
+        updated["title"], "Acme Trail Running Shoe",
+        "other fields untouched"
+    );
+    let fetched = env
+        .rastro(
+            &sandbox,
+            &[
+                "items",
+                "get",
+                "--catalog",
+                "cat_demo",
+                "item_1",
+                "-o",
+                "json",
+            ],
+        )
+        .ok()
+        .json();
+    assert_eq!(fetched, updated);
+
+    let run = env
+        .rastro(
+            &sandbox,
+            &[
+                "items",
+                "update",
+                "--catalog",
+                "cat_demo",
+                "item_1",
+                "--set",
+                "price:number=cheap",
+            ],
+        )
+        .expect_code(2);
+    assert!(
+        run.error_line().contains("'cheap' is not a number"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn items_update_with_json_inline_file_and_stdin() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let inline = env
+        .rastro(
+            &sandbox,
+            &[
+                "items",
+                "update",
+                "--catalog",
+                "cat_demo",
+                "item_2",
+                "--json",
+                r#"{"title":"Inline"}"#,
+                "-o",
+                "json",
+            ],
+        )
+        .ok()
+        .json();
+    assert_eq!(inline["title"], "Inline");
+
+    let file = env.home.path().join("fields.json");
+    std::fs::write(&file, r#"{"title":"From file","dims":{"w":3}}"#).unwrap();
+    let arg = format!("@{}", file.display());
+    let from_file = env
+        .rastro(
+            &sandbox,
+            &[
+                "items",
+                "update",
+                "--catalog",
+                "cat_demo",
+                "item_2",
+                "--json",
+                &arg,
+                "-o",
+                "json",
+            ],
+        )
+        .ok()
+        .json();
+    assert_eq!(from_file["dims"], json!({"w": 3}));
+
+    let base = sandbox.rastro_url();
+    let mut cmd = env.command();
+    cmd.args([
+        "-p",
+        "sandbox",
+        "--base-url",
+        &base,
+        "items",
+        "update",
+        "--catalog",
+        "cat_demo",
+        "item_2",
+        "--json",
+        "@-",
+        "-o",
+        "json",
+    ]);
+    let output = assert_cmd::Command::from_std(cmd)
+        .write_stdin(r#"{"title":"From stdin"}"#)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let item: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(item["title"], "From stdin");
+
+    env.rastro(
+        &sandbox,
+        &[
+            "items",
+            "update",
+            "--catalog",
+            "cat_demo",
+            "item_2",
+            "--json",
+            "[1,2]",
+        ],
+    )
+    .expect_code(2);
+}
+
+#[test]
+fn every_output_format() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let list = |format: &str| {
+        env.rastro(
+            &sandbox,
+            &[
+                "items",
+                "list",
+                "--catalog",
+                "cat_demo",
+                "--limit",
+                "3",
+                "-o",
+                format,
+            ],
+        )
+        .ok()
+    };
+
+    let lines = list("ndjson").ndjson();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[1]["sku"], "DEMO-0002");
+
+    let csv = list("csv").stdout;
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "id,sku,title,brand,category,price");
+    assert_eq!(
+        rows[1],
+        "item_1,DEMO-0001,Acme Trail Running Shoe,Acme,Footwear,9.99"
+    );
+    assert_eq!(rows.len(), 4);
+
+    let table = list("table").stdout;
+    assert!(
+        table.contains("DEMO-0003") && table.contains("price"),
+        "{table}"
+    );
+    assert!(serde_json::from_str::<Value>(&table).is_err());
+
+    // Not a terminal, so JSON is the default.
+    let default = env
+        .rastro(
+            &sandbox,
+            &["items", "list", "--catalog", "cat_demo", "--limit", "3"],
+        )
+        .ok();
+    assert_eq!(default.json().as_array().unwrap().len(), 3);
+
+    let single = env
+        .rastro(
+            &sandbox,
+            &[
+                "items",
+                "get",
+                "--catalog",
+                "cat_demo",
+                "item_1",
+                "-o",
+                "csv",
+            ],
+        )
+        .ok();
+    assert_eq!(single.stdout.lines().count(), 2, "{}", single.stdout);
+}
+
+#[test]
+fn a_limit_over_1000_is_refused_before_any_request() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let run = env
+        .rastro(
+            &sandbox,
+            &[
+                "items",
+                "list",
+                "--catalog",
+                "cat_demo",
+                "--limit",
+                "1001",
+                "-v",
+            ],
+        )
+        .expect_code(2);
+    assert!(run.stderr.contains("1001"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("GET "),
+        "no request may be sent: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn not_found_exits_5_with_vendor_method_path_and_message() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let run = env
+        .rastro(
+            &sandbox,
+            &["items", "get", "--catalog", "cat_demo", "item_999"],
+        )
+        .expect_code(5);
+    assert_eq!(
+        run.error_line(),
+        "error: rastro: GET /public/catalogs/cat_demo/items/item_999: 404 Not Found: Item item_999 not found in catalog cat_demo"
+    );
+    env.rastro(&sandbox, &["items", "list", "--catalog", "cat_nope"])
+        .expect_code(5);
+}
+
+#[test]
+fn a_refused_token_exits_4() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let base = sandbox.rastro_url();
+    let run = env
+        .run_with(
+            &["-p", "sandbox", "--base-url", &base, "catalogs", "list"],
+            |c| {
+                c.env("CATOPS_TOKEN", "not-the-token");
+            },
+        )
+        .expect_code(4);
+    assert!(
+        run.error_line()
+            .contains("401 Unauthorized: Invalid or missing API key"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+}
+
+#[test]
+fn a_command_the_vendor_cannot_do_names_the_vendors_that_can() {
+    let env = Env::new();
+    let run = env
+        .run(&["-p", "sandbox-batch", "items", "list", "--catalog", "demo"])
+        .expect_code(2);
+    assert!(
+        run.error_line()
+            .contains("`items list` is not available for batch"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("hint: vendors that can: rastro"),
+        "{}",
+        run.stderr
+    );
+}
