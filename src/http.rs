@@ -131,7 +131,7 @@ impl ApiError {
 /// A client bound to one vendor's base URL and credentials.
 pub struct Http {
     client: reqwest::Client,
-    base_url: String,
+    base_url: Url,
     vendor: VendorKind,
     auth: HeaderMap,
     secrets: Vec<String>,
@@ -151,7 +151,7 @@ impl Http {
         secret: &Secret,
         settings: HttpSettings,
     ) -> anyhow::Result<Http> {
-        check_base_url(base_url)?;
+        let base_url = check_base_url(base_url)?;
         // reqwest leaves the choice of crypto provider to us; ring keeps the build free of cmake.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
@@ -171,7 +171,7 @@ impl Http {
             .collect();
         Ok(Http {
             client,
-            base_url: base_url.trim_end_matches('/').to_string(),
+            base_url,
             vendor,
             auth: headers,
             secrets,
@@ -308,10 +308,13 @@ impl Http {
     }
 
     fn url(&self, path: &str, query: &[(&str, String)]) -> Url {
-        let joined = format!("{}{}", self.base_url, path);
-        // The base URL was checked in `new` and paths are built by us, so this parses.
-        let mut url = Url::parse(&joined)
-            .unwrap_or_else(|_| Url::parse("http://invalid.invalid/").expect("static URL parses"));
+        // SPEC §1: vendor paths are appended to the base URL's path as the docs write them.
+        let mut url = self.base_url.clone();
+        url.set_path(&format!(
+            "{}{}",
+            self.base_url.path().trim_end_matches('/'),
+            path
+        ));
         if !query.is_empty() {
             let mut pairs = url.query_pairs_mut();
             for (key, value) in query {
@@ -400,12 +403,12 @@ impl Http {
 }
 
 /// SPEC §7: plain HTTP would send the token in the clear, so only loopback may use it.
-fn check_base_url(base_url: &str) -> anyhow::Result<()> {
+fn check_base_url(base_url: &str) -> anyhow::Result<Url> {
     let url = Url::parse(base_url)
         .map_err(|err| Failure::usage(format!("invalid base URL '{base_url}': {err}")))?;
     match url.scheme() {
-        "https" => Ok(()),
-        "http" if is_loopback(&url) => Ok(()),
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
         "http" => Err(Failure::usage(format!(
             "refusing plain-HTTP base URL {base_url}: the token would travel unencrypted"
         ))

@@ -9,10 +9,7 @@ use serde_json::{json, Value};
 fn catalogs_list_shows_the_demo_catalog() {
     let sandbox = Sandbox::start();
     let env = Env::new();
-    let list = env
-        .rastro(&sandbox, &["catalogs", "list", "-o", "json"])
-        .ok()
-        .json();
+    let list = env.rastro_json(&sandbox, &["catalogs", "list"]);
     assert_eq!(
         list,
         json!([{"id": "cat_demo", "name": "Demo products", "item_count": 25}])
@@ -23,36 +20,28 @@ fn catalogs_list_shows_the_demo_catalog() {
 fn catalogs_create_with_fields_then_it_is_listed() {
     let sandbox = Sandbox::start();
     let env = Env::new();
-    let created = env
-        .rastro(
-            &sandbox,
-            &[
-                "catalogs",
-                "create",
-                "--name",
-                "Shoes",
-                "--unique-id-field",
-                "sku",
-                "--field",
-                "sku:string",
-                "--field",
-                "title",
-                "--field",
-                "price:number",
-                "-o",
-                "json",
-            ],
-        )
-        .ok()
-        .json();
+    let created = env.rastro_json(
+        &sandbox,
+        &[
+            "catalogs",
+            "create",
+            "--name",
+            "Shoes",
+            "--unique-id-field",
+            "sku",
+            "--field",
+            "sku:string",
+            "--field",
+            "title",
+            "--field",
+            "price:number",
+        ],
+    );
     assert_eq!(created["name"], "Shoes");
     assert_eq!(created["unique_id_field"], "sku");
     let id = created["id"].as_str().unwrap();
     assert!(id.starts_with("cat_"), "{id}");
-    let list = env
-        .rastro(&sandbox, &["catalogs", "list", "-o", "json"])
-        .ok()
-        .json();
+    let list = env.rastro_json(&sandbox, &["catalogs", "list"]);
     assert!(list
         .as_array()
         .unwrap()
@@ -70,24 +59,19 @@ fn catalogs_create_from_a_schema_file() {
         r#"{"fields":[{"name":"gtin","type":"string"},{"name":"stock","type":"integer"}]}"#,
     )
     .unwrap();
-    let created = env
-        .rastro(
-            &sandbox,
-            &[
-                "catalogs",
-                "create",
-                "--name",
-                "Stock",
-                "--unique-id-field",
-                "gtin",
-                "--schema",
-                schema.to_str().unwrap(),
-                "-o",
-                "json",
-            ],
-        )
-        .ok()
-        .json();
+    let created = env.rastro_json(
+        &sandbox,
+        &[
+            "catalogs",
+            "create",
+            "--name",
+            "Stock",
+            "--unique-id-field",
+            "gtin",
+            "--schema",
+            schema.to_str().unwrap(),
+        ],
+    );
     assert_eq!(created["unique_id_field"], "gtin");
 }
 
@@ -143,24 +127,19 @@ fn catalogs_create_checks_the_unique_field_and_types() {
 fn items_list_honours_page_and_limit() {
     let sandbox = Sandbox::start();
     let env = Env::new();
-    let items = env
-        .rastro(
-            &sandbox,
-            &[
-                "items",
-                "list",
-                "--catalog",
-                "cat_demo",
-                "--page",
-                "2",
-                "--limit",
-                "10",
-                "-o",
-                "json",
-            ],
-        )
-        .ok()
-        .json();
+    let items = env.rastro_json(
+        &sandbox,
+        &[
+            "items",
+            "list",
+            "--catalog",
+            "cat_demo",
+            "--page",
+            "2",
+            "--limit",
+            "10",
+        ],
+    );
     let skus: Vec<&str> = items
         .as_array()
         .unwrap()
@@ -171,13 +150,7 @@ fn items_list_honours_page_and_limit() {
     assert_eq!(skus[0], "DEMO-0011");
     assert_eq!(skus[9], "DEMO-0020");
     // Without --limit, the vendor's default page (100) holds all 25.
-    let all = env
-        .rastro(
-            &sandbox,
-            &["items", "list", "--catalog", "cat_demo", "-o", "json"],
-        )
-        .ok()
-        .json();
+    let all = env.rastro_json(&sandbox, &["items", "list", "--catalog", "cat_demo"]);
     assert_eq!(all.as_array().unwrap().len(), 25);
 }
 
@@ -227,21 +200,10 @@ fn items_list_all_follows_three_pages() {
 fn items_get_prints_the_item_as_returned() {
     let sandbox = Sandbox::start();
     let env = Env::new();
-    let item = env
-        .rastro(
-            &sandbox,
-            &[
-                "items",
-                "get",
-                "--catalog",
-                "cat_demo",
-                "item_3",
-                "-o",
-                "json",
-            ],
-        )
-        .ok()
-        .json();
+    let item = env.rastro_json(
+        &sandbox,
+        &["items", "get", "--catalog", "cat_demo", "item_3"],
+    );
     assert_eq!(item["id"], "item_3");
     assert_eq!(item["sku"], "DEMO-0003");
     assert_eq!(item["price"], 16.99);
@@ -251,29 +213,24 @@ fn items_get_prints_the_item_as_returned() {
 fn items_update_with_typed_set_values() {
     let sandbox = Sandbox::start();
     let env = Env::new();
-    let updated = env
-        .rastro(
-            &sandbox,
-            &[
-                "items",
-                "update",
-                "--catalog",
-                "cat_demo",
-                "item_1",
-                "--set",
-                "price:number=24.5",
-                "--set",
-                "barcode=00123",
-                "--set",
-                "tags:array=sale|new",
-                "--set",
-                "in_stock:boolean=true",
-                "-o",
-                "json",
-            ],
-        )
-        .ok()
-        .json();
+    let updated = env.rastro_json(
+        &sandbox,
+        &[
+            "items",
+            "update",
+            "--catalog",
+            "cat_demo",
+            "item_1",
+            "--set",
+            "price:number=24.5",
+            "--set",
+            "barcode=00123",
+            "--set",
+            "tags:array=sale|new",
+            "--set",
+            "in_stock:boolean=true",
+        ],
+    );
     assert_eq!(updated["price"], 24.5);
     assert_eq!(updated["barcode"], "00123", "untyped values stay strings");
     assert_eq!(updated["tags"], json!(["sale", "new"]));
@@ -282,21 +239,10 @@ fn items_update_with_typed_set_values() {
         updated["title"], "Acme Trail Running Shoe",
         "other fields untouched"
     );
-    let fetched = env
-        .rastro(
-            &sandbox,
-            &[
-                "items",
-                "get",
-                "--catalog",
-                "cat_demo",
-                "item_1",
-                "-o",
-                "json",
-            ],
-        )
-        .ok()
-        .json();
+    let fetched = env.rastro_json(
+        &sandbox,
+        &["items", "get", "--catalog", "cat_demo", "item_1"],
+    );
     assert_eq!(fetched, updated);
 
     let run = env
@@ -324,45 +270,35 @@ fn items_update_with_typed_set_values() {
 fn items_update_with_json_inline_file_and_stdin() {
     let sandbox = Sandbox::start();
     let env = Env::new();
-    let inline = env
-        .rastro(
-            &sandbox,
-            &[
-                "items",
-                "update",
-                "--catalog",
-                "cat_demo",
-                "item_2",
-                "--json",
-                r#"{"title":"Inline"}"#,
-                "-o",
-                "json",
-            ],
-        )
-        .ok()
-        .json();
+    let inline = env.rastro_json(
+        &sandbox,
+        &[
+            "items",
+            "update",
+            "--catalog",
+            "cat_demo",
+            "item_2",
+            "--json",
+            r#"{"title":"Inline"}"#,
+        ],
+    );
     assert_eq!(inline["title"], "Inline");
 
     let file = env.home.path().join("fields.json");
     std::fs::write(&file, r#"{"title":"From file","dims":{"w":3}}"#).unwrap();
     let arg = format!("@{}", file.display());
-    let from_file = env
-        .rastro(
-            &sandbox,
-            &[
-                "items",
-                "update",
-                "--catalog",
-                "cat_demo",
-                "item_2",
-                "--json",
-                &arg,
-                "-o",
-                "json",
-            ],
-        )
-        .ok()
-        .json();
+    let from_file = env.rastro_json(
+        &sandbox,
+        &[
+            "items",
+            "update",
+            "--catalog",
+            "cat_demo",
+            "item_2",
+            "--json",
+            &arg,
+        ],
+    );
     assert_eq!(from_file["dims"], json!({"w": 3}));
 
     let base = sandbox.rastro_url();

@@ -11,25 +11,10 @@ use common::{Env, Sandbox};
 #[test]
 fn the_embedded_sandbox_needs_no_config_and_keeps_state_between_commands() {
     let env = Env::new();
-    let item = env
-        .run(&[
-            "-p",
-            "sandbox",
-            "items",
-            "get",
-            "--catalog",
-            "cat_demo",
-            "item_4",
-            "-o",
-            "json",
-        ])
-        .ok()
-        .json();
+    let item = env.embedded_json(&["items", "get", "--catalog", "cat_demo", "item_4"]);
     assert_eq!(item["sku"], "DEMO-0004");
 
-    env.run(&[
-        "-p",
-        "sandbox",
+    env.embedded_json(&[
         "items",
         "update",
         "--catalog",
@@ -37,22 +22,8 @@ fn the_embedded_sandbox_needs_no_config_and_keeps_state_between_commands() {
         "item_4",
         "--set",
         "title=Changed",
-    ])
-    .ok();
-    let item = env
-        .run(&[
-            "-p",
-            "sandbox",
-            "items",
-            "get",
-            "--catalog",
-            "cat_demo",
-            "item_4",
-            "-o",
-            "json",
-        ])
-        .ok()
-        .json();
+    ]);
+    let item = env.embedded_json(&["items", "get", "--catalog", "cat_demo", "item_4"]);
     assert_eq!(
         item["title"], "Changed",
         "a second process sees the first one's change"
@@ -64,20 +35,7 @@ fn the_embedded_sandbox_needs_no_config_and_keeps_state_between_commands() {
         .exists());
 
     env.run(&["sandbox", "reset"]).ok();
-    let item = env
-        .run(&[
-            "-p",
-            "sandbox",
-            "items",
-            "get",
-            "--catalog",
-            "cat_demo",
-            "item_4",
-            "-o",
-            "json",
-        ])
-        .ok()
-        .json();
+    let item = env.embedded_json(&["items", "get", "--catalog", "cat_demo", "item_4"]);
     assert_eq!(item["title"], "Initech Trail Running Shoe");
 }
 
@@ -487,21 +445,10 @@ fn the_sandbox_bulk_endpoint_upserts_by_the_unique_field_within_its_limits() {
     );
 
     let env = Env::new();
-    let item = env
-        .rastro(
-            &sandbox,
-            &[
-                "items",
-                "get",
-                "--catalog",
-                "cat_demo",
-                "item_1",
-                "-o",
-                "json",
-            ],
-        )
-        .ok()
-        .json();
+    let item = env.rastro_json(
+        &sandbox,
+        &["items", "get", "--catalog", "cat_demo", "item_1"],
+    );
     assert_eq!(item["price"], 1.25);
     assert_eq!(
         item["title"], "Acme Trail Running Shoe",

@@ -213,9 +213,8 @@ pub fn run(command: ProfileCommand, ctx: &Context) -> anyhow::Result<u8> {
             }
         }
         ProfileCommand::Use { name } => {
-            if config.find(&name).is_none() {
-                config.select(Some(&name))?;
-            }
+            // Fails, listing the profiles, when NAME is not one of them.
+            config.select(Some(&name))?;
             let mut editor = ConfigEditor::open(&config.path)?;
             editor.set_default_profile(Some(&name));
             editor.save()?;

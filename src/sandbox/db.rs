@@ -21,6 +21,9 @@ const VENDORS: &[VendorTables] = &[VendorTables {
     clear: rastro::clear,
 }];
 
+/// How long a command waits for another process holding the embedded state file.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 const META_SCHEMA: &str =
     "CREATE TABLE IF NOT EXISTS sandbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
@@ -41,11 +44,12 @@ impl Db {
                 let conn = Connection::open(path)
                     .with_context(|| format!("cannot open sandbox state {}", path.display()))?;
                 // Several catops processes may share the embedded state file at once.
+                conn.busy_timeout(BUSY_TIMEOUT)?;
                 conn.pragma_update(None, "journal_mode", "WAL")?;
                 conn
             }
         };
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(META_SCHEMA)?;

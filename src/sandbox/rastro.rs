@@ -414,8 +414,10 @@ async fn bulk_upsert(
     Path(catalog): Path<String>,
     body: Bytes,
 ) -> Result<Response, Fail> {
-    let body = parse_body(&body)?;
-    let Some(Value::Array(items)) = body.get("items") else {
+    let Value::Object(mut body) = parse_body(&body)? else {
+        return Err(unprocessable("the body must be a JSON object"));
+    };
+    let Some(Value::Array(items)) = body.remove("items") else {
         return Err(unprocessable("items is required and must be an array"));
     };
     if items.len() > MAX_BULK_ITEMS {
@@ -427,17 +429,10 @@ async fn bulk_upsert(
             ),
         ));
     }
-    let Some(unique_field) = body.get("unique_field").and_then(Value::as_str) else {
+    let Some(Value::String(unique_field)) = body.remove("unique_field") else {
         return Err(unprocessable(
             "unique_field is required and must be a string",
         ));
-    };
-    let unique_field = unique_field.to_string();
-    let Value::Object(mut body) = body else {
-        return Err(unprocessable("the body must be a JSON object"));
-    };
-    let Some(Value::Array(items)) = body.remove("items") else {
-        return Err(unprocessable("items is required and must be an array"));
     };
     let counts = shared
         .db

@@ -185,6 +185,23 @@ impl Env {
     }
 }
 
+impl Env {
+    /// `catops ... -o json` against a served sandbox's rastro API; must succeed.
+    pub fn rastro_json(&self, sandbox: &Sandbox, args: &[&str]) -> Value {
+        let mut full = args.to_vec();
+        full.extend(["-o", "json"]);
+        self.rastro(sandbox, &full).ok().json()
+    }
+
+    /// `catops -p sandbox ... -o json` on the embedded sandbox; must succeed.
+    pub fn embedded_json(&self, args: &[&str]) -> Value {
+        let mut full = vec!["-p", "sandbox"];
+        full.extend_from_slice(args);
+        full.extend(["-o", "json"]);
+        self.run(&full).ok().json()
+    }
+}
+
 pub struct Run {
     pub args: Vec<String>,
     pub code: i32,
