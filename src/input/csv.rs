@@ -1,0 +1,294 @@
+//! CSV records: the header names the fields (with optional `name:type` hints), cells are
+//! strings unless typed, and one `ByteRecord` is reused for every row.
+
+use std::io::BufRead;
+
+use serde_json::{Map, Value};
+
+use super::typed::{split_type_hint, ValueType};
+use super::{EmptyCells, InputError, Record, RowError, RowResult, Typing};
+
+struct Column {
+    name: String,
+    kind: ValueType,
+}
+
+pub struct CsvRecords {
+    reader: csv::Reader<Box<dyn BufRead + Send>>,
+    columns: Vec<Column>,
+    array_sep: String,
+    empty: EmptyCells,
+    record: csv::ByteRecord,
+    row: u64,
+    done: bool,
+}
+
+impl CsvRecords {
+    pub fn new(reader: Box<dyn BufRead + Send>, typing: &Typing) -> Result<Self, InputError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            // Ragged rows are reported per row, not as a fatal error.
+            .flexible(true)
+            .from_reader(reader);
+        let mut header = csv::ByteRecord::new();
+        match reader.read_byte_record(&mut header) {
+            Ok(true) => {}
+            Ok(false) => return Err(InputError("the CSV input is empty: no header row".into())),
+            Err(err) => return Err(InputError(format!("cannot read the CSV header: {err}"))),
+        }
+        let mut columns: Vec<Column> = Vec::with_capacity(header.len());
+        for (index, raw) in header.iter().enumerate() {
+            let raw = if index == 0 {
+                raw.strip_prefix(b"\xef\xbb\xbf").unwrap_or(raw)
+            } else {
+                raw
+            };
+            let text = std::str::from_utf8(raw).map_err(|_| {
+                InputError(format!(
+                    "CSV header column {} is not valid UTF-8",
+                    index + 1
+                ))
+            })?;
+            let (name, hint) = split_type_hint(text.trim())
+                .map_err(|err| InputError(format!("CSV header '{text}': {err}")))?;
+            if name.is_empty() {
+                return Err(InputError(format!(
+                    "CSV header column {} has no name",
+                    index + 1
+                )));
+            }
+            if columns.iter().any(|c| c.name == name) {
+                return Err(InputError(format!(
+                    "CSV header names column '{name}' twice"
+                )));
+            }
+            let kind = typing
+                .types
+                .get(name)
+                .copied()
+                .or(hint)
+                .unwrap_or(ValueType::String);
+            columns.push(Column {
+                name: name.to_string(),
+                kind,
+            });
+        }
+        if let Some(unknown) = typing
+            .types
+            .keys()
+            .find(|name| !columns.iter().any(|c| &c.name == *name))
+        {
+            return Err(InputError(format!(
+                "--type names column '{unknown}', which the CSV header does not have"
+            )));
+        }
+        Ok(CsvRecords {
+            reader,
+            columns,
+            array_sep: typing.array_sep.clone(),
+            empty: typing.empty,
+            record: csv::ByteRecord::new(),
+            row: 0,
+            done: false,
+        })
+    }
+
+    /// The row as strings, for the rejects file when it cannot be typed.
+    fn raw(&self) -> Value {
+        let mut raw = Map::new();
+        for (index, cell) in self.record.iter().enumerate() {
+            let key = self
+                .columns
+                .get(index)
+                .map_or_else(|| format!("_{}", index + 1), |c| c.name.clone());
+            raw.insert(
+                key,
+                Value::String(String::from_utf8_lossy(cell).into_owned()),
+            );
+        }
+        Value::Object(raw)
+    }
+
+    fn typed(&self) -> Result<Map<String, Value>, String> {
+        if self.record.len() != self.columns.len() {
+            return Err(format!(
+                "the row has {} fields, the header has {}",
+                self.record.len(),
+                self.columns.len()
+            ));
+        }
+        let mut fields = Map::with_capacity(self.columns.len());
+        for (column, cell) in self.columns.iter().zip(self.record.iter()) {
+            let text = std::str::from_utf8(cell)
+                .map_err(|_| format!("column {}: not valid UTF-8", column.name))?;
+            if text.is_empty() {
+                if self.empty == EmptyCells::Null {
+                    fields.insert(column.name.clone(), Value::Null);
+                }
+                continue;
+            }
+            let value = column
+                .kind
+                .coerce(text, &self.array_sep)
+                .map_err(|err| format!("column {}: {err}", column.name))?;
+            fields.insert(column.name.clone(), value);
+        }
+        Ok(fields)
+    }
+}
+
+impl Iterator for CsvRecords {
+    type Item = RowResult;
+
+    fn next(&mut self) -> Option<RowResult> {
+        if self.done {
+            return None;
+        }
+        let line = self.reader.position().line();
+        match self.reader.read_byte_record(&mut self.record) {
+            Ok(false) => {
+                self.done = true;
+                None
+            }
+            Ok(true) => {
+                self.row += 1;
+                let line = self.record.position().map_or(line, |p| p.line());
+                Some(match self.typed() {
+                    Ok(fields) => Ok(Record {
+                        row: self.row,
+                        line,
+                        fields,
+                    }),
+                    Err(message) => Err(RowError {
+                        row: self.row,
+                        line,
+                        message,
+                        raw: self.raw(),
+                    }),
+                })
+            }
+            Err(err) => {
+                // The csv crate cannot resync after an I/O error; a parse error it can.
+                self.row += 1;
+                if err.is_io_error() {
+                    self.done = true;
+                }
+                let line = err.position().map_or(line, |p| p.line());
+                Some(Err(RowError {
+                    row: self.row,
+                    line,
+                    message: format!("unreadable CSV: {err}"),
+                    raw: Value::Null,
+                }))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn read(text: &str, typing: &Typing) -> Vec<RowResult> {
+        let reader: Box<dyn BufRead + Send> =
+            Box::new(std::io::Cursor::new(text.to_string().into_bytes()));
+        CsvRecords::new(reader, typing).unwrap().collect()
+    }
+
+    #[test]
+    fn cells_are_strings_unless_typed() {
+        let rows = read(
+            "\u{feff}sku,price:number,tags:array,active\n00123,9.5,a|b,true\n",
+            &Typing::default(),
+        );
+        let record = rows[0].as_ref().unwrap();
+        assert_eq!(
+            Value::Object(record.fields.clone()),
+            json!({"sku": "00123", "price": 9.5, "tags": ["a", "b"], "active": "true"})
+        );
+        assert_eq!((record.row, record.line), (1, 2));
+    }
+
+    #[test]
+    fn type_flags_win_over_hints_and_empty_cells_follow_the_policy() {
+        let typing = Typing {
+            types: [("price".to_string(), ValueType::String)]
+                .into_iter()
+                .collect(),
+            empty: EmptyCells::Null,
+            ..Typing::default()
+        };
+        let rows = read("sku,price:number,note\nA,9.5,\n", &typing);
+        let fields = &rows[0].as_ref().unwrap().fields;
+        assert_eq!(
+            Value::Object(fields.clone()),
+            json!({"sku": "A", "price": "9.5", "note": null})
+        );
+        let omitted = read("sku,note\nA,\n", &Typing::default());
+        assert_eq!(
+            Value::Object(omitted[0].as_ref().unwrap().fields.clone()),
+            json!({"sku": "A"})
+        );
+    }
+
+    #[test]
+    fn bad_rows_are_reported_with_row_and_line_and_the_rest_goes_on() {
+        let rows = read(
+            "sku,price:number\nA,1\nB,cheap\n\"multi\nline\",2\nC\nD,4\n",
+            &Typing::default(),
+        );
+        assert_eq!(rows.len(), 5);
+        let bad = rows[1].as_ref().unwrap_err();
+        assert_eq!((bad.row, bad.line), (2, 3));
+        assert!(
+            bad.message
+                .contains("column price: 'cheap' is not a number"),
+            "{}",
+            bad.message
+        );
+        assert_eq!(bad.raw, json!({"sku": "B", "price": "cheap"}));
+        let multiline = rows[2].as_ref().unwrap();
+        assert_eq!((multiline.row, multiline.line), (3, 4));
+        let ragged = rows[3].as_ref().unwrap_err();
+        assert_eq!((ragged.row, ragged.line), (4, 6));
+        assert!(
+            ragged.message.contains("1 fields, the header has 2"),
+            "{}",
+            ragged.message
+        );
+        assert_eq!(rows[4].as_ref().unwrap().line, 7);
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_row_error() {
+        let reader: Box<dyn BufRead + Send> = Box::new(std::io::Cursor::new(
+            b"sku,title\nA,caf\xe9\nB,ok\n".to_vec(),
+        ));
+        let rows: Vec<_> = CsvRecords::new(reader, &Typing::default())
+            .unwrap()
+            .collect();
+        assert!(rows[0]
+            .as_ref()
+            .unwrap_err()
+            .message
+            .contains("not valid UTF-8"));
+        assert!(rows[1].is_ok());
+    }
+
+    #[test]
+    fn unusable_headers_are_fatal() {
+        let open = |text: &str| {
+            let reader: Box<dyn BufRead + Send> =
+                Box::new(std::io::Cursor::new(text.to_string().into_bytes()));
+            CsvRecords::new(reader, &Typing::default())
+                .err()
+                .map(|e| e.0)
+        };
+        assert!(open("").unwrap().contains("empty"));
+        assert!(open("sku,sku\n").unwrap().contains("twice"));
+        assert!(open("sku,\n").unwrap().contains("no name"));
+        assert!(open("sku,price:money\n").unwrap().contains("unknown type"));
+        assert!(open("sku\n").is_none(), "a header alone is fine: zero rows");
+    }
+}

@@ -1,0 +1,343 @@
+//! JSON inputs, streamed: a top-level array is split into elements by a small scanner, so only
+//! one element is in memory at a time; NDJSON is one object per line.
+
+use std::io::BufRead;
+
+use serde_json::Value;
+
+use super::{InputError, Record, RowError, RowResult};
+
+/// The elements of a top-level JSON array, one record each.
+pub struct JsonArrayRecords {
+    reader: Box<dyn BufRead + Send>,
+    line: u64,
+    row: u64,
+    element: Vec<u8>,
+    done: bool,
+}
+
+enum Scan {
+    /// A `,` ended the element: more may follow.
+    Comma,
+    /// The array's `]` ended the element.
+    Close,
+    Eof,
+}
+
+impl JsonArrayRecords {
+    pub fn new(reader: Box<dyn BufRead + Send>) -> Result<Self, InputError> {
+        let mut records = JsonArrayRecords {
+            reader,
+            line: 1,
+            row: 0,
+            element: Vec::new(),
+            done: false,
+        };
+        records.skip_bom();
+        match records.skip_whitespace() {
+            Some(b'[') => {
+                records.reader.consume(1);
+                Ok(records)
+            }
+            Some(b'{') => Err(InputError(
+                "the JSON input is an object, not an array of objects: wrap it in [ ] or use NDJSON (--format ndjson)".into(),
+            )),
+            Some(_) => Err(InputError(
+                "the JSON input must be an array of objects (or use --format ndjson)".into(),
+            )),
+            None => Err(InputError("the JSON input is empty".into())),
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        match self.reader.fill_buf() {
+            Ok(buf) => buf.first().copied(),
+            Err(_) => None,
+        }
+    }
+
+    fn skip_bom(&mut self) {
+        if let Ok(buf) = self.reader.fill_buf() {
+            if buf.starts_with(b"\xef\xbb\xbf") {
+                self.reader.consume(3);
+            }
+        }
+    }
+
+    /// Skips whitespace, counting lines, and returns the next byte without consuming it.
+    fn skip_whitespace(&mut self) -> Option<u8> {
+        loop {
+            let byte = self.peek()?;
+            match byte {
+                b'\n' => self.line += 1,
+                b' ' | b'\t' | b'\r' => {}
+                _ => return Some(byte),
+            }
+            self.reader.consume(1);
+        }
+    }
+
+    /// Copies one element into `self.element`, up to the `,` or `]` that ends it.
+    fn scan_element(&mut self) -> Scan {
+        self.element.clear();
+        let (mut depth, mut in_string, mut escaped) = (0u32, false, false);
+        loop {
+            let Some(byte) = self.peek() else {
+                return Scan::Eof;
+            };
+            self.reader.consume(1);
+            if byte == b'\n' {
+                self.line += 1;
+            }
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if byte == b'\\' {
+                    escaped = true;
+                } else if byte == b'"' {
+                    in_string = false;
+                }
+                self.element.push(byte);
+                continue;
+            }
+            match byte {
+                b'"' => in_string = true,
+                b'{' | b'[' => depth += 1,
+                b']' if depth == 0 => return Scan::Close,
+                b',' if depth == 0 => return Scan::Comma,
+                b'}' | b']' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            self.element.push(byte);
+        }
+    }
+}
+
+impl Iterator for JsonArrayRecords {
+    type Item = RowResult;
+
+    fn next(&mut self) -> Option<RowResult> {
+        if self.done {
+            return None;
+        }
+        match self.skip_whitespace() {
+            // `[]`, or a trailing comma before `]` (accepted, as most JSON tools do).
+            Some(b']') => {
+                self.reader.consume(1);
+                self.done = true;
+                return self.trailing_data();
+            }
+            Some(_) => {}
+            None => {
+                self.done = true;
+                return Some(Err(
+                    self.error("the JSON array ends without its closing ]", Value::Null)
+                ));
+            }
+        }
+        let line = self.line;
+        let ending = self.scan_element();
+        self.row += 1;
+        let result = match ending {
+            Scan::Eof => {
+                self.done = true;
+                Err(RowError {
+                    row: self.row,
+                    line,
+                    message: "the JSON input ends in the middle of this element".into(),
+                    raw: Value::String(String::from_utf8_lossy(&self.element).into_owned()),
+                })
+            }
+            Scan::Close | Scan::Comma => {
+                if matches!(ending, Scan::Close) {
+                    self.done = true;
+                }
+                parse_object(&self.element, self.row, line)
+            }
+        };
+        Some(result)
+    }
+}
+
+impl JsonArrayRecords {
+    fn error(&self, message: &str, raw: Value) -> RowError {
+        RowError {
+            row: self.row + 1,
+            line: self.line,
+            message: message.to_string(),
+            raw,
+        }
+    }
+
+    fn trailing_data(&mut self) -> Option<RowResult> {
+        self.skip_whitespace()
+            .map(|_| Err(self.error("unexpected data after the JSON array", Value::Null)))
+    }
+}
+
+/// NDJSON: one JSON object per line; blank lines are skipped.
+pub struct NdjsonRecords {
+    reader: Box<dyn BufRead + Send>,
+    line: u64,
+    row: u64,
+    buf: Vec<u8>,
+}
+
+impl NdjsonRecords {
+    pub fn new(reader: Box<dyn BufRead + Send>) -> Self {
+        NdjsonRecords {
+            reader,
+            line: 0,
+            row: 0,
+            buf: Vec::new(),
+        }
+    }
+}
+
+impl Iterator for NdjsonRecords {
+    type Item = RowResult;
+
+    fn next(&mut self) -> Option<RowResult> {
+        loop {
+            self.buf.clear();
+            match self.reader.read_until(b'\n', &mut self.buf) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(err) => {
+                    self.row += 1;
+                    return Some(Err(RowError {
+                        row: self.row,
+                        line: self.line + 1,
+                        message: format!("cannot read the input: {err}"),
+                        raw: Value::Null,
+                    }));
+                }
+            }
+            self.line += 1;
+            let text = if self.line == 1 {
+                self.buf.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&self.buf)
+            } else {
+                &self.buf[..]
+            };
+            if text.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            self.row += 1;
+            return Some(parse_object(text, self.row, self.line));
+        }
+    }
+}
+
+fn parse_object(bytes: &[u8], row: u64, line: u64) -> RowResult {
+    let raw = || Value::String(String::from_utf8_lossy(bytes).trim().to_string());
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(fields)) => Ok(Record { row, line, fields }),
+        Ok(other) => Err(RowError {
+            row,
+            line,
+            message: format!("expected a JSON object, got {}", kind(&other)),
+            raw: other,
+        }),
+        Err(err) => Err(RowError {
+            row,
+            line,
+            message: format!("invalid JSON: {err}"),
+            raw: raw(),
+        }),
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn boxed(text: &str) -> Box<dyn BufRead + Send> {
+        Box::new(std::io::Cursor::new(text.as_bytes().to_vec()))
+    }
+
+    fn array(text: &str) -> Vec<RowResult> {
+        JsonArrayRecords::new(boxed(text)).unwrap().collect()
+    }
+
+    #[test]
+    fn array_elements_stream_with_rows_and_lines() {
+        let rows = array("[\n  {\"sku\": \"A\", \"t\": \"a, ]} \\\" b\"},\n  {\"sku\": \"B\", \"n\": [1, {\"x\": 2}]}\n]\n");
+        assert_eq!(rows.len(), 2);
+        let first = rows[0].as_ref().unwrap();
+        assert_eq!((first.row, first.line), (1, 2));
+        assert_eq!(first.fields["t"], json!("a, ]} \" b"));
+        let second = rows[1].as_ref().unwrap();
+        assert_eq!((second.row, second.line), (2, 3));
+        assert_eq!(second.fields["n"], json!([1, {"x": 2}]));
+        assert!(array("[]").is_empty());
+        assert!(array(" [ ] ").is_empty());
+    }
+
+    #[test]
+    fn a_bad_element_is_rejected_and_the_rest_goes_on() {
+        let rows = array("[{\"a\":1}, 42, {\"a\": nope}, {\"a\":3}]");
+        assert_eq!(rows.len(), 4);
+        assert!(rows[1]
+            .as_ref()
+            .unwrap_err()
+            .message
+            .contains("got a number"));
+        assert!(rows[2]
+            .as_ref()
+            .unwrap_err()
+            .message
+            .contains("invalid JSON"));
+        assert_eq!(rows[3].as_ref().unwrap().fields["a"], json!(3));
+    }
+
+    #[test]
+    fn a_truncated_array_is_reported() {
+        let rows = array("[{\"a\":1},\n{\"a\":");
+        assert_eq!(rows.len(), 2);
+        let err = rows[1].as_ref().unwrap_err();
+        assert_eq!((err.row, err.line), (2, 2));
+        assert!(
+            err.message.contains("ends in the middle"),
+            "{}",
+            err.message
+        );
+        let rows = array("[{\"a\":1},");
+        assert!(rows[1].as_ref().unwrap_err().message.contains("closing ]"));
+    }
+
+    #[test]
+    fn not_an_array_is_fatal() {
+        assert!(JsonArrayRecords::new(boxed("{\"a\":1}")).is_err());
+        assert!(JsonArrayRecords::new(boxed("")).is_err());
+        assert!(JsonArrayRecords::new(boxed("\u{feff}[]")).is_ok());
+    }
+
+    #[test]
+    fn ndjson_lines_with_blank_lines_and_bad_lines() {
+        let rows: Vec<_> =
+            NdjsonRecords::new(boxed("{\"a\":1}\n\n[1]\n{\"a\":\n{\"a\":4}")).collect();
+        assert_eq!(rows.len(), 4);
+        assert_eq!(rows[0].as_ref().unwrap().line, 1);
+        let not_object = rows[1].as_ref().unwrap_err();
+        assert_eq!((not_object.row, not_object.line), (2, 3));
+        assert!(rows[2]
+            .as_ref()
+            .unwrap_err()
+            .message
+            .contains("invalid JSON"));
+        let last = rows[3].as_ref().unwrap();
+        assert_eq!((last.row, last.line), (4, 5));
+    }
+}
