@@ -213,7 +213,8 @@ impl Config {
         }
     }
 
-    pub fn load(path: PathBuf) -> anyhow::Result<Config> {
+    /// Reads the file; `quiet` silences the warning about a token others can read.
+    pub fn load(path: PathBuf, quiet: bool) -> anyhow::Result<Config> {
         let text = match fs::read_to_string(&path) {
             Ok(text) => text,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
@@ -233,7 +234,7 @@ impl Config {
                 one_line(&err.to_string())
             ))
         })?;
-        if file.profiles.values().any(|p| p.token.is_some()) {
+        if !quiet && file.profiles.values().any(|p| p.token.is_some()) {
             warn_if_readable_by_others(&path);
         }
         Ok(Config { path, file })
@@ -325,7 +326,9 @@ fn run_token_cmd(profile: &str, cmd: &str) -> anyhow::Result<Secret> {
         .arg(cmd)
         .stdin(std::process::Stdio::null())
         .output()
-        .with_context(|| format!("profile '{profile}': cannot run token_cmd"))?;
+        .map_err(|err| {
+            Failure::usage(format!("profile '{profile}': cannot run token_cmd: {err}"))
+        })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         return usage(format!(
@@ -398,7 +401,12 @@ impl ConfigEditor {
     }
 
     /// Adds `[profiles.NAME]` with the given keys, in the order given.
-    pub fn add_profile(&mut self, name: &str, keys: &[(&str, toml_edit::Value)]) {
+    pub fn add_profile(
+        &mut self,
+        name: &str,
+        keys: &[(&str, toml_edit::Value)],
+    ) -> anyhow::Result<()> {
+        let path = self.path.display().to_string();
         let profiles = self
             .doc
             .entry("profiles")
@@ -407,20 +415,20 @@ impl ConfigEditor {
                 table.set_implicit(true);
                 toml_edit::Item::Table(table)
             })
-            .as_table_mut();
-        if let Some(profiles) = profiles {
-            let mut table = toml_edit::Table::new();
-            for (key, value) in keys {
-                table.insert(key, toml_edit::Item::Value(value.clone()));
-            }
-            profiles.insert(name, toml_edit::Item::Table(table));
+            .as_table_like_mut()
+            .ok_or_else(|| Failure::usage(format!("{path}: `profiles` is not a table")))?;
+        let mut table = toml_edit::Table::new();
+        for (key, value) in keys {
+            table.insert(key, toml_edit::Item::Value(value.clone()));
         }
+        profiles.insert(name, toml_edit::Item::Table(table));
+        Ok(())
     }
 
     pub fn remove_profile(&mut self, name: &str) -> bool {
         self.doc
             .get_mut("profiles")
-            .and_then(|profiles| profiles.as_table_mut())
+            .and_then(|profiles| profiles.as_table_like_mut())
             .and_then(|profiles| profiles.remove(name))
             .is_some()
     }
@@ -458,26 +466,38 @@ impl ConfigEditor {
             }
         }
         let tmp = self.path.with_extension("toml.tmp");
-        fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-        restrict_permissions(&tmp, &self.path);
+        write_private(&tmp, &self.path, text.as_bytes())
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
         fs::rename(&tmp, &self.path)
             .with_context(|| format!("cannot replace {}", self.path.display()))?;
         Ok(())
     }
 }
 
-/// A new config file is private (it may hold tokens); an existing one keeps its mode.
+/// Writes `tmp` readable by its owner only from the first byte (it may hold tokens), then gives
+/// it the mode `original` had, if there was one.
 #[cfg(unix)]
-fn restrict_permissions(tmp: &Path, original: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = fs::metadata(original)
-        .map(|meta| meta.permissions().mode())
-        .unwrap_or(0o600);
-    let _ = fs::set_permissions(tmp, fs::Permissions::from_mode(mode));
+fn write_private(tmp: &Path, original: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let _ = fs::remove_file(tmp);
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    if let Ok(meta) = fs::metadata(original) {
+        fs::set_permissions(tmp, fs::Permissions::from_mode(meta.permissions().mode()))?;
+    }
+    Ok(())
 }
 
 #[cfg(not(unix))]
-fn restrict_permissions(_tmp: &Path, _original: &Path) {}
+fn write_private(tmp: &Path, _original: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    fs::write(tmp, bytes)
+}
 
 #[cfg(test)]
 mod tests {
@@ -532,7 +552,9 @@ mod tests {
         )
         .unwrap();
         let mut editor = ConfigEditor::open(&path).unwrap();
-        editor.add_profile("dev", &[("vendor", "batch".into())]);
+        editor
+            .add_profile("dev", &[("vendor", "batch".into())])
+            .unwrap();
         editor.set_default_profile(Some("dev"));
         editor.save().unwrap();
         let text = fs::read_to_string(&path).unwrap();

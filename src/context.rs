@@ -12,6 +12,8 @@ use crate::output::Format;
 use crate::sandbox;
 use crate::vendors::{Api, Operation};
 
+const BASE_URL_ENV: &str = "CATOPS_BASE_URL";
+
 pub struct Context {
     pub format: Format,
     pub quiet: bool,
@@ -19,21 +21,27 @@ pub struct Context {
     pub progress: bool,
     pub config: Config,
     profile: Option<String>,
+    /// `--base-url`, else `$CATOPS_BASE_URL`.
     base_url: Option<String>,
+    base_url_flag: Option<String>,
     http: HttpSettings,
 }
 
 impl Context {
     pub fn new(global: &GlobalArgs) -> anyhow::Result<Context> {
         let path = Config::locate(global.config.as_deref())?;
-        let config = Config::load(path)?;
+        let config = Config::load(path, global.quiet)?;
         Ok(Context {
             format: Format::resolve(global.output),
             quiet: global.quiet,
             progress: !global.quiet && !global.no_progress && std::io::stderr().is_terminal(),
             config,
             profile: global.profile.clone(),
-            base_url: global.base_url.clone(),
+            base_url: global
+                .base_url
+                .clone()
+                .or_else(|| std::env::var(BASE_URL_ENV).ok().filter(|v| !v.is_empty())),
+            base_url_flag: global.base_url.clone(),
             http: HttpSettings {
                 timeout: Duration::from_secs_f64(global.timeout),
                 max_retries: global.max_retries,
@@ -42,9 +50,10 @@ impl Context {
         })
     }
 
-    /// `--base-url` / `$CATOPS_BASE_URL`, which `profile add` stores as the profile's base_url.
+    /// `--base-url` as given on the command line, which `profile add` stores as the profile's
+    /// base_url. `$CATOPS_BASE_URL` is a per-run override and is never written to the file.
     pub fn base_url_flag(&self) -> Option<&str> {
-        self.base_url.as_deref()
+        self.base_url_flag.as_deref()
     }
 
     pub fn selected(&self) -> anyhow::Result<Selected> {

@@ -36,22 +36,17 @@ pub struct AuthHeader {
 }
 
 impl AuthHeader {
-    pub fn bearer(token: &Secret) -> AuthHeader {
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-            .unwrap_or_else(|_| HeaderValue::from_static("Bearer invalid-token"));
+    pub fn bearer(token: &Secret) -> anyhow::Result<AuthHeader> {
+        let mut value = header_value("the token", &format!("Bearer {}", token.expose()))?;
         value.set_sensitive(true);
-        AuthHeader {
+        Ok(AuthHeader {
             name: AUTHORIZATION,
             value,
-        }
+        })
     }
 
     pub fn plain(name: &'static str, value: &str) -> anyhow::Result<AuthHeader> {
-        let value = HeaderValue::from_str(value).map_err(|_| {
-            Failure::usage(format!(
-                "{name} value must be printable ASCII without newlines"
-            ))
-        })?;
+        let value = header_value(name, value)?;
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| Failure::usage(format!("invalid header name {name}")))?;
         Ok(AuthHeader { name, value })
@@ -62,6 +57,13 @@ impl AuthHeader {
         header.value.set_sensitive(true);
         Ok(header)
     }
+}
+
+/// The error never quotes the value: it may be a token.
+fn header_value(what: &str, value: &str) -> anyhow::Result<HeaderValue> {
+    HeaderValue::from_str(value).map_err(|_| {
+        Failure::usage(format!("{what} must be printable ASCII without newlines")).into()
+    })
 }
 
 /// A failed vendor call. `Display` is the one-line `error:` text: vendor, method, path, and the
@@ -154,10 +156,17 @@ impl Http {
         let base_url = check_base_url(base_url)?;
         // reqwest leaves the choice of crypto provider to us; ring keeps the build free of cmake.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
+        let mut client = reqwest::Client::builder()
             .user_agent(concat!("catops/", env!("CARGO_PKG_VERSION")))
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+            // A redirect could lead the credentials to another host or to plain HTTP.
+            .redirect(reqwest::redirect::Policy::none());
+        if is_loopback(&base_url) {
+            // A CI proxy cannot reach our loopback sandbox, and must not see its token.
+            client = client.no_proxy();
+        }
+        let client = client
             .build()
             .map_err(|err| anyhow::anyhow!("cannot set up the HTTP client: {err}"))?;
         let mut headers = HeaderMap::new();
@@ -225,7 +234,7 @@ impl Http {
             vendor: self.vendor,
             method: method.clone(),
             path: path.to_string(),
-            reason: format!("{} ({})", err, describe_body(body)),
+            reason: self.redact(&format!("{} ({})", err, describe_body(body))),
         })
     }
 
@@ -452,7 +461,7 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .ok()?
         .trim();
     if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+        return Duration::try_from_secs_f64(seconds).ok();
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(
@@ -611,6 +620,10 @@ mod tests {
         assert_eq!(retry_after(&headers), Some(Duration::ZERO));
         headers.insert("retry-after", HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&headers), None);
+        headers.insert("retry-after", HeaderValue::from_static("1e300"));
+        assert_eq!(retry_after(&headers), None, "absurd values must not panic");
+        headers.insert("retry-after", HeaderValue::from_static("-1"));
+        assert_eq!(retry_after(&headers), None);
     }
 
     #[test]
@@ -656,6 +669,45 @@ mod tests {
         assert!(check_base_url("http://example.com/api").is_err());
         assert!(check_base_url("ftp://127.0.0.1/").is_err());
         assert!(check_base_url("not a url").is_err());
+    }
+
+    fn test_http(token: &str) -> Http {
+        let token = Secret::new(token.to_string());
+        let settings = HttpSettings {
+            timeout: Duration::from_secs(1),
+            max_retries: 0,
+            verbosity: 0,
+        };
+        let auth = vec![AuthHeader::bearer(&token).unwrap()];
+        Http::new(
+            VendorKind::Rastro,
+            "http://127.0.0.1:9/api",
+            auth,
+            &token,
+            settings,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn errors_never_quote_the_token() {
+        let http = test_http("tok-SECRET-42");
+        let echo = br#"{"detail":"bad header Authorization: Bearer tok-SECRET-42"}"#;
+        let status = http.status_error(&Method::GET, "/x", StatusCode::BAD_REQUEST, echo);
+        assert!(!status.to_string().contains("tok-SECRET-42"), "{status}");
+        let decode = http
+            .decode::<Vec<u8>>(&Method::GET, "/x", b"echo: Bearer tok-SECRET-42")
+            .unwrap_err();
+        assert!(!decode.to_string().contains("tok-SECRET-42"), "{decode}");
+        assert!(decode.to_string().contains("***"), "{decode}");
+    }
+
+    #[test]
+    fn a_token_that_cannot_be_a_header_is_a_usage_error() {
+        let err = AuthHeader::bearer(&Secret::new("line\nbreak".to_string()))
+            .err()
+            .unwrap();
+        assert!(!err.to_string().contains("break"), "{err}");
     }
 
     #[test]

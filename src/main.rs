@@ -18,12 +18,54 @@ use crate::error::{exit, Failure};
 use crate::http::ApiError;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return ExitCode::from(report_usage(&err)),
+    };
     let code = match cli::run(cli) {
         Ok(code) => code,
         Err(err) => report(&err),
     };
     ExitCode::from(code)
+}
+
+/// clap's own errors, reshaped to SPEC §6: one `error:` line, then hints. Help and version
+/// print as clap prints them.
+fn report_usage(err: &clap::Error) -> u8 {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = err.print();
+        return u8::try_from(err.exit_code()).unwrap_or(exit::USAGE);
+    }
+    let rendered = err.render().to_string();
+    let mut message = String::new();
+    let mut hints = Vec::new();
+    for line in rendered.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(tip) = line.strip_prefix("tip: ") {
+            hints.push(tip.to_string());
+        } else if let Some(usage) = line.strip_prefix("Usage: ") {
+            hints.push(format!("usage: {usage}"));
+        } else if line.starts_with("For more information") {
+            continue;
+        } else if message.is_empty() {
+            message = line.to_string();
+        } else {
+            // "the following required arguments were not provided:" lists them below.
+            let separator = if message.ends_with(':') { " " } else { ", " };
+            message.push_str(separator);
+            message.push_str(line);
+        }
+    }
+    eprintln!("{message}");
+    for hint in hints {
+        eprintln!("hint: {hint}");
+    }
+    exit::USAGE
 }
 
 /// Prints one `error:` line and any hints on stderr, and returns the exit code for the error.

@@ -189,3 +189,28 @@ fn catops_profile_env_selects_the_profile() {
     assert_eq!(shown["name"], "sandbox-batch");
     assert_eq!(shown["vendor"], "batch");
 }
+
+#[test]
+fn catops_base_url_is_a_per_run_override_and_never_saved() {
+    let env = Env::new();
+    env.run_with(&["profile", "add", "shop", "--vendor", "rastro"], |c| {
+        c.env("CATOPS_BASE_URL", "http://127.0.0.1:1/ci-only");
+    })
+    .ok();
+    let text = std::fs::read_to_string(env.config_path()).unwrap();
+    assert!(!text.contains("ci-only"), "{text}");
+    let shown = env
+        .run(&["profile", "show", "shop", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(shown["base_url"], "https://catalogapi.rastro.ai/api");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(env.config_path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "a new config file is private");
+    }
+}

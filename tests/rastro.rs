@@ -430,7 +430,11 @@ fn a_limit_over_1000_is_refused_before_any_request() {
             ],
         )
         .expect_code(2);
-    assert!(run.stderr.contains("1001"), "{}", run.stderr);
+    assert!(
+        run.error_line().contains("1001 is not in 1..=1000"),
+        "{}",
+        run.stderr
+    );
     assert!(
         !run.stderr.contains("GET "),
         "no request may be sent: {}",
@@ -495,4 +499,19 @@ fn a_command_the_vendor_cannot_do_names_the_vendors_that_can() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn ids_that_would_change_the_route_are_refused() {
+    let env = Env::new();
+    for id in ["..", ".", ""] {
+        let run = env
+            .run(&["-p", "sandbox", "items", "get", "--catalog", "cat_demo", id])
+            .expect_code(2);
+        run.error_line();
+        let run = env
+            .run(&["-p", "sandbox", "items", "list", "--catalog", id])
+            .expect_code(2);
+        run.error_line();
+    }
 }

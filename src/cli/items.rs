@@ -22,7 +22,7 @@ pub enum ItemsCommand {
     /// List a catalog's items, one page or (--all) every page, streamed
     List {
         /// Catalog id
-        #[arg(long, value_name = "ID")]
+        #[arg(long, value_name = "ID", value_parser = resource_id)]
         catalog: String,
         /// Page to list (with --all: the first page)
         #[arg(long, value_name = "N", default_value_t = 1,
@@ -39,18 +39,20 @@ pub enum ItemsCommand {
     /// Print one item
     Get {
         /// Catalog id
-        #[arg(long, value_name = "ID")]
+        #[arg(long, value_name = "ID", value_parser = resource_id)]
         catalog: String,
         /// Item id
+        #[arg(value_parser = resource_id)]
         item_id: String,
     },
     /// Update some fields of one item
     #[command(group(ArgGroup::new("fields").required(true).args(["set", "json"])))]
     Update {
         /// Catalog id
-        #[arg(long, value_name = "ID")]
+        #[arg(long, value_name = "ID", value_parser = resource_id)]
         catalog: String,
         /// Item id
+        #[arg(value_parser = resource_id)]
         item_id: String,
         /// KEY=VALUE, or KEY:TYPE=VALUE with TYPE one of string, number, integer, boolean,
         /// array (split on |), json; repeat for each field
@@ -118,21 +120,22 @@ async fn list_all(
     let (pages, mut received) = tokio::sync::mpsc::channel::<Result<Page, _>>(PAGES_AHEAD);
     let fetcher = tokio::spawn(async move {
         let mut number = first_page;
-        let mut seen: u64 = 0;
+        // Items on the pages before the first one listed, then every item received.
+        let mut seen = (first_page - 1).saturating_mul(u64::from(limit));
         loop {
             let page = api.items_page(&catalog, number, Some(limit)).await;
             let done = match &page {
                 Ok(page) => {
-                    seen += page.records.len() as u64;
-                    // A short page is the last; `total` lets us skip one empty request.
-                    page.records.len() < limit as usize
-                        || page
-                            .total
-                            .is_some_and(|total| seen + (first_page - 1) * limit as u64 >= total)
+                    seen = seen.saturating_add(page.records.len() as u64);
+                    match page.total {
+                        // The vendor's total decides: a server may cap pages below our limit.
+                        Some(total) => page.records.is_empty() || seen >= total,
+                        None => page.records.len() < limit as usize,
+                    }
                 }
                 Err(_) => true,
             };
-            if pages.send(page).await.is_err() || done {
+            if pages.send(page).await.is_err() || done || number == u64::MAX {
                 break;
             }
             number += 1;
@@ -168,6 +171,16 @@ async fn list_all(
     list.finish()?;
     fetcher.await.ok();
     Ok(())
+}
+
+/// An id becomes one URL path segment; `.` and `..` would be folded away by URL rules and
+/// change the route, so they are refused like an empty id.
+pub fn resource_id(raw: &str) -> Result<String, String> {
+    match raw {
+        "" => Err("the id is empty".to_string()),
+        "." | ".." => Err(format!("'{raw}' is not an id")),
+        _ => Ok(raw.to_string()),
+    }
 }
 
 /// `--set KEY=VALUE` / `--set KEY:TYPE=VALUE`, typed by the shared coercion rules.

@@ -50,8 +50,8 @@ pub struct GlobalArgs {
     #[arg(short = 'o', long, value_enum, global = true, value_name = "FORMAT")]
     pub output: Option<Format>,
 
-    /// Override the profile's base URL ("embedded" runs the built-in sandbox)
-    #[arg(long, env = "CATOPS_BASE_URL", global = true, value_name = "URL")]
+    /// Override the profile's base URL, also $CATOPS_BASE_URL ("embedded": the built-in sandbox)
+    #[arg(long, global = true, value_name = "URL")]
     pub base_url: Option<String>,
 
     /// Seconds to wait for each request

@@ -182,7 +182,7 @@ pub fn run(command: ProfileCommand, ctx: &Context) -> anyhow::Result<u8> {
                 .hint(format!("remove it first: catops profile remove {name}"))
                 .into());
             }
-            editor.add_profile(&name, &keys.to_toml(ctx.base_url_flag()));
+            editor.add_profile(&name, &keys.to_toml(ctx.base_url_flag()))?;
             if keys.token.is_some() && !ctx.quiet {
                 eprintln!("warning: the token is stored in plain text in {}; --token-env or --token-cmd keep it out of the file", config.path.display());
             }

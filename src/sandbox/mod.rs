@@ -19,7 +19,6 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::config::SANDBOX_TOKEN;
-use crate::error::Failure;
 pub use db::Db;
 pub use faults::Faults;
 
@@ -107,12 +106,14 @@ pub async fn serve(addr: &str, options: SandboxOptions, quiet: bool) -> anyhow::
     let shared = Shared::open(options)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|err| Failure::usage(format!("cannot listen on {addr}: {err}")))?;
+        .map_err(|err| anyhow::anyhow!("cannot listen on {addr}: {err}"))?;
     let local = listener.local_addr()?;
     println!("catops sandbox listening on http://{local}");
     if !quiet {
         eprintln!("  rastro     http://{local}/rastro/api");
-        eprintln!("  tokens     {} (all scopes)", shared.token);
+        if shared.token == SANDBOX_TOKEN {
+            eprintln!("  token      {SANDBOX_TOKEN} (all scopes)");
+        }
         eprintln!("  stop with Ctrl-C");
     }
     axum::serve(listener, app(shared))

@@ -5,13 +5,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::{json, Map, Value};
 
 use super::Shared;
@@ -20,6 +20,7 @@ use super::Shared;
 const MAX_BULK_ITEMS: usize = 1000;
 const MAX_PAGE_LIMIT: u64 = 1000;
 const DEFAULT_PAGE_LIMIT: u64 = 100;
+const MAX_BODY_BYTES: usize = 8 << 20;
 const FIELD_TYPES: &[&str] = &["string", "number", "integer", "boolean", "array", "object"];
 
 pub const SCHEMA: &str = "
@@ -98,6 +99,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
             shared.clone(),
             require_bearer,
         ))
+        // SPEC §4 chunks reach 5 MiB; axum's default limit is 2 MB.
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(shared)
 }
 
@@ -304,14 +307,16 @@ async fn list_items(
     let body = shared
         .db
         .call(move |conn| -> Result<String, Fail> {
-            catalog_unique_field(conn, &catalog)?;
-            let total: i64 = conn.query_row(
+            // One read transaction, so `total` and the page agree.
+            let tx = conn.transaction()?;
+            catalog_unique_field(&tx, &catalog)?;
+            let total: i64 = tx.query_row(
                 "SELECT COUNT(*) FROM rastro_items WHERE catalog_id = ?1",
                 [&catalog],
                 |row| row.get(0),
             )?;
             let offset = (page - 1).saturating_mul(limit).min(i64::MAX as u64) as i64;
-            let mut stmt = conn.prepare_cached(
+            let mut stmt = tx.prepare_cached(
                 "SELECT id, body FROM rastro_items WHERE catalog_id = ?1 ORDER BY id LIMIT ?2 OFFSET ?3",
             )?;
             let mut rows = stmt.query(params![catalog, limit as i64, offset])?;
@@ -377,7 +382,7 @@ async fn update_item(
     let body = shared
         .db
         .call(move |conn| -> Result<String, Fail> {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let unique_field = catalog_unique_field(&tx, &catalog)?;
             let (id, stored) = find_item(&tx, &catalog, &item)?;
             let mut fields: Map<String, Value> = serde_json::from_str(&stored).unwrap_or_default();
@@ -437,7 +442,7 @@ async fn bulk_upsert(
     let counts = shared
         .db
         .call(move |conn| -> Result<Value, Fail> {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let catalog_field = catalog_unique_field(&tx, &catalog)?;
             if catalog_field != unique_field {
                 return Err(unprocessable(format!(

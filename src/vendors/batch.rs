@@ -23,7 +23,7 @@ pub fn auth_headers(profile: &Profile, token: &Secret) -> anyhow::Result<Vec<Aut
         return crate::error::usage("batch profiles need project_key (sent as X-Batch-Project)");
     };
     Ok(vec![
-        AuthHeader::bearer(token),
+        AuthHeader::bearer(token)?,
         AuthHeader::plain("X-Batch-Project", project)?,
     ])
 }

@@ -66,7 +66,7 @@ impl VendorKind {
     ) -> anyhow::Result<Vec<AuthHeader>> {
         match self {
             VendorKind::Rastro | VendorKind::Catalogix | VendorKind::Catalogian => {
-                Ok(vec![AuthHeader::bearer(token)])
+                Ok(vec![AuthHeader::bearer(token)?])
             }
             VendorKind::Batch => batch::auth_headers(profile, token),
             VendorKind::Clevertap => clevertap::auth_headers(profile, token),

@@ -244,12 +244,11 @@ impl Run {
             .collect()
     }
 
-    /// The `error:` lines on stderr; SPEC §6 wants exactly one.
+    /// The `error:` line on stderr. SPEC §6: exactly one, followed only by `hint:` lines.
     pub fn error_line(&self) -> String {
-        let errors: Vec<&str> = self
-            .stderr
-            .lines()
-            .filter(|l| l.starts_with("error:"))
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        let errors: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].starts_with("error:"))
             .collect();
         assert_eq!(
             errors.len(),
@@ -257,6 +256,13 @@ impl Run {
             "expected one error line\n{}",
             self.describe()
         );
-        errors[0].to_string()
+        assert!(
+            lines[errors[0] + 1..]
+                .iter()
+                .all(|l| l.starts_with("hint: ")),
+            "only hints may follow the error line\n{}",
+            self.describe()
+        );
+        lines[errors[0]].to_string()
     }
 }
