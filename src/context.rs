@@ -5,12 +5,14 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use crate::cli::GlobalArgs;
-use crate::config::{self, Config, Selected, EMBEDDED};
+use std::sync::Arc;
+
+use crate::config::{self, Config, Profile, Selected, EMBEDDED};
 use crate::error::Failure;
 use crate::http::{Http, HttpSettings};
 use crate::output::Format;
 use crate::sandbox;
-use crate::vendors::{Api, Operation};
+use crate::vendors::{Api, BulkRequest, BulkTarget, Operation};
 
 const BASE_URL_ENV: &str = "CATOPS_BASE_URL";
 
@@ -61,8 +63,33 @@ impl Context {
     }
 
     /// The client for the selected profile's vendor, after checking that vendor can run `op`.
-    /// A profile on the embedded sandbox starts it here, on a loopback port.
     pub async fn api(&self, op: Operation) -> anyhow::Result<Api> {
+        let (selected, http) = self.connect(op).await?;
+        let vendor = selected.profile.vendor;
+        Api::connect(vendor, http).ok_or_else(|| {
+            Failure::usage(format!("{vendor} is not supported by this build")).into()
+        })
+    }
+
+    /// The bulk endpoint for `request`, its missing settings taken from the profile.
+    pub async fn bulk_target(
+        &self,
+        mut request: BulkRequest,
+    ) -> anyhow::Result<(BulkTarget, Profile)> {
+        let (selected, http) = self.connect(request.operation).await?;
+        let profile = selected.profile;
+        request.unique_field = request
+            .unique_field
+            .or_else(|| profile.unique_field.clone());
+        request.store_uuid = request.store_uuid.or_else(|| profile.store_uuid.clone());
+        request.channel = request.channel.or_else(|| profile.channel.clone());
+        let target = BulkTarget::new(profile.vendor, Arc::new(http), &request)?;
+        Ok((target, profile))
+    }
+
+    /// Checks the selected profile's vendor can run `op`, then builds its HTTP client.
+    /// A profile on the embedded sandbox starts it here, on a loopback port.
+    async fn connect(&self, op: Operation) -> anyhow::Result<(Selected, Http)> {
         let selected = self.selected()?;
         let profile = &selected.profile;
         let vendor = profile.vendor;
@@ -90,8 +117,6 @@ impl Context {
         let token = config::resolve_token(&selected)?;
         let auth = vendor.auth_headers(profile, &token)?;
         let http = Http::new(vendor, &base_url, auth, &token, self.http.clone())?;
-        Api::connect(vendor, http).ok_or_else(|| {
-            Failure::usage(format!("{vendor} is not supported by this build")).into()
-        })
+        Ok((selected, http))
     }
 }

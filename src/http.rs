@@ -3,6 +3,7 @@
 //! and a vendor's error body become our error, its exit code and a hint.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
@@ -102,6 +103,17 @@ impl ApiError {
         }
     }
 
+    /// The vendor's answer without our vendor/method/path prefix, for a rejects line.
+    pub fn reason(&self) -> String {
+        match self {
+            ApiError::Status {
+                status, message, ..
+            } => format!("{status}: {message}"),
+            ApiError::Transport { reason, .. } => reason.clone(),
+            ApiError::Decode { reason, .. } => format!("unexpected response: {reason}"),
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self.status().map(|s| s.as_u16()) {
             Some(401 | 403) => exit::AUTH,
@@ -138,6 +150,8 @@ pub struct Http {
     auth: HeaderMap,
     secrets: Vec<String>,
     settings: HttpSettings,
+    retries: AtomicU64,
+    throttled: AtomicU64,
 }
 
 /// A response with a 2xx status.
@@ -185,7 +199,23 @@ impl Http {
             auth: headers,
             secrets,
             settings,
+            retries: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
         })
+    }
+
+    pub fn vendor(&self) -> VendorKind {
+        self.vendor
+    }
+
+    /// Requests retried so far (the bulk summary reports it).
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    /// 429 answers so far: the bulk pipeline lowers its rate when this grows.
+    pub fn throttled(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
     }
 
     pub async fn get_json<T: DeserializeOwned>(
@@ -277,6 +307,9 @@ impl Http {
             match outcome {
                 Ok((status, retry_after, bytes)) => {
                     self.log_response(&method, &url, Some(status), elapsed, Some(&bytes));
+                    if status == StatusCode::TOO_MANY_REQUESTS {
+                        self.throttled.fetch_add(1, Ordering::Relaxed);
+                    }
                     if status.is_success() {
                         return Ok(Reply { body: bytes });
                     }
@@ -304,6 +337,7 @@ impl Http {
     }
 
     async fn wait_before_retry(&self, attempt: u32, retry_after: Option<Duration>, why: &str) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
         let delay = backoff_delay(attempt, retry_after, fastrand::f64());
         if self.settings.verbosity >= 1 {
             eprintln!(

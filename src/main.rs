@@ -1,5 +1,6 @@
 //! catops: parse, run, report. Everything else lives in the modules below.
 
+mod bulk;
 mod cli;
 mod config;
 mod context;

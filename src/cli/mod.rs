@@ -2,6 +2,8 @@
 //! command: `catops items list` lives in `cli/items.rs`). clap structs only parse; `Context`
 //! resolves them.
 
+pub mod assets;
+pub mod bulk;
 pub mod catalogs;
 pub mod items;
 pub mod profile;
@@ -90,6 +92,12 @@ pub enum Command {
     /// List, get and update catalog items
     #[command(subcommand)]
     Items(items::ItemsCommand),
+    /// Bulk imports and removals from CSV, JSON or NDJSON files
+    #[command(subcommand)]
+    Bulk(bulk::BulkCommand),
+    /// Asset links (catalogix)
+    #[command(subcommand)]
+    Assets(assets::AssetsCommand),
     /// Manage profiles in the config file
     #[command(subcommand)]
     Profile(profile::ProfileCommand),
@@ -110,6 +118,14 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Items(command) => {
             let ctx = Context::new(&cli.global)?;
             runtime()?.block_on(items::run(command, &ctx))
+        }
+        Command::Bulk(command) => {
+            let ctx = Context::new(&cli.global)?;
+            runtime()?.block_on(bulk::run(command, &ctx))
+        }
+        Command::Assets(command) => {
+            let ctx = Context::new(&cli.global)?;
+            runtime()?.block_on(assets::run(command, &ctx))
         }
     }
 }

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use crate::cli::{runtime, GlobalArgs};
 use crate::config::SANDBOX_TOKEN;
 use crate::error::{exit, Failure};
-use crate::sandbox::{self, Faults, SandboxOptions, StateLocation};
+use crate::sandbox::{self, Faults, RateLimits, SandboxOptions, StateLocation};
 
 #[derive(Debug, Subcommand)]
 pub enum SandboxCommand {
@@ -23,6 +23,10 @@ pub enum SandboxCommand {
         /// Fail some requests on purpose, e.g. "500=0.05,429=0.05,reset=0.01,seed=42"
         #[arg(long, value_name = "SPEC")]
         faults: Option<String>,
+        /// Enforce the vendors' documented rate limits (batch: 5 requests/s and 1000 items/s
+        /// per project, answered with 429 and Retry-After); off for benchmarks
+        #[arg(long, value_enum, default_value = "on", value_name = "on|off")]
+        rate_limits: RateLimits,
         /// Delay every response by this many milliseconds
         #[arg(long, default_value_t = 0, value_name = "N")]
         latency_ms: u64,
@@ -44,6 +48,7 @@ pub fn run(command: SandboxCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
             addr,
             state,
             faults,
+            rate_limits,
             latency_ms,
             token,
         } => {
@@ -57,6 +62,7 @@ pub fn run(command: SandboxCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
                 token,
                 latency: Duration::from_millis(latency_ms),
                 faults,
+                rate_limits,
             };
             let quiet = global.quiet;
             runtime()?.block_on(sandbox::serve(&addr, options, quiet))?;

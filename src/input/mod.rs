@@ -1,18 +1,16 @@
 //! Turning input files into typed records, streamed: CSV, a JSON array, or NDJSON, from a file
 //! or stdin. Every record carries its row and line numbers so a rejected one can be found.
 
-// The readers land ahead of the bulk commands that use them (issue 3); until those are wired
-// in, only the tests call them.
-#![allow(dead_code)]
-
 pub mod csv;
 pub mod json;
 pub mod typed;
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -96,13 +94,41 @@ impl Default for Typing {
 #[error("{0}")]
 pub struct InputError(pub String);
 
-/// Opens `path`, or stdin for `-`.
-pub fn open(path: &str) -> Result<Box<dyn BufRead + Send>, InputError> {
+/// Opens `path`, or stdin for `-`, counting the bytes read into `read` (for progress).
+/// Returns the reader and the input's size when it is known.
+pub fn open(
+    path: &str,
+    read: Arc<AtomicU64>,
+) -> Result<(Box<dyn BufRead + Send>, Option<u64>), InputError> {
+    const BUFFER: usize = 256 * 1024;
     if path == "-" {
-        return Ok(Box::new(BufReader::with_capacity(256 * 1024, io::stdin())));
+        let counted = Counted {
+            inner: io::stdin(),
+            read,
+        };
+        return Ok((Box::new(BufReader::with_capacity(BUFFER, counted)), None));
     }
     let file = File::open(path).map_err(|err| InputError(format!("cannot open {path}: {err}")))?;
-    Ok(Box::new(BufReader::with_capacity(256 * 1024, file)))
+    let size = file
+        .metadata()
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
+    let counted = Counted { inner: file, read };
+    Ok((Box::new(BufReader::with_capacity(BUFFER, counted)), size))
+}
+
+struct Counted<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 /// The records of `reader` in `format`, one at a time.

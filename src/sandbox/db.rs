@@ -6,20 +6,36 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context as _;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-use super::{rastro, StateLocation};
+use super::{batch, catalogix, rastro, StateLocation};
 
 /// One emulated vendor's part of the database.
 struct VendorTables {
+    name: &'static str,
     schema: &'static str,
     seed: fn(&Transaction) -> rusqlite::Result<()>,
     clear: fn(&Transaction) -> rusqlite::Result<()>,
 }
 
-const VENDORS: &[VendorTables] = &[VendorTables {
-    schema: rastro::SCHEMA,
-    seed: rastro::seed,
-    clear: rastro::clear,
-}];
+const VENDORS: &[VendorTables] = &[
+    VendorTables {
+        name: "rastro",
+        schema: rastro::SCHEMA,
+        seed: rastro::seed,
+        clear: rastro::clear,
+    },
+    VendorTables {
+        name: "batch",
+        schema: batch::SCHEMA,
+        seed: batch::seed,
+        clear: batch::clear,
+    },
+    VendorTables {
+        name: "catalogix",
+        schema: catalogix::SCHEMA,
+        seed: catalogix::seed,
+        clear: catalogix::clear,
+    },
+];
 
 /// How long a command waits for another process holding the embedded state file.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -56,14 +72,7 @@ impl Db {
         for vendor in VENDORS {
             tx.execute_batch(vendor.schema)?;
         }
-        let seeded: bool = tx.query_row(
-            "SELECT EXISTS(SELECT 1 FROM sandbox_meta WHERE key = 'seeded')",
-            [],
-            |row| row.get(0),
-        )?;
-        if !seeded {
-            seed_all(&tx)?;
-        }
+        seed_missing(&tx)?;
         tx.commit()?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
@@ -78,7 +87,7 @@ impl Db {
             (vendor.clear)(&tx)?;
         }
         tx.execute("DELETE FROM sandbox_meta", [])?;
-        seed_all(&tx)?;
+        seed_missing(&tx)?;
         tx.commit()?;
         Ok(())
     }
@@ -100,13 +109,66 @@ impl Db {
     }
 }
 
-fn seed_all(tx: &Transaction) -> rusqlite::Result<()> {
-    for vendor in VENDORS {
-        (vendor.seed)(tx)?;
-    }
+/// Seeds each vendor once per state file. The mark is per vendor so that a state file made
+/// before a vendor was emulated gets that vendor's demo data without losing the others' state.
+fn seed_missing(tx: &Transaction) -> rusqlite::Result<()> {
+    // State files from before per-vendor marks carry one 'seeded' key, set when only rastro
+    // was emulated.
     tx.execute(
-        "INSERT OR REPLACE INTO sandbox_meta (key, value) VALUES ('seeded', '1')",
+        "UPDATE sandbox_meta SET key = 'seeded:rastro' WHERE key = 'seeded'",
         [],
     )?;
+    for vendor in VENDORS {
+        let key = format!("seeded:{}", vendor.name);
+        let seeded: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM sandbox_meta WHERE key = ?1)",
+            [&key],
+            |row| row.get(0),
+        )?;
+        if !seeded {
+            (vendor.seed)(tx)?;
+            tx.execute(
+                "INSERT INTO sandbox_meta (key, value) VALUES (?1, '1')",
+                [&key],
+            )?;
+        }
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(db: &Db, sql: &'static str) -> i64 {
+        let conn = db.conn.lock().unwrap();
+        conn.query_row(sql, [], |row| row.get(0)).unwrap()
+    }
+
+    #[test]
+    fn a_state_file_from_before_a_vendor_was_emulated_gets_its_demo_data_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sandbox.sqlite3");
+        {
+            // What earlier versions wrote: rastro only, and one 'seeded' mark.
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            tx.execute_batch(META_SCHEMA).unwrap();
+            tx.execute_batch(rastro::SCHEMA).unwrap();
+            rastro::seed(&tx).unwrap();
+            tx.execute("INSERT INTO sandbox_meta VALUES ('seeded', '1')", [])
+                .unwrap();
+            tx.commit().unwrap();
+        }
+        for _ in 0..2 {
+            let db = Db::open(&StateLocation::File(path.clone())).unwrap();
+            assert_eq!(count(&db, "SELECT COUNT(*) FROM rastro_items"), 25);
+            assert_eq!(count(&db, "SELECT COUNT(*) FROM batch_catalogs"), 1);
+            assert_eq!(count(&db, "SELECT COUNT(*) FROM catalogix_stores"), 1);
+        }
+        let db = Db::open(&StateLocation::File(path)).unwrap();
+        db.reset().unwrap();
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM rastro_items"), 25);
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM batch_catalogs"), 1);
+    }
 }

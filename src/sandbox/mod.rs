@@ -2,9 +2,12 @@
 //! emulated vendor under its URL prefix, state in SQLite. It serves `catops sandbox serve`,
 //! and runs inside a command when a profile's base_url is "embedded".
 
+mod batch;
+mod catalogix;
 mod db;
 mod faults;
 mod rastro;
+mod ratelimit;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,15 +15,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde_json::json;
 
 use crate::config::SANDBOX_TOKEN;
+use crate::vendors::batch::{
+    DEFAULT_API_VERSION as BATCH_VERSION, ITEMS_PER_SECOND, REQUESTS_PER_SECOND,
+};
 pub use db::Db;
 pub use faults::Faults;
+
+/// SPEC §4 sends chunks of up to 5 MiB; axum's default body limit is 2 MB.
+const MAX_BODY_BYTES: usize = 8 << 20;
 
 pub enum StateLocation {
     Memory,
@@ -37,11 +46,19 @@ impl StateLocation {
     }
 }
 
+/// `--rate-limits on|off`: whether the vendors' documented rate limits are enforced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RateLimits {
+    On,
+    Off,
+}
+
 pub struct SandboxOptions {
     pub state: StateLocation,
     pub token: String,
     pub latency: Duration,
     pub faults: Option<Faults>,
+    pub rate_limits: RateLimits,
 }
 
 /// What every handler can reach.
@@ -50,6 +67,7 @@ pub struct Shared {
     pub token: String,
     latency: Duration,
     faults: Option<std::sync::Mutex<faults::Roller>>,
+    rate_limits: RateLimits,
 }
 
 impl Shared {
@@ -59,13 +77,26 @@ impl Shared {
             token: options.token,
             latency: options.latency,
             faults: options.faults.map(|f| std::sync::Mutex::new(f.roller())),
+            rate_limits: options.rate_limits,
         }))
+    }
+
+    /// Whether the request carries `Authorization: Bearer <the sandbox token>`.
+    fn is_authorized(&self, headers: &HeaderMap) -> bool {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            == Some(self.token.as_str())
     }
 }
 
 fn app(shared: Arc<Shared>) -> Router {
     Router::new()
         .nest("/rastro/api", rastro::router(shared.clone()))
+        // SPEC §8 says /batch/2.11; any version is served, as a profile's api_version may differ.
+        .nest("/batch/{version}", batch::router(shared.clone()))
+        .nest("/catalogix/v1", catalogix::router(shared.clone()))
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(shared, before_each_request))
 }
@@ -111,8 +142,16 @@ pub async fn serve(addr: &str, options: SandboxOptions, quiet: bool) -> anyhow::
     println!("catops sandbox listening on http://{local}");
     if !quiet {
         eprintln!("  rastro     http://{local}/rastro/api");
+        eprintln!("  batch      http://{local}/batch/{BATCH_VERSION}");
+        eprintln!("  catalogix  http://{local}/catalogix/v1");
         if shared.token == SANDBOX_TOKEN {
             eprintln!("  token      {SANDBOX_TOKEN} (all scopes)");
+        }
+        match shared.rate_limits {
+            RateLimits::On => eprintln!(
+                "  rate limits on (batch: {REQUESTS_PER_SECOND} requests/s, {ITEMS_PER_SECOND} items/s per project)"
+            ),
+            RateLimits::Off => eprintln!("  rate limits off"),
         }
         eprintln!("  stop with Ctrl-C");
     }
@@ -130,6 +169,7 @@ pub async fn start_embedded() -> anyhow::Result<String> {
         token: SANDBOX_TOKEN.to_string(),
         latency: Duration::ZERO,
         faults: None,
+        rate_limits: RateLimits::On,
     })?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let local = listener.local_addr()?;

@@ -14,13 +14,12 @@ use axum::{Json, Router};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::{json, Map, Value};
 
-use super::Shared;
+use super::{Shared, MAX_BODY_BYTES};
 
 /// vendors/rastro.txt: bulk takes "max 1000" items, and list pages "max 1000".
 const MAX_BULK_ITEMS: usize = 1000;
 const MAX_PAGE_LIMIT: u64 = 1000;
 const DEFAULT_PAGE_LIMIT: u64 = 100;
-const MAX_BODY_BYTES: usize = 8 << 20;
 const FIELD_TYPES: &[&str] = &["string", "number", "integer", "boolean", "array", "object"];
 
 pub const SCHEMA: &str = "
@@ -137,12 +136,7 @@ async fn require_bearer(
     request: Request,
     next: Next,
 ) -> Response {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if presented != Some(shared.token.as_str()) {
+    if !shared.is_authorized(request.headers()) {
         return Fail(
             StatusCode::UNAUTHORIZED,
             "Invalid or missing API key".into(),
@@ -182,6 +176,48 @@ fn unique_key(value: Option<&Value>) -> Option<String> {
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
+}
+
+/// The schema's fields as (name, type).
+fn catalog_schema(conn: &Connection, catalog: &str) -> Result<Vec<(String, String)>, Fail> {
+    let text: String = conn.query_row(
+        "SELECT schema_json FROM rastro_catalogs WHERE id = ?1",
+        [catalog],
+        |row| row.get(0),
+    )?;
+    let schema: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let fields = schema["fields"].as_array().cloned().unwrap_or_default();
+    Ok(fields
+        .iter()
+        .filter_map(|f| {
+            Some((
+                f["name"].as_str()?.to_string(),
+                f["type"].as_str()?.to_string(),
+            ))
+        })
+        .collect())
+}
+
+/// Fields the schema names must hold its type; other fields and nulls are free.
+fn check_types(schema: &[(String, String)], fields: &Map<String, Value>) -> Result<(), String> {
+    for (name, kind) in schema {
+        let Some(value) = fields.get(name).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let fits = match kind.as_str() {
+            "string" => value.is_string(),
+            "number" => value.is_number(),
+            "integer" => value.is_i64() || value.is_u64(),
+            "boolean" => value.is_boolean(),
+            "array" => value.is_array(),
+            "object" => value.is_object(),
+            _ => true,
+        };
+        if !fits {
+            return Err(format!("field {name} must be of type {kind}, got {value}"));
+        }
+    }
+    Ok(())
 }
 
 fn catalog_unique_field(conn: &Connection, catalog: &str) -> Result<String, Fail> {
@@ -448,6 +484,16 @@ async fn bulk_upsert(
                 return Err(unprocessable(format!(
                     "unique_field '{unique_field}' does not match the catalog's unique_id_field '{catalog_field}'"
                 )));
+            }
+            // Like a validating API server, one item of the wrong type refuses the request.
+            let schema = catalog_schema(&tx, &catalog)?;
+            for (index, item) in items.iter().enumerate() {
+                if let Value::Object(fields) = item {
+                    check_types(&schema, fields).map_err(|why| {
+                        let key = unique_key(fields.get(&unique_field)).unwrap_or_default();
+                        unprocessable(format!("items[{index}] ({unique_field} {key}): {why}"))
+                    })?;
+                }
             }
             let (mut created, mut updated, mut failed) = (0u64, 0u64, 0u64);
             {

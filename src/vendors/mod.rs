@@ -9,8 +9,10 @@ pub mod rastro;
 
 use std::fmt;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::config::{Profile, Secret};
 use crate::http::{ApiError, AuthHeader, Http};
@@ -89,6 +91,9 @@ pub enum Operation {
     ItemsList,
     ItemsGet,
     ItemsUpdate,
+    BulkUpsert,
+    BulkRemove,
+    AssetsUpsert,
 }
 
 impl Operation {
@@ -99,6 +104,9 @@ impl Operation {
             Operation::ItemsList => "items list",
             Operation::ItemsGet => "items get",
             Operation::ItemsUpdate => "items update",
+            Operation::BulkUpsert => "bulk upsert",
+            Operation::BulkRemove => "bulk remove",
+            Operation::AssetsUpsert => "assets upsert",
         }
     }
 
@@ -109,6 +117,9 @@ impl Operation {
             | Operation::ItemsList
             | Operation::ItemsGet
             | Operation::ItemsUpdate => &[VendorKind::Rastro],
+            Operation::BulkUpsert => &[VendorKind::Rastro, VendorKind::Batch],
+            Operation::BulkRemove => &[VendorKind::Batch],
+            Operation::AssetsUpsert => &[VendorKind::Catalogix],
         }
     }
 }
@@ -174,4 +185,133 @@ impl Api {
             Api::Rastro(rastro) => rastro.items_update(catalog, item, fields).await,
         }
     }
+}
+
+/// What a bulk command asks of the vendor, from its flags and the profile.
+#[derive(Clone, Debug)]
+pub struct BulkRequest {
+    pub operation: Operation,
+    pub catalog: Option<String>,
+    pub unique_field: Option<String>,
+    pub id_field: String,
+    pub store_uuid: Option<String>,
+    pub channel: Option<String>,
+    pub asset_type: String,
+}
+
+/// What the vendor said about one chunk.
+#[derive(Debug, Default)]
+pub struct BulkReply {
+    /// Rows created and updated, where the vendor reports them.
+    pub created: Option<u64>,
+    pub updated: Option<u64>,
+    /// Rows the vendor refused, by their index in the chunk, with its reason.
+    pub refused: Vec<(usize, String)>,
+    /// Rows the vendor says failed without saying which.
+    pub unattributed_failures: u64,
+}
+
+/// One vendor's bulk endpoint: how a record becomes the vendor's item, how items are wrapped
+/// into a request body, and what the reply means.
+pub enum BulkTarget {
+    Rastro(rastro::BulkUpsert),
+    Batch(batch::ItemsEdit),
+    Catalogix(catalogix::AssetsUpsert),
+}
+
+impl BulkTarget {
+    /// `None` when `request.operation` is not one the vendor can do (`Context` checks first).
+    pub fn new(kind: VendorKind, http: Arc<Http>, request: &BulkRequest) -> anyhow::Result<Self> {
+        Ok(match kind {
+            VendorKind::Rastro => BulkTarget::Rastro(rastro::BulkUpsert::new(http, request)?),
+            VendorKind::Batch => BulkTarget::Batch(batch::ItemsEdit::new(http, request)?),
+            VendorKind::Catalogix => {
+                BulkTarget::Catalogix(catalogix::AssetsUpsert::new(http, request)?)
+            }
+            other => {
+                return Err(crate::error::Failure::usage(format!(
+                    "`{}` is not available for {other}",
+                    request.operation.command()
+                ))
+                .into())
+            }
+        })
+    }
+
+    pub fn http(&self) -> &Http {
+        match self {
+            BulkTarget::Rastro(t) => t.http(),
+            BulkTarget::Batch(t) => t.http(),
+            BulkTarget::Catalogix(t) => t.http(),
+        }
+    }
+
+    /// What the summary names as the destination, e.g. `cat_demo`.
+    pub fn destination(&self) -> String {
+        match self {
+            BulkTarget::Rastro(t) => t.destination(),
+            BulkTarget::Batch(t) => t.destination(),
+            BulkTarget::Catalogix(t) => t.destination(),
+        }
+    }
+
+    /// The vendor's documented item limit per request.
+    pub fn max_items(&self) -> usize {
+        match self {
+            BulkTarget::Rastro(_) => rastro::MAX_BULK_ITEMS,
+            BulkTarget::Batch(_) => batch::MAX_ITEMS_PER_REQUEST,
+            BulkTarget::Catalogix(_) => catalogix::MAX_ITEMS_PER_REQUEST,
+        }
+    }
+
+    /// Documented rate limits: requests/s and items/s (SPEC §4: batch only).
+    pub fn default_rates(&self) -> (Option<f64>, Option<f64>) {
+        match self {
+            BulkTarget::Batch(_) => (
+                Some(batch::REQUESTS_PER_SECOND),
+                Some(batch::ITEMS_PER_SECOND),
+            ),
+            _ => (None, None),
+        }
+    }
+
+    /// The vendor's item for one input record, checked against its documented rules. A refused
+    /// record comes back with the reason, as far as it was mapped, for the rejects file.
+    pub fn item(&self, fields: Map<String, Value>) -> Result<Value, (String, Value)> {
+        match self {
+            BulkTarget::Rastro(t) => t.item(fields),
+            BulkTarget::Batch(t) => t.item(fields),
+            BulkTarget::Catalogix(t) => t.item(fields),
+        }
+    }
+
+    /// The bytes before and after the comma-joined items of a request body.
+    pub fn envelope(&self) -> (&[u8], &[u8]) {
+        match self {
+            BulkTarget::Rastro(t) => t.envelope(),
+            BulkTarget::Batch(t) => t.envelope(),
+            BulkTarget::Catalogix(t) => t.envelope(),
+        }
+    }
+
+    pub async fn send(&self, body: bytes::Bytes) -> Result<BulkReply, ApiError> {
+        match self {
+            BulkTarget::Rastro(t) => t.send(body).await,
+            BulkTarget::Batch(t) => t.send(body).await,
+            BulkTarget::Catalogix(t) => t.send(body).await,
+        }
+    }
+}
+
+/// Builds `prefix` + items joined by commas + `suffix` (the body of one bulk request).
+pub fn envelope_parts(prefix: &str, suffix: &str) -> (Box<[u8]>, Box<[u8]>) {
+    (
+        prefix.as_bytes().to_vec().into_boxed_slice(),
+        suffix.as_bytes().to_vec().into_boxed_slice(),
+    )
+}
+
+/// A JSON string literal, for building envelopes.
+pub fn json_string(text: &str) -> String {
+    Value::String(text.to_string()).to_string()
 }

@@ -1,15 +1,20 @@
 //! rastro (vendors/rastro.txt): catalogs and items.
 
+use std::sync::Arc;
+
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use super::Page;
+use super::{envelope_parts, json_string, BulkReply, BulkRequest, Page};
+use crate::error::Failure;
 use crate::http::{ApiError, Http};
 
 pub const DEFAULT_BASE_URL: &str = "https://catalogapi.rastro.ai/api";
 /// vendors/rastro.txt: "Items per page (max 1000)".
 pub const MAX_PAGE_LIMIT: u32 = 1000;
+/// vendors/rastro.txt: "Create or update up to 1000 items at once."
+pub const MAX_BULK_ITEMS: usize = 1000;
 
 /// The body of `POST /public/catalogs`.
 #[derive(Debug, Serialize)]
@@ -103,6 +108,94 @@ impl Rastro {
             segment(item)
         );
         self.http.send_json(Method::PUT, &path, fields, true).await
+    }
+}
+
+/// `POST /public/catalogs/{id}/items/bulk`: upsert by the unique field.
+pub struct BulkUpsert {
+    http: Arc<Http>,
+    catalog: String,
+    path: String,
+    unique_field: String,
+    prefix: Box<[u8]>,
+    suffix: Box<[u8]>,
+}
+
+#[derive(Deserialize)]
+struct BulkCounts {
+    created: Option<u64>,
+    updated: Option<u64>,
+    failed: Option<u64>,
+}
+
+impl BulkUpsert {
+    pub fn new(http: Arc<Http>, request: &BulkRequest) -> anyhow::Result<Self> {
+        let catalog = request.catalog.clone().unwrap_or_default();
+        let Some(unique_field) = request.unique_field.clone() else {
+            return Err(
+                Failure::usage("rastro upserts match items on a unique field")
+                    .hint("pass --unique-field F, or set unique_field in the profile")
+                    .into(),
+            );
+        };
+        let (prefix, suffix) = envelope_parts(
+            "{\"items\":[",
+            &format!("],\"unique_field\":{}}}", json_string(&unique_field)),
+        );
+        Ok(BulkUpsert {
+            http,
+            path: format!("/public/catalogs/{}/items/bulk", segment(&catalog)),
+            catalog,
+            unique_field,
+            prefix,
+            suffix,
+        })
+    }
+
+    pub fn http(&self) -> &Http {
+        &self.http
+    }
+
+    pub fn destination(&self) -> String {
+        self.catalog.clone()
+    }
+
+    pub fn envelope(&self) -> (&[u8], &[u8]) {
+        (&self.prefix, &self.suffix)
+    }
+
+    /// Items go as they are; the unique field must hold a value to match on.
+    pub fn item(&self, fields: Map<String, Value>) -> Result<Value, (String, Value)> {
+        let problem = match fields.get(&self.unique_field) {
+            Some(Value::String(s)) if !s.is_empty() => None,
+            Some(Value::Number(_) | Value::Bool(_)) => None,
+            Some(Value::String(_)) | Some(Value::Null) | None => {
+                Some(format!("the unique field {} is missing", self.unique_field))
+            }
+            Some(_) => Some(format!(
+                "the unique field {} must be a string or a number",
+                self.unique_field
+            )),
+        };
+        match problem {
+            Some(reason) => Err((reason, Value::Object(fields))),
+            None => Ok(Value::Object(fields)),
+        }
+    }
+
+    pub async fn send(&self, body: bytes::Bytes) -> Result<BulkReply, ApiError> {
+        // An upsert by unique field is safe to repeat, so 5xx and timeouts are retried too.
+        let reply = self
+            .http
+            .send(Method::POST, &self.path, &[], Some(body), true)
+            .await?;
+        let counts: BulkCounts = self.http.decode(&Method::POST, &self.path, &reply.body)?;
+        Ok(BulkReply {
+            created: counts.created,
+            updated: counts.updated,
+            refused: Vec::new(),
+            unattributed_failures: counts.failed.unwrap_or(0),
+        })
     }
 }
 

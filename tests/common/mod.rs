@@ -106,6 +106,57 @@ impl Sandbox {
             .unwrap_or_default();
         (status, reply)
     }
+
+    /// A raw HTTP/1.1 request with exactly the given headers (no Authorization is added), for
+    /// checking a vendor's headers and error bodies. Returns the status, the raw header block
+    /// and the body.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> (u16, String, String) {
+        let body = body.map(Value::to_string);
+        self.request_raw(method, path, headers, body.as_deref())
+    }
+
+    /// Like `request`, with the body as text, so malformed JSON can be sent.
+    pub fn request_raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> (u16, String, String) {
+        let addr = self.root.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(addr).expect("connect to sandbox");
+        let mut request =
+            format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if let Some(body) = body {
+            request.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
+        }
+        request.push_str("\r\n");
+        request.push_str(body.unwrap_or_default());
+        stream.write_all(request.as_bytes()).expect("send request");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read response");
+        let (head, body) = response
+            .split_once("\r\n\r\n")
+            .unwrap_or((response.as_str(), ""));
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, head.to_string(), body.to_string())
+    }
 }
 
 impl Drop for Sandbox {

@@ -1,0 +1,179 @@
+//! Client-side rate limits (SPEC §4): one governor bucket for requests/s and one for items/s,
+//! lowered for the rest of the run when the vendor answers 429.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+/// On a 429 the rates drop to this share of what they were.
+const LOWER_FACTOR: f64 = 0.75;
+/// At most one lowering per this long: concurrent requests often get 429s together.
+const LOWER_AT_MOST_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rates {
+    pub requests_per_second: Option<f64>,
+    pub items_per_second: Option<f64>,
+}
+
+struct Buckets {
+    rates: Rates,
+    requests: Option<DefaultDirectRateLimiter>,
+    items: Option<DefaultDirectRateLimiter>,
+}
+
+pub struct Throttle {
+    buckets: Mutex<Arc<Buckets>>,
+    /// Largest item count one acquire may ask for (the chunk size).
+    max_items: u32,
+    last_lowered: Mutex<Option<Instant>>,
+    started: Instant,
+}
+
+impl Throttle {
+    pub fn new(rates: Rates, max_items: usize) -> Throttle {
+        let max_items = u32::try_from(max_items.max(1)).unwrap_or(u32::MAX);
+        Throttle {
+            buckets: Mutex::new(Arc::new(Buckets::new(rates, max_items))),
+            max_items,
+            last_lowered: Mutex::new(None),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn rates(&self) -> Rates {
+        self.current().rates
+    }
+
+    /// Waits until one request carrying `items` items may go.
+    pub async fn acquire(&self, items: usize) {
+        let buckets = self.current();
+        if let Some(requests) = &buckets.requests {
+            requests.until_ready().await;
+        }
+        if let Some(bucket) = &buckets.items {
+            let n = u32::try_from(items.max(1))
+                .unwrap_or(u32::MAX)
+                .min(self.max_items);
+            if let Some(n) = NonZeroU32::new(n) {
+                // n never exceeds the burst, which is the chunk size, so this cannot fail.
+                let _ = bucket.until_n_ready(n).await;
+            }
+        }
+    }
+
+    /// After a 429: lower the rates for the rest of the run. With no limit set, the rate seen
+    /// so far (`requests_done`) is the starting point. Returns the new rates when lowered.
+    pub fn lower(&self, requests_done: u64) -> Option<Rates> {
+        let mut last = self.last_lowered.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_some_and(|at| at.elapsed() < LOWER_AT_MOST_EVERY) {
+            return None;
+        }
+        *last = Some(Instant::now());
+        let current = self.rates();
+        let seen = requests_done as f64 / self.started.elapsed().as_secs_f64().max(0.001);
+        let rates = Rates {
+            requests_per_second: Some(
+                (current.requests_per_second.unwrap_or(seen) * LOWER_FACTOR).max(0.1),
+            ),
+            items_per_second: current
+                .items_per_second
+                .map(|ips| (ips * LOWER_FACTOR).max(1.0)),
+        };
+        *self.buckets.lock().unwrap_or_else(|p| p.into_inner()) =
+            Arc::new(Buckets::new(rates, self.max_items));
+        Some(rates)
+    }
+
+    fn current(&self) -> Arc<Buckets> {
+        self.buckets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+impl Buckets {
+    /// Bursts are as small as they can be: one request, one chunk of items. The vendor's own
+    /// buckets start full, so pacing from the first request keeps well inside them.
+    fn new(rates: Rates, max_items: u32) -> Buckets {
+        let bucket = |per_second: Option<f64>, burst: u32| {
+            let per_second = per_second.filter(|r| r.is_finite() && *r > 0.0)?;
+            let quota = Quota::with_period(Duration::from_secs_f64(1.0 / per_second))?
+                .allow_burst(NonZeroU32::new(burst.max(1))?);
+            Some(RateLimiter::direct(quota))
+        };
+        Buckets {
+            rates,
+            requests: bucket(rates.requests_per_second, 1),
+            items: bucket(rates.items_per_second, max_items),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn requests_are_paced_at_the_rate() {
+        let throttle = Throttle::new(
+            Rates {
+                requests_per_second: Some(50.0),
+                items_per_second: None,
+            },
+            10,
+        );
+        let started = Instant::now();
+        for _ in 0..6 {
+            throttle.acquire(10).await;
+        }
+        // The first goes at once, the other five 20 ms apart.
+        let elapsed = started.elapsed();
+        assert!(elapsed >= Duration::from_millis(95), "{elapsed:?}");
+        assert!(elapsed < Duration::from_millis(400), "{elapsed:?}");
+    }
+
+    #[tokio::test]
+    async fn items_are_paced_at_the_item_rate() {
+        let throttle = Throttle::new(
+            Rates {
+                requests_per_second: None,
+                items_per_second: Some(1000.0),
+            },
+            100,
+        );
+        let started = Instant::now();
+        for _ in 0..4 {
+            throttle.acquire(100).await;
+        }
+        let elapsed = started.elapsed();
+        assert!(elapsed >= Duration::from_millis(295), "{elapsed:?}");
+    }
+
+    #[test]
+    fn lowering_cuts_the_rates_once_a_second() {
+        let throttle = Throttle::new(
+            Rates {
+                requests_per_second: Some(4.0),
+                items_per_second: Some(800.0),
+            },
+            200,
+        );
+        let lowered = throttle.lower(10).unwrap();
+        assert_eq!(lowered.requests_per_second, Some(3.0));
+        assert_eq!(lowered.items_per_second, Some(600.0));
+        assert!(throttle.lower(10).is_none(), "not twice within a second");
+        let unlimited = Throttle::new(
+            Rates {
+                requests_per_second: None,
+                items_per_second: None,
+            },
+            200,
+        );
+        assert!(unlimited.lower(100).unwrap().requests_per_second.is_some());
+    }
+}

@@ -1,0 +1,239 @@
+//! `catops bulk upsert|remove`, and the options every bulk command shares (SPEC §4), which
+//! `catops assets upsert` flattens too.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+
+use crate::bulk::{self, Rates, Settings};
+use crate::context::Context;
+use crate::error::{usage, Failure};
+use crate::input::typed::ValueType;
+use crate::input::{EmptyCells, InputFormat, Typing};
+use crate::output;
+use crate::vendors::{BulkRequest, Operation};
+
+#[derive(Debug, Subcommand)]
+pub enum BulkCommand {
+    /// Create or update items from a CSV, JSON or NDJSON file (rastro, batch)
+    Upsert {
+        #[command(flatten)]
+        args: BulkArgs,
+        /// Catalog id (rastro) or name (batch)
+        #[arg(long, value_name = "ID")]
+        catalog: String,
+        /// rastro: the field items are matched on [default: the profile's unique_field]
+        #[arg(long, value_name = "F")]
+        unique_field: Option<String>,
+        /// batch: the column holding the item id
+        #[arg(long, value_name = "F", default_value = "id")]
+        id_field: String,
+    },
+    /// Remove items listed by id in a CSV, JSON or NDJSON file (batch)
+    Remove {
+        #[command(flatten)]
+        args: BulkArgs,
+        /// Catalog name
+        #[arg(long, value_name = "ID")]
+        catalog: String,
+        /// The column holding the item id
+        #[arg(long, value_name = "F", default_value = "id")]
+        id_field: String,
+    },
+}
+
+/// The options of SPEC §4 "Bulk options".
+#[derive(Debug, Args)]
+pub struct BulkArgs {
+    /// Input file, or - for stdin
+    #[arg(value_name = "FILE|-")]
+    pub file: String,
+    /// Input format [default: from the file extension, else csv]
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<InputFormat>,
+    /// Type a CSV column: COLUMN=TYPE with TYPE string, number, integer, boolean, array or json
+    #[arg(long = "type", value_name = "COLUMN=TYPE")]
+    pub types: Vec<String>,
+    /// Separator of array cells
+    #[arg(long, default_value = "|", value_name = "SEP")]
+    pub array_sep: String,
+    /// What an empty CSV cell becomes
+    #[arg(long, value_enum, default_value = "omit")]
+    pub empty: EmptyCells,
+    /// Items per request [default and maximum: the vendor's limit]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: Option<u64>,
+    /// Requests in flight [default: the profile's concurrency, else 4]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub concurrency: Option<u64>,
+    /// Requests per second [default: the profile's rate_limit_rps, else the vendor's limit]
+    #[arg(long, value_name = "RPS", value_parser = positive_rate)]
+    pub rate: Option<f64>,
+    /// Items per second [default: the profile's rate_limit_items, else the vendor's limit]
+    #[arg(long, value_name = "IPS", value_parser = positive_rate)]
+    pub item_rate: Option<f64>,
+    /// Where rejected rows go [default: <input stem>.rejects.ndjson here]
+    #[arg(long, value_name = "PATH")]
+    pub rejects: Option<PathBuf>,
+    /// Record acknowledged rows here, so an interrupted run can --resume
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+    /// Skip the rows the journal records as done
+    #[arg(long, requires = "journal")]
+    pub resume: bool,
+    /// Read and validate everything, write rejects, print the plan; send nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+fn positive_rate(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!("'{raw}' is not a positive number")),
+    }
+}
+
+pub async fn run(command: BulkCommand, ctx: &Context) -> anyhow::Result<u8> {
+    let (args, request) = match command {
+        BulkCommand::Upsert {
+            args,
+            catalog,
+            unique_field,
+            id_field,
+        } => (
+            args,
+            BulkRequest {
+                operation: Operation::BulkUpsert,
+                catalog: Some(catalog),
+                unique_field,
+                id_field,
+                store_uuid: None,
+                channel: None,
+                asset_type: String::new(),
+            },
+        ),
+        BulkCommand::Remove {
+            args,
+            catalog,
+            id_field,
+        } => (
+            args,
+            BulkRequest {
+                operation: Operation::BulkRemove,
+                catalog: Some(catalog),
+                unique_field: None,
+                id_field,
+                store_uuid: None,
+                channel: None,
+                asset_type: String::new(),
+            },
+        ),
+    };
+    execute(ctx, args, request).await
+}
+
+/// Resolves the options against the profile and the vendor's limits, runs the pipeline and
+/// prints the summary.
+pub async fn execute(ctx: &Context, args: BulkArgs, request: BulkRequest) -> anyhow::Result<u8> {
+    let command = request.operation.command();
+    let (target, profile) = ctx.bulk_target(request).await?;
+    let max = target.max_items();
+    let batch_size = match args.batch_size {
+        Some(n) if n as usize > max => {
+            return usage(format!(
+                "--batch-size {n} is over {}'s limit of {max} items per request",
+                profile.vendor
+            ))
+        }
+        Some(n) => n as usize,
+        None => max,
+    };
+    let (vendor_rps, vendor_ips) = target.default_rates();
+    let rates = Rates {
+        requests_per_second: args.rate.or(profile.rate_limit_rps).or(vendor_rps),
+        items_per_second: args.item_rate.or(profile.rate_limit_items).or(vendor_ips),
+    };
+    let settings = Settings {
+        command,
+        format: args
+            .format
+            .unwrap_or_else(|| InputFormat::from_path(&args.file)),
+        typing: typing(&args)?,
+        batch_size,
+        concurrency: args
+            .concurrency
+            .map(|n| n as usize)
+            .or(profile.concurrency)
+            .unwrap_or(4)
+            .max(1),
+        rates,
+        rejects: args
+            .rejects
+            .clone()
+            .unwrap_or_else(|| default_rejects_path(&args.file)),
+        journal: args.journal.clone(),
+        resume: args.resume,
+        dry_run: args.dry_run,
+        progress: ctx.progress,
+        quiet: ctx.quiet,
+        input: args.file,
+    };
+    let outcome = bulk::run(settings, target).await?;
+    output::print_value(ctx.format, &outcome.summary)?;
+    if let Some(error) = outcome.error {
+        return Err(error);
+    }
+    Ok(outcome.code)
+}
+
+fn typing(args: &BulkArgs) -> anyhow::Result<Typing> {
+    let mut types = HashMap::new();
+    for spec in &args.types {
+        let Some((column, kind)) = spec.split_once('=') else {
+            return usage(format!("--type '{spec}': expected COLUMN=TYPE"));
+        };
+        let kind: ValueType = kind
+            .parse()
+            .map_err(|err| Failure::usage(format!("--type '{spec}': {err}")))?;
+        types.insert(column.to_string(), kind);
+    }
+    if args.array_sep.is_empty() {
+        return usage("--array-sep cannot be empty");
+    }
+    Ok(Typing {
+        types,
+        array_sep: args.array_sep.clone(),
+        empty: args.empty,
+    })
+}
+
+/// SPEC §4: `<input stem>.rejects.ndjson` in the current directory.
+fn default_rejects_path(input: &str) -> PathBuf {
+    let stem = if input == "-" {
+        "stdin".to_string()
+    } else {
+        Path::new(input)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "input".to_string())
+    };
+    PathBuf::from(format!("{stem}.rejects.ndjson"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_default_next_to_the_current_directory() {
+        assert_eq!(
+            default_rejects_path("data/products.csv"),
+            PathBuf::from("products.rejects.ndjson")
+        );
+        assert_eq!(
+            default_rejects_path("-"),
+            PathBuf::from("stdin.rejects.ndjson")
+        );
+    }
+}

@@ -1,0 +1,435 @@
+//! batch emulation (vendors/batch.txt) under `/batch/{version}`: catalog item edits with the
+//! documented item rules, the 200-item limit and the token-bucket rate limits. Errors use
+//! batch's `Error` schema, `{"error_message": "...", "error_code": "..."}`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use serde_json::{json, Map, Value};
+
+use super::ratelimit::{self, TokenBucket};
+use super::{RateLimits, Shared, MAX_BODY_BYTES};
+use crate::vendors::batch::{
+    validate_item, ITEMS_PER_SECOND, MAX_ITEMS_PER_REQUEST, REQUESTS_PER_SECOND,
+};
+
+pub const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS batch_catalogs (
+    name TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS batch_items (
+    catalog TEXT NOT NULL,
+    id TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    PRIMARY KEY (catalog, id)
+) WITHOUT ROWID;
+";
+
+/// SPEC §8: the sandbox starts with an empty batch catalog `demo`.
+pub const DEMO_CATALOG: &str = "demo";
+
+const PROJECT_HEADER: &str = "X-Batch-Project";
+/// Idle projects' buckets are full, the same as new ones; past this many, forget them.
+const MAX_TRACKED_PROJECTS: usize = 1024;
+
+pub fn seed(tx: &Transaction) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO batch_catalogs (name) VALUES (?1)",
+        [DEMO_CATALOG],
+    )?;
+    Ok(())
+}
+
+pub fn clear(tx: &Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch("DELETE FROM batch_items; DELETE FROM batch_catalogs;")
+}
+
+/// The router's state: the shared sandbox plus batch's rate-limit buckets (None when off).
+struct Batch {
+    shared: Arc<Shared>,
+    limits: Option<Mutex<HashMap<String, ProjectBuckets>>>,
+}
+
+/// vendors/batch.txt, Rate Limiting: one bucket of requests and one of items, per project.
+struct ProjectBuckets {
+    requests: TokenBucket,
+    items: TokenBucket,
+}
+
+impl ProjectBuckets {
+    fn full(now: Instant) -> ProjectBuckets {
+        ProjectBuckets {
+            requests: TokenBucket::full(REQUESTS_PER_SECOND, REQUESTS_PER_SECOND, now),
+            items: TokenBucket::full(ITEMS_PER_SECOND, ITEMS_PER_SECOND, now),
+        }
+    }
+
+    fn is_idle(&mut self, now: Instant) -> bool {
+        self.requests.is_full(now) && self.items.is_full(now)
+    }
+}
+
+impl Batch {
+    /// Takes one request and `items` items from the project's buckets, or refuses with 429.
+    fn admit(&self, project: &str, items: usize) -> Result<(), Fail> {
+        let Some(limits) = &self.limits else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let mut limits = limits.lock().unwrap_or_else(PoisonError::into_inner);
+        if limits.len() >= MAX_TRACKED_PROJECTS {
+            limits.retain(|_, buckets| !buckets.is_idle(now));
+        }
+        let buckets = limits
+            .entry(project.to_string())
+            .or_insert_with(|| ProjectBuckets::full(now));
+        ratelimit::acquire(
+            &mut [
+                (&mut buckets.requests, 1.0),
+                (&mut buckets.items, items as f64),
+            ],
+            now,
+        )
+        .map_err(|wait| Fail {
+            retry_after: Some(ratelimit::retry_after_secs(wait)),
+            ..fail(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOO_MANY_REQUESTS",
+                "Too Many Requests",
+            )
+        })
+    }
+}
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    let limits = match shared.rate_limits {
+        RateLimits::On => Some(Mutex::new(HashMap::new())),
+        RateLimits::Off => None,
+    };
+    let state = Arc::new(Batch { shared, limits });
+    Router::new()
+        .route("/catalogs/items/edit", post(edit_items))
+        // Not a batch API: lets tests and users' CI see what arrived.
+        .route("/_sandbox/catalogs/{name}/items", get(list_items))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_keys))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// An error response in batch's shape.
+#[derive(Debug)]
+struct Fail {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    retry_after: Option<u64>,
+}
+
+fn fail(status: StatusCode, code: &'static str, message: impl Into<String>) -> Fail {
+    Fail {
+        status,
+        code,
+        message: message.into(),
+        retry_after: None,
+    }
+}
+
+fn invalid(message: impl Into<String>) -> Fail {
+    fail(StatusCode::BAD_REQUEST, "INVALID_PARAMETER", message)
+}
+
+impl IntoResponse for Fail {
+    fn into_response(self) -> Response {
+        let body = Json(json!({ "error_message": self.message, "error_code": self.code }));
+        let mut response = (self.status, body).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+impl From<rusqlite::Error> for Fail {
+    fn from(err: rusqlite::Error) -> Self {
+        fail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            format!("database error: {err}"),
+        )
+    }
+}
+
+impl From<anyhow::Error> for Fail {
+    fn from(err: anyhow::Error) -> Self {
+        fail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            err.to_string(),
+        )
+    }
+}
+
+/// vendors/batch.txt: the REST API Key as a Bearer token, and the required `X-Batch-Project`
+/// header (SPEC §8: any value is accepted).
+async fn require_keys(State(batch): State<Arc<Batch>>, request: Request, next: Next) -> Response {
+    if !batch.shared.is_authorized(request.headers()) {
+        return fail(
+            StatusCode::UNAUTHORIZED,
+            "AUTHENTICATION_INVALID",
+            "The Rest API Key is not valid for this project",
+        )
+        .into_response();
+    }
+    if !request.headers().contains_key(PROJECT_HEADER) {
+        return fail(
+            StatusCode::UNAUTHORIZED,
+            "MISSING_PROJECT_KEY",
+            "Missing X-Batch-Project header",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+fn project_key(headers: &HeaderMap) -> String {
+    headers
+        .get(PROJECT_HEADER)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        .unwrap_or_default()
+}
+
+fn ensure_catalog(conn: &Connection, name: &str) -> Result<(), Fail> {
+    conn.query_row(
+        "SELECT 1 FROM batch_catalogs WHERE name = ?1",
+        [name],
+        |_| Ok(()),
+    )
+    .optional()?
+    .ok_or_else(|| {
+        fail(
+            StatusCode::NOT_FOUND,
+            "CATALOG_NOT_FOUND",
+            format!("Catalog '{name}' not found"),
+        )
+    })
+}
+
+/// `POST /catalogs/items/edit`: all items are checked before any is applied, and one bad item
+/// rejects the request, so a 202 means every item was taken.
+async fn edit_items(
+    State(batch): State<Arc<Batch>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Fail> {
+    let body: Value = serde_json::from_slice(&body).map_err(|err| {
+        fail(
+            StatusCode::BAD_REQUEST,
+            "MALFORMED_JSON",
+            format!("The body is not valid JSON: {err}"),
+        )
+    })?;
+    let Value::Object(mut body) = body else {
+        return Err(invalid(
+            "The body must be a JSON object with name and items",
+        ));
+    };
+    let Some(Value::Array(items)) = body.remove("items") else {
+        return Err(invalid("items is required and must be an array"));
+    };
+    // vendors/batch.txt: every item counts against the items/s limit, whatever it holds,
+    // and a request that later fails validation has still been counted.
+    batch.admit(&project_key(&headers), items.len())?;
+    let name = match body.get("name") {
+        Some(Value::String(name)) if !name.is_empty() => name.clone(),
+        _ => return Err(invalid("name is required: the name of the catalog")),
+    };
+    if items.is_empty() || items.len() > MAX_ITEMS_PER_REQUEST {
+        return Err(fail(
+            StatusCode::BAD_REQUEST,
+            "INVALID_ITEMS_COUNT",
+            format!(
+                "items must hold 1 to {MAX_ITEMS_PER_REQUEST} items, got {}",
+                items.len()
+            ),
+        ));
+    }
+    for (index, item) in items.iter().enumerate() {
+        if let Err(why) = validate_item(item) {
+            let id = match item.get("id") {
+                Some(Value::String(id)) => format!(" (id '{id}')"),
+                _ => String::new(),
+            };
+            return Err(invalid(format!("items[{index}]{id}: {why}")));
+        }
+    }
+    batch
+        .shared
+        .db
+        .call(move |conn| -> Result<(), Fail> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            ensure_catalog(&tx, &name)?;
+            apply(&tx, &name, items)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await??;
+    // The sandbox applies edits at once; the token only mimics the documented reply.
+    let token: String = std::iter::repeat_with(fastrand::alphanumeric)
+        .take(64)
+        .collect();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "indexing_token": token })),
+    )
+        .into_response())
+}
+
+/// Applies validated items in order. `add` merges into the stored attributes ("Attributes that
+/// are omitted from the request will be ignored and left unchanged"), and null removes one
+/// ("Setting a string to null completely removes this attribute from the item").
+fn apply(tx: &Transaction, catalog: &str, items: Vec<Value>) -> Result<(), Fail> {
+    let mut find =
+        tx.prepare_cached("SELECT attributes FROM batch_items WHERE catalog = ?1 AND id = ?2")?;
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO batch_items (catalog, id, attributes) VALUES (?1, ?2, ?3)
+         ON CONFLICT (catalog, id) DO UPDATE SET attributes = excluded.attributes",
+    )?;
+    let mut remove = tx.prepare_cached("DELETE FROM batch_items WHERE catalog = ?1 AND id = ?2")?;
+    for item in items {
+        let Value::Object(mut item) = item else {
+            continue;
+        };
+        let Some(Value::String(id)) = item.remove("id") else {
+            continue;
+        };
+        if item.get("action").and_then(Value::as_str) == Some("remove") {
+            // Removing an item that is not there is not an error: the end state is the same.
+            remove.execute(params![catalog, id])?;
+            continue;
+        }
+        let stored: Option<String> = find
+            .query_row(params![catalog, id], |row| row.get(0))
+            .optional()?;
+        let mut attributes: Map<String, Value> = stored
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        if let Some(Value::Object(changes)) = item.remove("attributes") {
+            for (key, value) in changes {
+                if value.is_null() {
+                    attributes.remove(&key);
+                } else {
+                    attributes.insert(key, value);
+                }
+            }
+        }
+        upsert.execute(params![catalog, id, Value::Object(attributes).to_string()])?;
+    }
+    Ok(())
+}
+
+/// `GET /_sandbox/catalogs/{name}/items`: every item of the catalog, ordered by id.
+async fn list_items(
+    State(batch): State<Arc<Batch>>,
+    Path((_version, name)): Path<(String, String)>,
+) -> Result<Response, Fail> {
+    let body = batch
+        .shared
+        .db
+        .call(move |conn| -> Result<String, Fail> {
+            let tx = conn.transaction()?;
+            ensure_catalog(&tx, &name)?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, attributes FROM batch_items WHERE catalog = ?1 ORDER BY id",
+            )?;
+            let mut rows = stmt.query([&name])?;
+            // Stored attributes are JSON text already; splice them in rather than re-parse.
+            let mut out = String::from("[");
+            while let Some(row) = rows.next()? {
+                if out.len() > 1 {
+                    out.push(',');
+                }
+                let id = Value::String(row.get(0)?);
+                let attributes: String = row.get(1)?;
+                out.push_str(&format!("{{\"id\":{id},\"attributes\":{attributes}}}"));
+            }
+            out.push(']');
+            Ok(out)
+        })
+        .await??;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(tx: &Transaction, id: &str) -> Option<Value> {
+        tx.query_row(
+            "SELECT attributes FROM batch_items WHERE catalog = 'demo' AND id = ?1",
+            [id],
+            |row| row.get::<_, String>(0),
+        )
+        .optional()
+        .unwrap()
+        .map(|text| serde_json::from_str(&text).unwrap())
+    }
+
+    #[test]
+    fn adds_merge_attributes_null_removes_one_and_remove_deletes_the_item() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        let tx = conn.transaction().unwrap();
+        seed(&tx).unwrap();
+        apply(
+            &tx,
+            DEMO_CATALOG,
+            vec![
+                json!({"action": "add", "id": "1", "attributes": {"title": "A", "age": 3}}),
+                json!({"action": "add", "id": "2"}),
+                json!({"action": "add", "id": "1", "attributes": {"age": null, "is_new": true}}),
+                json!({"action": "remove", "id": "2"}),
+                json!({"action": "remove", "id": "never-there"}),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            stored(&tx, "1"),
+            Some(json!({"title": "A", "is_new": true}))
+        );
+        assert_eq!(stored(&tx, "2"), None);
+        assert_eq!(stored(&tx, "never-there"), None);
+    }
+
+    #[test]
+    fn a_project_is_refused_once_its_request_bucket_is_empty() {
+        let batch = Batch {
+            shared: Shared::open(super::super::SandboxOptions {
+                state: super::super::StateLocation::Memory,
+                token: "t".into(),
+                latency: std::time::Duration::ZERO,
+                faults: None,
+                rate_limits: RateLimits::On,
+            })
+            .unwrap(),
+            limits: Some(Mutex::new(HashMap::new())),
+        };
+        for _ in 0..REQUESTS_PER_SECOND as usize {
+            assert!(batch.admit("p1", 1).is_ok());
+        }
+        let refused = batch.admit("p1", 1).err().unwrap();
+        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(refused.retry_after, Some(1));
+        assert!(batch.admit("p2", 1).is_ok(), "buckets are per project");
+    }
+}

@@ -1,0 +1,483 @@
+//! The sandbox's batch and catalogix emulations, over raw HTTP: documented limits, error
+//! bodies, rate limits, and the state that a request leaves behind.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{Sandbox, BIN};
+use serde_json::{json, Value};
+
+const EDIT: &str = "/batch/2.11/catalogs/items/edit";
+const DEMO_ITEMS: &str = "/batch/2.11/_sandbox/catalogs/demo/items";
+/// `common::TOKEN`, the sandbox's default token.
+const BEARER: &str = "Bearer sandbox-token";
+
+fn batch_headers(project: &str) -> [(&'static str, &str); 2] {
+    [("Authorization", BEARER), ("X-Batch-Project", project)]
+}
+
+/// POST an edit to the demo catalog as `project`; returns status, raw headers and JSON body.
+fn edit(sandbox: &Sandbox, project: &str, items: Value) -> (u16, String, Value) {
+    let body = json!({"name": "demo", "items": items});
+    let (status, head, reply) = sandbox.request("POST", EDIT, &batch_headers(project), Some(&body));
+    (status, head, parse(&reply))
+}
+
+fn parse(reply: &str) -> Value {
+    serde_json::from_str(reply).unwrap_or_else(|err| panic!("not JSON ({err}): {reply:?}"))
+}
+
+fn demo_items(sandbox: &Sandbox) -> Value {
+    let (status, _, reply) = sandbox.request("GET", DEMO_ITEMS, &batch_headers("p"), None);
+    assert_eq!(status, 200, "{reply}");
+    parse(&reply)
+}
+
+fn adds(count: usize) -> Value {
+    (0..count)
+        .map(|n| json!({"action": "add", "id": format!("sku-{n:04}"), "attributes": {"n": n}}))
+        .collect()
+}
+
+fn retry_after(head: &str) -> Option<u64> {
+    head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("retry-after")
+            .then(|| value.trim().parse().ok())?
+    })
+}
+
+#[test]
+fn batch_accepts_an_edit_with_202_and_an_indexing_token() {
+    let sandbox = Sandbox::start();
+    let (status, _, reply) = edit(&sandbox, "p", adds(3));
+    assert_eq!(status, 202, "{reply}");
+    let token = reply["indexing_token"].as_str().unwrap_or_default();
+    assert!(token.len() >= 40, "{reply}");
+
+    // Any API version is served, as a profile may pin another one.
+    let body = json!({"name": "demo", "items": adds(1)});
+    let (status, _, reply) = sandbox.request(
+        "POST",
+        "/batch/2.9/catalogs/items/edit",
+        &batch_headers("p"),
+        Some(&body),
+    );
+    assert_eq!(status, 202, "{reply}");
+    assert_eq!(demo_items(&sandbox).as_array().map(Vec::len), Some(3));
+}
+
+#[test]
+fn batch_adds_merge_attributes_null_removes_one_and_remove_deletes_the_item() {
+    let sandbox = Sandbox::start();
+    let (status, _, reply) = edit(
+        &sandbox,
+        "p",
+        json!([
+            {"action": "add", "id": "b", "attributes": {"title": "B"}},
+            {"action": "add", "id": "a", "attributes": {"title": "Squid Game", "age": 25,
+                                                        "cast": ["Lee Jung-jae"]}},
+            {"action": "add", "id": "c"},
+        ]),
+    );
+    assert_eq!(status, 202, "{reply}");
+    let (status, _, reply) = edit(
+        &sandbox,
+        "p",
+        json!([
+            {"action": "add", "id": "a", "attributes": {"age": null, "is_premium": true}},
+            {"action": "remove", "id": "b"},
+            {"action": "remove", "id": "never-added"},
+        ]),
+    );
+    assert_eq!(status, 202, "{reply}");
+    assert_eq!(
+        demo_items(&sandbox),
+        json!([
+            {"id": "a", "attributes": {"title": "Squid Game", "cast": ["Lee Jung-jae"],
+                                       "is_premium": true}},
+            {"id": "c", "attributes": {}},
+        ])
+    );
+}
+
+#[test]
+fn batch_refuses_more_than_200_items_or_none() {
+    let sandbox = Sandbox::start();
+    for count in [201, 0] {
+        let (status, _, reply) = edit(&sandbox, "p", adds(count));
+        assert_eq!(status, 400, "{reply}");
+        assert_eq!(reply["error_code"], "INVALID_ITEMS_COUNT", "{reply}");
+    }
+    let (status, _, reply) = edit(&sandbox, "p", adds(200));
+    assert_eq!(status, 202, "{reply}");
+}
+
+#[test]
+fn batch_rejects_the_whole_request_when_one_item_breaks_a_rule() {
+    let sandbox = Sandbox::start();
+    let mut items = adds(5);
+    items[3] = json!({"action": "add", "id": "sku-9", "attributes": {"Title": "upper case"}});
+    let (status, _, reply) = edit(&sandbox, "p", items);
+    assert_eq!(status, 400, "{reply}");
+    assert_eq!(reply["error_code"], "INVALID_PARAMETER");
+    let message = reply["error_message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("items[3] (id 'sku-9'): attribute Title:"),
+        "{reply}"
+    );
+    assert!(message.contains("a-z, 0-9 and _"), "{reply}");
+    assert_eq!(demo_items(&sandbox), json!([]), "nothing was applied");
+
+    let (status, _, reply) = edit(&sandbox, "p", json!([{"action": "add"}]));
+    assert_eq!(status, 400, "{reply}");
+    assert_eq!(reply["error_message"], "items[0]: id is missing");
+}
+
+#[test]
+fn batch_refuses_malformed_json_with_its_error_body() {
+    let sandbox = Sandbox::start();
+    let (status, _, reply) =
+        sandbox.request_raw("POST", EDIT, &batch_headers("p"), Some("{\"name\": "));
+    assert_eq!(status, 400, "{reply}");
+    let reply = parse(&reply);
+    assert!(reply["error_code"].is_string() && reply["error_message"].is_string());
+}
+
+#[test]
+fn batch_needs_the_project_header() {
+    let sandbox = Sandbox::start();
+    let body = json!({"name": "demo", "items": adds(1)});
+    let (status, _, reply) =
+        sandbox.request("POST", EDIT, &[("Authorization", BEARER)], Some(&body));
+    assert_eq!(status, 401, "{reply}");
+    assert_eq!(
+        parse(&reply),
+        json!({"error_message": "Missing X-Batch-Project header",
+               "error_code": "MISSING_PROJECT_KEY"})
+    );
+}
+
+#[test]
+fn batch_refuses_a_wrong_token_with_its_documented_error_body() {
+    let sandbox = Sandbox::start();
+    let body = json!({"name": "demo", "items": adds(1)});
+    let documented = json!({"error_message": "The Rest API Key is not valid for this project",
+                            "error_code": "AUTHENTICATION_INVALID"});
+    for headers in [
+        vec![("Authorization", "Bearer wrong"), ("X-Batch-Project", "p")],
+        vec![("X-Batch-Project", "p")],
+    ] {
+        let (status, _, reply) = sandbox.request("POST", EDIT, &headers, Some(&body));
+        assert_eq!(status, 401, "{reply}");
+        assert_eq!(parse(&reply), documented);
+    }
+    let (status, _, _) = sandbox.request("GET", DEMO_ITEMS, &[("X-Batch-Project", "p")], None);
+    assert_eq!(status, 401);
+}
+
+#[test]
+fn batch_answers_404_for_an_unknown_catalog() {
+    let sandbox = Sandbox::start();
+    let body = json!({"name": "MOVIES", "items": adds(1)});
+    let (status, _, reply) = sandbox.request("POST", EDIT, &batch_headers("p"), Some(&body));
+    assert_eq!(status, 404, "{reply}");
+    assert_eq!(parse(&reply)["error_code"], "CATALOG_NOT_FOUND");
+    let (status, _, reply) = sandbox.request(
+        "GET",
+        "/batch/2.11/_sandbox/catalogs/MOVIES/items",
+        &batch_headers("p"),
+        None,
+    );
+    assert_eq!(status, 404, "{reply}");
+    assert_eq!(parse(&reply)["error_code"], "CATALOG_NOT_FOUND");
+}
+
+/// Eight requests of 200 items at once: the documented buckets (5 requests/s, 1000 items/s)
+/// hold five of them.
+fn burst(sandbox: &Sandbox, project: &str) -> Vec<(u16, String, Value)> {
+    (0..8).map(|_| edit(sandbox, project, adds(200))).collect()
+}
+
+#[test]
+fn batch_rate_limits_a_burst_with_429_and_retry_after_then_accepts_again() {
+    let sandbox = Sandbox::start();
+    let replies = burst(&sandbox, "busy");
+    let statuses: Vec<u16> = replies.iter().map(|r| r.0).collect();
+    assert_eq!(&statuses[..5], &[202; 5], "{statuses:?}");
+    let (_, head, reply) = replies
+        .iter()
+        .find(|r| r.0 == 429)
+        .unwrap_or_else(|| panic!("no 429 in {statuses:?}"));
+    assert_eq!(
+        reply,
+        &json!({"error_message": "Too Many Requests", "error_code": "TOO_MANY_REQUESTS"})
+    );
+    let wait = retry_after(head).unwrap_or_else(|| panic!("no Retry-After in {head}"));
+    assert!(wait >= 1, "{head}");
+
+    // Buckets are per project: another one is not held back.
+    let (status, _, reply) = edit(&sandbox, "other", adds(1));
+    assert_eq!(status, 202, "{reply}");
+
+    std::thread::sleep(Duration::from_secs(wait));
+    let (status, _, reply) = edit(&sandbox, "busy", adds(200));
+    assert_eq!(status, 202, "after waiting Retry-After: {reply}");
+}
+
+#[test]
+fn batch_rate_limits_can_be_turned_off() {
+    let sandbox = Sandbox::start_with(&["--rate-limits", "off"]);
+    let statuses: Vec<u16> = burst(&sandbox, "busy").iter().map(|r| r.0).collect();
+    assert_eq!(statuses, [202; 8]);
+}
+
+#[test]
+fn serve_lists_the_batch_and_catalogix_urls_and_the_rate_limit_setting() {
+    for (setting, expected) in [("on", "rate limits on"), ("off", "rate limits off")] {
+        let mut child = Command::new(BIN)
+            .args(["sandbox", "serve", "--addr", "127.0.0.1:0"])
+            .args(["--rate-limits", setting])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start catops sandbox serve");
+        let mut ready = String::new();
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        stdout.read_line(&mut ready).expect("ready line");
+        let root = ready
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            if stderr.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            let last = line.contains("stop with Ctrl-C");
+            lines.push(line);
+            if last {
+                break;
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let text = lines.concat();
+        assert!(
+            ready.starts_with("catops sandbox listening on http://"),
+            "{ready}"
+        );
+        assert!(text.contains(&format!("{root}/batch/2.11")), "{text}");
+        assert!(text.contains(&format!("{root}/catalogix/v1")), "{text}");
+        assert!(text.contains(expected), "{text}");
+    }
+}
+
+// ---- catalogix
+
+const ASSETS: &str = "/catalogix/v1/assets?store_uuid=store_demo";
+
+fn post_assets(sandbox: &Sandbox, path: &str, items: &Value) -> (u16, Value) {
+    let (status, _, reply) =
+        sandbox.request("POST", path, &[("Authorization", BEARER)], Some(items));
+    (status, parse(&reply))
+}
+
+fn demo_assets(sandbox: &Sandbox) -> Value {
+    let (status, _, reply) = sandbox.request(
+        "GET",
+        "/catalogix/v1/_sandbox/assets?store_uuid=store_demo",
+        &[("Authorization", BEARER)],
+        None,
+    );
+    assert_eq!(status, 200, "{reply}");
+    parse(&reply)
+}
+
+fn image(code: &str, name: &str, url: &str) -> Value {
+    json!({"parent_code": code, "asset_type": "image", "assets": {name: url}})
+}
+
+#[test]
+fn catalogix_counts_created_and_updated_assets_and_merges_them() {
+    let sandbox = Sandbox::start();
+    let first = json!([
+        image("SKU001", "Image URL 1", "https://cdn.example.com/img1.jpg"),
+        image("SKU002", "Image URL 1", "https://cdn.example.com/img2.jpg"),
+    ]);
+    let (status, reply) = post_assets(&sandbox, ASSETS, &first);
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["status"]["code"], 0);
+    assert_eq!(reply["status"]["message"], "SUCCESS");
+    assert!(reply["status"]["request_id"]
+        .as_str()
+        .is_some_and(|id| !id.is_empty()));
+    assert_eq!(
+        reply["data"],
+        json!({"created": 2, "updated": 0, "failed": 0, "error_info": []})
+    );
+
+    let second = json!([
+        image("SKU001", "Image URL 2", "https://cdn.example.com/img1b.jpg"),
+        image("SKU001", "Image URL 1", "https://cdn.example.com/img1c.jpg"),
+        json!({"parent_code": "SKU001", "asset_type": "video",
+               "assets": {"Video": "https://cdn.example.com/v.mp4"}}),
+    ]);
+    let (status, reply) = post_assets(&sandbox, ASSETS, &second);
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["data"]["created"], 1);
+    assert_eq!(reply["data"]["updated"], 2);
+
+    // Another channel is another set of assets.
+    let (_, reply) = post_assets(&sandbox, &format!("{ASSETS}&channel=WEB"), &first);
+    assert_eq!(reply["data"]["created"], 2, "{reply}");
+
+    assert_eq!(
+        demo_assets(&sandbox),
+        json!([
+            {"parent_code": "SKU001", "asset_type": "image", "channel": "SMP",
+             "assets": {"Image URL 1": "https://cdn.example.com/img1c.jpg",
+                        "Image URL 2": "https://cdn.example.com/img1b.jpg"}},
+            {"parent_code": "SKU001", "asset_type": "image", "channel": "WEB",
+             "assets": {"Image URL 1": "https://cdn.example.com/img1.jpg"}},
+            {"parent_code": "SKU001", "asset_type": "video", "channel": "SMP",
+             "assets": {"Video": "https://cdn.example.com/v.mp4"}},
+            {"parent_code": "SKU002", "asset_type": "image", "channel": "SMP",
+             "assets": {"Image URL 1": "https://cdn.example.com/img2.jpg"}},
+            {"parent_code": "SKU002", "asset_type": "image", "channel": "WEB",
+             "assets": {"Image URL 1": "https://cdn.example.com/img2.jpg"}},
+        ])
+    );
+}
+
+#[test]
+fn catalogix_reports_bad_items_in_error_info_and_stores_the_good_ones() {
+    let sandbox = Sandbox::start();
+    let items = json!([
+        image("GOOD1", "Image URL 1", "https://cdn.example.com/1.jpg"),
+        image("BAD1", "Image URL 1", "img1.jpg"),
+        {"asset_type": "image", "assets": {"a": "https://cdn.example.com/x.jpg"}},
+        image("GOOD2", "Image URL 1", "https://cdn.example.com/2.jpg"),
+    ]);
+    let (status, reply) = post_assets(&sandbox, ASSETS, &items);
+    assert_eq!(status, 200, "{reply}");
+    let data = &reply["data"];
+    assert_eq!(
+        (&data["created"], &data["updated"], &data["failed"]),
+        (&json!(2), &json!(0), &json!(2)),
+        "{reply}"
+    );
+    let errors = data["error_info"].as_array().cloned().unwrap_or_default();
+    assert_eq!(errors.len(), 2, "{reply}");
+    assert_eq!(errors[0]["index"], 1);
+    assert_eq!(errors[0]["parent_code"], "BAD1");
+    assert!(
+        errors[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not an http(s) URL")),
+        "{reply}"
+    );
+    assert_eq!(errors[1]["index"], 2);
+    assert_eq!(errors[1]["parent_code"], Value::Null);
+    assert!(
+        errors[1]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("parent_code is missing")),
+        "{reply}"
+    );
+    let stored = demo_assets(&sandbox);
+    let codes: Vec<&Value> = stored
+        .as_array()
+        .map(|rows| rows.iter().map(|row| &row["parent_code"]).collect())
+        .unwrap_or_default();
+    assert_eq!(codes, [&json!("GOOD1"), &json!("GOOD2")]);
+}
+
+#[test]
+fn catalogix_refuses_more_than_100_items_with_413() {
+    let sandbox = Sandbox::start();
+    let items: Vec<Value> = (0..101)
+        .map(|n| {
+            image(
+                &format!("P{n}"),
+                "Image URL 1",
+                "https://cdn.example.com/a.jpg",
+            )
+        })
+        .collect();
+    let (status, reply) = post_assets(&sandbox, ASSETS, &json!(items));
+    assert_eq!(status, 413, "{reply}");
+    assert_eq!(
+        reply,
+        json!({"status": "error", "detail": "The API accepts upto 100 data items at a time"})
+    );
+    assert_eq!(demo_assets(&sandbox), json!([]));
+
+    let (status, reply) = post_assets(&sandbox, ASSETS, &json!(items[..100]));
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["data"]["created"], 100);
+}
+
+#[test]
+fn catalogix_needs_a_known_store_and_an_array_body() {
+    let sandbox = Sandbox::start();
+    let items = json!([image("P", "Image URL 1", "https://cdn.example.com/a.jpg")]);
+    let (status, reply) = post_assets(
+        &sandbox,
+        "/catalogix/v1/assets?store_uuid=699ec31355208b213e56059a",
+        &items,
+    );
+    assert_eq!(status, 404, "{reply}");
+    assert_eq!(reply["status"], "error");
+    assert!(reply["detail"].is_string(), "{reply}");
+
+    let (status, reply) = post_assets(&sandbox, "/catalogix/v1/assets", &items);
+    assert_eq!(status, 400, "{reply}");
+    assert_eq!(reply["status"], "error");
+
+    let (status, reply) = post_assets(&sandbox, ASSETS, &json!({"parent_code": "P"}));
+    assert_eq!(status, 400, "{reply}");
+    assert_eq!(reply["status"], "error");
+}
+
+#[test]
+fn catalogix_refuses_a_wrong_token_with_its_unauthorized_body() {
+    let sandbox = Sandbox::start();
+    let items = json!([image("P", "Image URL 1", "https://cdn.example.com/a.jpg")]);
+    let documented = json!({"status": {"code": -1, "message": "Unauthorized – invalid or missing Bearer token"}});
+    for headers in [vec![("Authorization", "Bearer wrong")], vec![]] {
+        let (status, _, reply) = sandbox.request("POST", ASSETS, &headers, Some(&items));
+        assert_eq!(status, 401, "{reply}");
+        assert_eq!(parse(&reply), documented);
+    }
+}
+
+#[test]
+fn both_vendors_take_bodies_of_several_mebibytes() {
+    // SPEC §4 chunks reach 5 MiB, past axum's default 2 MB body limit.
+    let sandbox = Sandbox::start();
+    let long = "x".repeat(10_000);
+    let items: Value = (0..200)
+        .map(|n| {
+            json!({"action": "add", "id": format!("big-{n:03}"),
+                   "attributes": {"a": long, "b": long, "c": long}})
+        })
+        .collect();
+    let (status, _, reply) = edit(&sandbox, "p", items);
+    assert_eq!(status, 202, "{reply}");
+
+    let url = format!("https://cdn.example.com/{}", "y".repeat(30_000));
+    let items: Vec<Value> = (0..100)
+        .map(|n| image(&format!("P{n}"), "Image URL 1", &url))
+        .collect();
+    let (status, reply) = post_assets(&sandbox, ASSETS, &json!(items));
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["data"]["created"], 100);
+}
