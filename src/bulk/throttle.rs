@@ -8,10 +8,13 @@ use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-/// On a 429 the rates drop to this share of what they were.
-const LOWER_FACTOR: f64 = 0.75;
+/// On a 429 the rates drop to this share of what they were...
+const LOWER_FACTOR: f64 = 0.8;
+/// ...but never below this share of the rates before the first 429, so a run that meets
+/// scattered 429s slows down without grinding to a halt.
+const FLOOR_FACTOR: f64 = 0.25;
 /// At most one lowering per this long: concurrent requests often get 429s together.
-const LOWER_AT_MOST_EVERY: Duration = Duration::from_secs(1);
+const LOWER_AT_MOST_EVERY: Duration = Duration::from_secs(2);
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Rates {
@@ -30,6 +33,8 @@ pub struct Throttle {
     /// Largest item count one acquire may ask for (the chunk size).
     max_items: u32,
     last_lowered: Mutex<Option<Instant>>,
+    /// The rates before the first 429 (with no limit set: the request rate seen until then).
+    before_429: Mutex<Option<(f64, Option<f64>)>>,
     started: Instant,
 }
 
@@ -40,6 +45,7 @@ impl Throttle {
             buckets: Mutex::new(Arc::new(Buckets::new(rates, max_items))),
             max_items,
             last_lowered: Mutex::new(None),
+            before_429: Mutex::new(None),
             started: Instant::now(),
         }
     }
@@ -75,13 +81,24 @@ impl Throttle {
         *last = Some(Instant::now());
         let current = self.rates();
         let seen = requests_done as f64 / self.started.elapsed().as_secs_f64().max(0.001);
+        let (base_rps, base_ips) = *self
+            .before_429
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert((
+                current.requests_per_second.unwrap_or(seen),
+                current.items_per_second,
+            ));
+        let lowered = |now: f64, base: f64| (now * LOWER_FACTOR).max(base * FLOOR_FACTOR);
         let rates = Rates {
-            requests_per_second: Some(
-                (current.requests_per_second.unwrap_or(seen) * LOWER_FACTOR).max(0.1),
-            ),
+            requests_per_second: Some(lowered(
+                current.requests_per_second.unwrap_or(base_rps),
+                base_rps,
+            )),
             items_per_second: current
                 .items_per_second
-                .map(|ips| (ips * LOWER_FACTOR).max(1.0)),
+                .zip(base_ips)
+                .map(|(now, base)| lowered(now, base)),
         };
         *self.buckets.lock().unwrap_or_else(|p| p.into_inner()) =
             Arc::new(Buckets::new(rates, self.max_items));
@@ -155,7 +172,7 @@ mod tests {
     }
 
     #[test]
-    fn lowering_cuts_the_rates_once_a_second() {
+    fn lowering_cuts_the_rates_at_most_every_two_seconds_down_to_a_floor() {
         let throttle = Throttle::new(
             Rates {
                 requests_per_second: Some(4.0),
@@ -164,9 +181,19 @@ mod tests {
             200,
         );
         let lowered = throttle.lower(10).unwrap();
-        assert_eq!(lowered.requests_per_second, Some(3.0));
-        assert_eq!(lowered.items_per_second, Some(600.0));
-        assert!(throttle.lower(10).is_none(), "not twice within a second");
+        assert_eq!(lowered.requests_per_second, Some(3.2));
+        assert_eq!(lowered.items_per_second, Some(640.0));
+        assert!(throttle.lower(10).is_none(), "not twice within two seconds");
+        for _ in 0..20 {
+            *throttle.last_lowered.lock().unwrap() = None;
+            throttle.lower(10);
+        }
+        assert_eq!(
+            throttle.rates().requests_per_second,
+            Some(1.0),
+            "floored at a quarter"
+        );
+        assert_eq!(throttle.rates().items_per_second, Some(200.0));
         let unlimited = Throttle::new(
             Rates {
                 requests_per_second: None,

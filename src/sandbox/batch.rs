@@ -249,6 +249,7 @@ async fn edit_items(
     };
     // vendors/batch.txt: every item counts against the items/s limit, whatever it holds,
     // and a request that later fails validation has still been counted.
+    batch.shared.log_bulk("batch", items.len());
     batch.admit(&project_key(&headers), items.len())?;
     let name = match body.get("name") {
         Some(Value::String(name)) if !name.is_empty() => name.clone(),
@@ -327,7 +328,7 @@ fn apply(tx: &Transaction, catalog: &str, items: Vec<Value>) -> Result<(), Fail>
         if let Some(Value::Object(changes)) = item.remove("attributes") {
             for (key, value) in changes {
                 if value.is_null() {
-                    attributes.remove(&key);
+                    attributes.shift_remove(&key);
                 } else {
                     attributes.insert(key, value);
                 }

@@ -155,6 +155,7 @@ async fn upsert_assets(
     let Value::Array(items) = body else {
         return Err(bad_request("the body must be a JSON array of asset items"));
     };
+    shared.log_bulk("catalogix", items.len());
     // vendors/catalogix.txt: "413 Payload too large: The API accepts upto 100 data items at
     // a time."
     if items.len() > MAX_ITEMS_PER_REQUEST {

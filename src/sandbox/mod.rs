@@ -68,7 +68,12 @@ pub struct Shared {
     latency: Duration,
     faults: Option<std::sync::Mutex<faults::Roller>>,
     rate_limits: RateLimits,
+    /// Items per bulk request as received, newest last (see `/_sandbox/requests`).
+    bulk_log: std::sync::Mutex<std::collections::VecDeque<(&'static str, usize)>>,
 }
+
+/// How many bulk requests `/_sandbox/requests` remembers.
+const BULK_LOG_LEN: usize = 10_000;
 
 impl Shared {
     fn open(options: SandboxOptions) -> anyhow::Result<Arc<Shared>> {
@@ -78,7 +83,17 @@ impl Shared {
             latency: options.latency,
             faults: options.faults.map(|f| std::sync::Mutex::new(f.roller())),
             rate_limits: options.rate_limits,
+            bulk_log: std::sync::Mutex::new(std::collections::VecDeque::new()),
         }))
+    }
+
+    /// Notes a bulk request's item count, so tests and CI can see the chunk sizes that arrived.
+    fn log_bulk(&self, vendor: &'static str, items: usize) {
+        let mut log = self.bulk_log.lock().unwrap_or_else(|p| p.into_inner());
+        if log.len() == BULK_LOG_LEN {
+            log.pop_front();
+        }
+        log.push_back((vendor, items));
     }
 
     /// Whether the request carries `Authorization: Bearer <the sandbox token>`.
@@ -97,6 +112,11 @@ fn app(shared: Arc<Shared>) -> Router {
         // SPEC §8 says /batch/2.11; any version is served, as a profile's api_version may differ.
         .nest("/batch/{version}", batch::router(shared.clone()))
         .nest("/catalogix/v1", catalogix::router(shared.clone()))
+        // Not a vendor API: the item count of each bulk request received, oldest first.
+        .route(
+            "/_sandbox/requests",
+            axum::routing::get(bulk_requests).with_state(shared.clone()),
+        )
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(shared, before_each_request))
 }
@@ -120,6 +140,22 @@ async fn before_each_request(
         tokio::time::sleep(shared.latency).await;
     }
     next.run(request).await
+}
+
+async fn bulk_requests(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if !shared.is_authorized(&headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "unauthorized"})),
+        )
+            .into_response();
+    }
+    let log = shared.bulk_log.lock().unwrap_or_else(|p| p.into_inner());
+    let entries: Vec<_> = log
+        .iter()
+        .map(|(vendor, items)| json!({"vendor": vendor, "items": items}))
+        .collect();
+    Json(entries).into_response()
 }
 
 async fn unknown_route(request: Request) -> Response {

@@ -414,7 +414,7 @@ async fn update_item(
     let Value::Object(mut changes) = parse_body(&body)? else {
         return Err(unprocessable("the body must be a JSON object of fields"));
     };
-    changes.remove("id");
+    changes.shift_remove("id");
     let body = shared
         .db
         .call(move |conn| -> Result<String, Fail> {
@@ -461,6 +461,7 @@ async fn bulk_upsert(
     let Some(Value::Array(items)) = body.remove("items") else {
         return Err(unprocessable("items is required and must be an array"));
     };
+    shared.log_bulk("rastro", items.len());
     if items.len() > MAX_BULK_ITEMS {
         return Err(Fail(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -513,7 +514,7 @@ async fn bulk_upsert(
                         failed += 1;
                         continue;
                     };
-                    fields.remove("id");
+                    fields.shift_remove("id");
                     let existing: Option<(i64, String)> = find
                         .query_row(params![catalog, key], |row| Ok((row.get(0)?, row.get(1)?)))
                         .optional()?;

@@ -115,7 +115,7 @@ impl ItemsEdit {
                     return Err((reason, Value::Object(fields)));
                 }
             };
-            fields.remove(id_key);
+            fields.shift_remove(id_key);
             if self.remove {
                 serde_json::json!({"action": "remove", "id": id})
             } else {
@@ -190,6 +190,9 @@ fn validate_attribute(key: &str, value: &Value) -> Result<(), String> {
             Value::Null => Ok(()),
             Value::Number(n) if n.is_i64() || n.is_u64() => Ok(()),
             Value::String(date) if is_rfc3339(date) => Ok(()),
+            Value::String(date) if !date.is_empty() && date.bytes().all(|b| b.is_ascii_digit()) => Err(format!(
+                "a Unix timestamp must be a JSON number, not the string \"{date}\": type the column, e.g. {key}:integer"
+            )),
             _ => Err("a date(..) value must be a Unix timestamp in seconds or an RFC 3339 date such as 2012-08-12T22:30:05Z".into()),
         };
     }

@@ -77,7 +77,7 @@ impl AssetsUpsert {
         if !fields.contains_key("assets") {
             let mut item = Map::new();
             for key in ["parent_code", "asset_type", "product_uuid"] {
-                if let Some(value) = fields.remove(key) {
+                if let Some(value) = fields.shift_remove(key) {
                     item.insert(key.to_string(), value);
                 }
             }

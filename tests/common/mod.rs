@@ -317,3 +317,79 @@ impl Run {
         lines[errors[0]].to_string()
     }
 }
+
+impl Sandbox {
+    /// GET a sandbox path (vendor or `/_sandbox`) as JSON, with the headers every vendor wants.
+    pub fn inspect(&self, path: &str) -> Value {
+        let bearer = format!("Bearer {TOKEN}");
+        let (status, _, body) = self.request(
+            "GET",
+            path,
+            &[("Authorization", &bearer), ("X-Batch-Project", "tests")],
+            None,
+        );
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|err| panic!("GET {path}: {err}: {body}"))
+    }
+
+    /// Item counts of the bulk requests the sandbox received, in order.
+    pub fn bulk_sizes(&self, vendor: &str) -> Vec<u64> {
+        self.inspect("/_sandbox/requests")
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["vendor"] == vendor)
+            .map(|r| r["items"].as_u64().unwrap())
+            .collect()
+    }
+}
+
+impl Env {
+    /// `catops -p PROFILE --base-url ...` against a served sandbox, for any built-in profile.
+    pub fn on(&self, sandbox: &Sandbox, profile: &str, args: &[&str]) -> Run {
+        self.on_with(sandbox, profile, args, |_| {})
+    }
+
+    pub fn on_with(
+        &self,
+        sandbox: &Sandbox,
+        profile: &str,
+        args: &[&str],
+        setup: impl FnOnce(&mut StdCommand),
+    ) -> Run {
+        let prefix = match profile {
+            "sandbox-batch" => "/batch/2.11",
+            "sandbox-catalogix" => "/catalogix/v1",
+            _ => "/rastro/api",
+        };
+        let base = format!("{}{prefix}", sandbox.root);
+        let mut full = vec!["-p", profile, "--base-url", &base];
+        full.extend_from_slice(args);
+        self.run_with(&full, setup)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.home.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.home.path().join(name))
+            .unwrap_or_else(|err| panic!("read {name}: {err}"))
+    }
+}
+
+/// A product CSV of `rows` rows, skus `P-0000001`...: the shape the README's example uses.
+pub fn product_csv(rows: usize) -> String {
+    let mut csv = String::from("sku,title,price:number,brand\n");
+    for n in 0..rows {
+        csv.push_str(&format!(
+            "P-{n:07},Product {n},{}.{:02},Brand {}\n",
+            n % 500,
+            n % 100,
+            n % 7
+        ));
+    }
+    csv
+}
