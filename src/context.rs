@@ -66,9 +66,7 @@ impl Context {
     pub async fn api(&self, op: Operation) -> anyhow::Result<Api> {
         let (selected, http) = self.connect(op).await?;
         let vendor = selected.profile.vendor;
-        Api::connect(vendor, http).ok_or_else(|| {
-            Failure::usage(format!("{vendor} is not supported by this build")).into()
-        })
+        Ok(Api::connect(vendor, http))
     }
 
     /// The bulk endpoint for `request`, its missing settings taken from the profile.

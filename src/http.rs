@@ -78,6 +78,8 @@ pub enum ApiError {
         path: String,
         status: StatusCode,
         message: String,
+        /// The vendor's error code, where its body has one (e.g. clevertap's CATALOG_NOT_FOUND).
+        code: Option<String>,
     },
     #[error("{vendor}: {method} {path}: {reason}")]
     Transport {
@@ -115,6 +117,17 @@ impl ApiError {
     }
 
     pub fn exit_code(&self) -> u8 {
+        // vendors/clevertap.txt names its errors by code; the code decides over the status.
+        if let ApiError::Status {
+            code: Some(code), ..
+        } = self
+        {
+            match code.as_str() {
+                "CATALOG_NOT_FOUND" => return exit::NOT_FOUND,
+                "AUTHENTICATION_FAILED" | "AUTHORIZATION_FAILED" => return exit::AUTH,
+                _ => {}
+            }
+        }
         match self.status().map(|s| s.as_u16()) {
             Some(401 | 403) => exit::AUTH,
             Some(404) => exit::NOT_FOUND,
@@ -125,6 +138,13 @@ impl ApiError {
     /// What the user can do about it, by status: the one table of advice.
     pub fn hints(&self) -> Vec<String> {
         let hint = match self {
+            ApiError::Status {
+                vendor: VendorKind::Catalogian,
+                status,
+                ..
+            } if status.as_u16() == 403 => {
+                "the key lacks a scope: `delta rows` needs read:rows; create a key with read:rows under Source Settings → API Keys"
+            }
             ApiError::Status { status, .. } => match status.as_u16() {
                 401 => "the token was refused: check the profile's token source with `catops profile show`",
                 403 => "the token is valid but lacks permission for this request",
@@ -277,6 +297,25 @@ impl Http {
         body: Option<bytes::Bytes>,
         idempotent: bool,
     ) -> Result<Reply, ApiError> {
+        let (status, body) = self
+            .send_raw(method.clone(), path, query, body, idempotent)
+            .await?;
+        if status.is_success() {
+            Ok(Reply { body })
+        } else {
+            Err(self.status_error(&method, path, status, &body))
+        }
+    }
+
+    /// Like `send`, but any final status is returned with its body (for `catops api`).
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<bytes::Bytes>,
+        idempotent: bool,
+    ) -> Result<(StatusCode, bytes::Bytes), ApiError> {
         let url = self.url(path, query);
         let mut attempt = 0u32;
         loop {
@@ -286,9 +325,10 @@ impl Http {
                 .request(method.clone(), url.clone())
                 .headers(self.auth.clone());
             if let Some(body) = &body {
-                request = request
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(body.clone());
+                if !self.auth.contains_key(CONTENT_TYPE) {
+                    request = request.header(CONTENT_TYPE, "application/json");
+                }
+                request = request.body(body.clone());
             }
             self.log_request(&method, &url, body.as_deref());
             let outcome = match request.send().await {
@@ -310,13 +350,10 @@ impl Http {
                     if status == StatusCode::TOO_MANY_REQUESTS {
                         self.throttled.fetch_add(1, Ordering::Relaxed);
                     }
-                    if status.is_success() {
-                        return Ok(Reply { body: bytes });
-                    }
                     let retryable = status == StatusCode::TOO_MANY_REQUESTS
                         || (status.is_server_error() && idempotent);
-                    if !(retryable && retries_left) {
-                        return Err(self.status_error(&method, path, status, &bytes));
+                    if status.is_success() || !(retryable && retries_left) {
+                        return Ok((status, bytes));
                     }
                     self.wait_before_retry(attempt, retry_after, &status.to_string())
                         .await;
@@ -367,7 +404,7 @@ impl Http {
         url
     }
 
-    fn status_error(
+    pub fn status_error(
         &self,
         method: &Method,
         path: &str,
@@ -382,6 +419,7 @@ impl Http {
             path: path.to_string(),
             status,
             message: self.redact(&message),
+            code: vendor_code(body),
         }
     }
 
@@ -573,13 +611,22 @@ pub fn vendor_message(body: &[u8]) -> Option<String> {
     .iter()
     .filter_map(|key| json.get(key))
     .find_map(from_value);
-    let code = json.get("error_code").and_then(Value::as_str);
+    let code = vendor_code(body);
+    let code = code.as_deref();
     match (message, code) {
         (Some(message), Some(code)) => Some(one_line(&format!("{message} ({code})"))),
         (Some(message), None) => Some(one_line(&message)),
         (None, Some(code)) => Some(code.to_string()),
         (None, None) => Some(describe_body(body)),
     }
+}
+
+/// The vendor's error code from its error body, if it has one.
+fn vendor_code(body: &[u8]) -> Option<String> {
+    let json: Value = serde_json::from_slice(body).ok()?;
+    ["error_code", "code", "errorCode"]
+        .iter()
+        .find_map(|key| json.get(key)?.as_str().map(str::to_string))
 }
 
 /// A short description of a body that is not the JSON we expected.
@@ -662,7 +709,11 @@ mod tests {
 
     #[test]
     fn vendor_messages_from_each_documented_shape() {
-        let cases: [(&str, &str); 7] = [
+        let cases: [(&str, &str); 8] = [
+            (
+                r#"{"status":"fail","code":"CATALOG_NOT_FOUND","error":"No catalog exists"}"#,
+                "No catalog exists (CATALOG_NOT_FOUND)",
+            ),
             (r#"{"detail":"catalog not found"}"#, "catalog not found"),
             (
                 r#"{"error_message":"Invalid key","error_code":"AUTHENTICATION_INVALID"}"#,
@@ -752,6 +803,7 @@ mod tests {
             path: "/x".into(),
             status: StatusCode::from_u16(code).unwrap(),
             message: "m".into(),
+            code: None,
         };
         assert_eq!(err(401).exit_code(), exit::AUTH);
         assert_eq!(err(403).exit_code(), exit::AUTH);

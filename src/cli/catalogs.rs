@@ -13,8 +13,14 @@ use crate::vendors::Operation;
 
 #[derive(Debug, Subcommand)]
 pub enum CatalogsCommand {
-    /// List the catalogs the token can see
+    /// List the catalogs the token can see (rastro, clevertap)
     List,
+    /// Print one catalog (clevertap)
+    Get {
+        /// Catalog id
+        #[arg(value_parser = super::items::resource_id)]
+        id: String,
+    },
     /// Create a catalog with a schema
     #[command(group(ArgGroup::new("schema_source").required(true).args(["field", "schema"])))]
     Create {
@@ -45,6 +51,11 @@ pub async fn run(command: CatalogsCommand, ctx: &Context) -> anyhow::Result<u8> 
             }
             list.finish()?;
         }
+        CatalogsCommand::Get { id } => {
+            let api = ctx.api(Operation::CatalogsGet).await?;
+            let catalog = api.clevertap()?.catalogs_get(&id).await?;
+            output::print_value(ctx.format, &catalog)?;
+        }
         CatalogsCommand::Create {
             name,
             unique_id_field,
@@ -71,7 +82,7 @@ pub async fn run(command: CatalogsCommand, ctx: &Context) -> anyhow::Result<u8> 
                 schema_definition: SchemaDefinition { fields },
             };
             let api = ctx.api(Operation::CatalogsCreate).await?;
-            let created = api.catalogs_create(&request).await?;
+            let created = api.rastro()?.catalogs_create(&request).await?;
             output::print_value(ctx.format, &created)?;
         }
     }

@@ -76,7 +76,7 @@ pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
             if all {
                 list_all(ctx, api, catalog, page, limit.unwrap_or(MAX_PAGE_LIMIT)).await?;
             } else {
-                let page = api.items_page(&catalog, page, limit).await?;
+                let page = api.rastro()?.items_page(&catalog, page, limit).await?;
                 let stdout = std::io::stdout();
                 let mut list = ListPrinter::new(ctx.format, stdout.lock());
                 for record in &page.records {
@@ -87,7 +87,7 @@ pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
         }
         ItemsCommand::Get { catalog, item_id } => {
             let api = ctx.api(Operation::ItemsGet).await?;
-            let item = api.items_get(&catalog, &item_id).await?;
+            let item = api.rastro()?.items_get(&catalog, &item_id).await?;
             output::print_value(ctx.format, &item)?;
         }
         ItemsCommand::Update {
@@ -101,7 +101,10 @@ pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
                 None => parse_set_fields(&set)?,
             };
             let api = ctx.api(Operation::ItemsUpdate).await?;
-            let item = api.items_update(&catalog, &item_id, &fields).await?;
+            let item = api
+                .rastro()?
+                .items_update(&catalog, &item_id, &fields)
+                .await?;
             output::print_value(ctx.format, &item)?;
         }
     }
@@ -117,13 +120,19 @@ async fn list_all(
     limit: u32,
 ) -> anyhow::Result<()> {
     let api = Arc::new(api);
-    let (pages, mut received) = tokio::sync::mpsc::channel::<Result<Page, _>>(PAGES_AHEAD);
+    let (pages, mut received) = tokio::sync::mpsc::channel::<anyhow::Result<Page>>(PAGES_AHEAD);
     let fetcher = tokio::spawn(async move {
         let mut number = first_page;
         // Items on the pages before the first one listed, then every item received.
         let mut seen = (first_page - 1).saturating_mul(u64::from(limit));
         loop {
-            let page = api.items_page(&catalog, number, Some(limit)).await;
+            let page = match api.rastro() {
+                Ok(rastro) => rastro
+                    .items_page(&catalog, number, Some(limit))
+                    .await
+                    .map_err(anyhow::Error::from),
+                Err(err) => Err(err),
+            };
             let done = match &page {
                 Ok(page) => {
                     seen = seen.saturating_add(page.records.len() as u64);

@@ -2,9 +2,12 @@
 //! command: `catops items list` lives in `cli/items.rs`). clap structs only parse; `Context`
 //! resolves them.
 
+pub mod api;
 pub mod assets;
 pub mod bulk;
 pub mod catalogs;
+pub mod delta;
+pub mod enrich;
 pub mod items;
 pub mod profile;
 pub mod sandbox;
@@ -98,6 +101,14 @@ pub enum Command {
     /// Asset links (catalogix)
     #[command(subcommand)]
     Assets(assets::AssetsCommand),
+    /// Enrichment jobs over a catalog's items (rastro)
+    #[command(subcommand)]
+    Enrich(enrich::EnrichCommand),
+    /// The delta feed of a source: events and changed rows (catalogian)
+    #[command(subcommand)]
+    Delta(delta::DeltaCommand),
+    /// An authenticated raw request to the profile's vendor
+    Api(api::ApiArgs),
     /// Manage profiles in the config file
     #[command(subcommand)]
     Profile(profile::ProfileCommand),
@@ -126,6 +137,18 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Assets(command) => {
             let ctx = Context::new(&cli.global)?;
             runtime()?.block_on(assets::run(command, &ctx))
+        }
+        Command::Enrich(command) => {
+            let ctx = Context::new(&cli.global)?;
+            runtime()?.block_on(enrich::run(command, &ctx))
+        }
+        Command::Delta(command) => {
+            let ctx = Context::new(&cli.global)?;
+            runtime()?.block_on(delta::run(command, &ctx))
+        }
+        Command::Api(args) => {
+            let ctx = Context::new(&cli.global)?;
+            runtime()?.block_on(api::run(args, &ctx))
         }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context as _;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-use super::{batch, catalogix, rastro, StateLocation};
+use super::{batch, catalogian, catalogix, clevertap, enrich, rastro, StateLocation};
 
 /// One emulated vendor's part of the database.
 struct VendorTables {
@@ -34,6 +34,25 @@ const VENDORS: &[VendorTables] = &[
         schema: catalogix::SCHEMA,
         seed: catalogix::seed,
         clear: catalogix::clear,
+    },
+    // rastro's enrichment jobs: no demo data, cleared with the rest.
+    VendorTables {
+        name: "rastro-enrich",
+        schema: enrich::SCHEMA,
+        seed: enrich::seed,
+        clear: enrich::clear,
+    },
+    VendorTables {
+        name: "clevertap",
+        schema: clevertap::SCHEMA,
+        seed: clevertap::seed,
+        clear: clevertap::clear,
+    },
+    VendorTables {
+        name: "catalogian",
+        schema: catalogian::SCHEMA,
+        seed: catalogian::seed,
+        clear: catalogian::clear,
     },
 ];
 
@@ -165,10 +184,13 @@ mod tests {
             assert_eq!(count(&db, "SELECT COUNT(*) FROM rastro_items"), 25);
             assert_eq!(count(&db, "SELECT COUNT(*) FROM batch_catalogs"), 1);
             assert_eq!(count(&db, "SELECT COUNT(*) FROM catalogix_stores"), 1);
+            assert_eq!(count(&db, "SELECT COUNT(*) FROM clevertap_catalogs"), 2);
+            assert_eq!(count(&db, "SELECT COUNT(*) FROM catalogian_sources"), 1);
         }
         let db = Db::open(&StateLocation::File(path)).unwrap();
         db.reset().unwrap();
         assert_eq!(count(&db, "SELECT COUNT(*) FROM rastro_items"), 25);
         assert_eq!(count(&db, "SELECT COUNT(*) FROM batch_catalogs"), 1);
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM catalogian_sources"), 1);
     }
 }

@@ -3,8 +3,11 @@
 //! and runs inside a command when a profile's base_url is "embedded".
 
 mod batch;
+mod catalogian;
 mod catalogix;
+mod clevertap;
 mod db;
+mod enrich;
 mod faults;
 mod rastro;
 mod ratelimit;
@@ -30,6 +33,10 @@ pub use faults::Faults;
 
 /// SPEC §4 sends chunks of up to 5 MiB; axum's default body limit is 2 MB.
 const MAX_BODY_BYTES: usize = 8 << 20;
+
+/// SPEC §8: the second fixed token. catalogian takes it with the `read` scope only; every
+/// other vendor refuses it like an unknown token.
+pub const SANDBOX_READONLY_TOKEN: &str = "sandbox-readonly";
 
 pub enum StateLocation {
     Memory,
@@ -112,6 +119,8 @@ fn app(shared: Arc<Shared>) -> Router {
         // SPEC §8 says /batch/2.11; any version is served, as a profile's api_version may differ.
         .nest("/batch/{version}", batch::router(shared.clone()))
         .nest("/catalogix/v1", catalogix::router(shared.clone()))
+        .nest("/clevertap", clevertap::router(shared.clone()))
+        .nest("/catalogian", catalogian::router(shared.clone()))
         // Not a vendor API: the item count of each bulk request received, oldest first.
         .route(
             "/_sandbox/requests",
@@ -158,6 +167,35 @@ async fn bulk_requests(State(shared): State<Arc<Shared>>, headers: HeaderMap) ->
     Json(entries).into_response()
 }
 
+/// Unix time in milliseconds; enrichment progress and delta timestamps are wall-clock based.
+fn unix_ms_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A hash that stays the same across runs, platforms and Rust releases (FNV-1a, then a
+/// splitmix64 finish so every bit is mixed): the sandbox's "random" values must be
+/// reproducible. `std`'s hashers promise no such thing.
+fn stable_hash(parts: &[&str]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for (index, part) in parts.iter().enumerate() {
+        if index > 0 {
+            // A separator, so ("ab", "c") and ("a", "bc") differ.
+            hash ^= 0xff;
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        for byte in part.bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash = (hash ^ (hash >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    hash = (hash ^ (hash >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    hash ^ (hash >> 31)
+}
+
 async fn unknown_route(request: Request) -> Response {
     let message = format!(
         "no such endpoint: {} {} (vendors live under /rastro/api, /batch/2.11, /catalogix/v1, /clevertap, /catalogian)",
@@ -180,9 +218,17 @@ pub async fn serve(addr: &str, options: SandboxOptions, quiet: bool) -> anyhow::
         eprintln!("  rastro     http://{local}/rastro/api");
         eprintln!("  batch      http://{local}/batch/{BATCH_VERSION}");
         eprintln!("  catalogix  http://{local}/catalogix/v1");
+        eprintln!("  clevertap  http://{local}/clevertap");
+        eprintln!("  catalogian http://{local}/catalogian");
         if shared.token == SANDBOX_TOKEN {
             eprintln!("  token      {SANDBOX_TOKEN} (all scopes)");
         }
+        eprintln!("  token      {SANDBOX_READONLY_TOKEN} (catalogian read scope only)");
+        eprintln!(
+            "  token      {} (catalogian source-scoped key: {} only, read scope)",
+            catalogian::DEMO_SOURCE_KEY,
+            catalogian::DEMO_SOURCE
+        );
         match shared.rate_limits {
             RateLimits::On => eprintln!(
                 "  rate limits on (batch: {REQUESTS_PER_SECOND} requests/s, {ITEMS_PER_SECOND} items/s per project)"

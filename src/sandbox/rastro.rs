@@ -1,5 +1,7 @@
 //! rastro emulation (vendors/rastro.txt) under `/rastro/api`: catalogs, items and bulk upsert,
-//! with the documented limits. Errors use a `{"detail": "..."}` body.
+//! with the documented limits, and enrichment (in `enrich`). Errors use a `{"detail": "..."}`
+//! body. Handlers that touch a catalog's items first bring its enrichment jobs up to now, and
+//! every change is handed to catalogian, whose demo source follows `cat_demo`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,7 +16,8 @@ use axum::{Json, Router};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::{json, Map, Value};
 
-use super::{Shared, MAX_BODY_BYTES};
+use super::catalogian::{self, Changes};
+use super::{enrich, unix_ms_now, Shared, MAX_BODY_BYTES};
 
 /// vendors/rastro.txt: bulk takes "max 1000" items, and list pages "max 1000".
 const MAX_BULK_ITEMS: usize = 1000;
@@ -94,6 +97,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/public/catalogs/{catalog}/items/{item}",
             get(get_item).put(update_item),
         )
+        .merge(enrich::routes())
         .route_layer(middleware::from_fn_with_state(
             shared.clone(),
             require_bearer,
@@ -104,7 +108,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
 }
 
 /// An error response in rastro's shape.
-struct Fail(StatusCode, String);
+pub(super) struct Fail(pub(super) StatusCode, pub(super) String);
 
 impl IntoResponse for Fail {
     fn into_response(self) -> Response {
@@ -127,7 +131,7 @@ impl From<anyhow::Error> for Fail {
     }
 }
 
-fn unprocessable(message: impl Into<String>) -> Fail {
+pub(super) fn unprocessable(message: impl Into<String>) -> Fail {
     Fail(StatusCode::UNPROCESSABLE_ENTITY, message.into())
 }
 
@@ -150,12 +154,12 @@ fn json_response(body: String) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-fn parse_body(body: &Bytes) -> Result<Value, Fail> {
+pub(super) fn parse_body(body: &Bytes) -> Result<Value, Fail> {
     serde_json::from_slice(body).map_err(|err| unprocessable(format!("invalid JSON body: {err}")))
 }
 
 /// Stored bodies are the item's fields; the API shows them with `id` first.
-fn render_item(id: i64, body: &str) -> String {
+pub(super) fn render_item(id: i64, body: &str) -> String {
     let fields = body.trim().strip_prefix('{').unwrap_or("}");
     if fields.trim_start().starts_with('}') {
         format!("{{\"id\":\"item_{id}\"}}")
@@ -220,7 +224,7 @@ fn check_types(schema: &[(String, String)], fields: &Map<String, Value>) -> Resu
     Ok(())
 }
 
-fn catalog_unique_field(conn: &Connection, catalog: &str) -> Result<String, Fail> {
+pub(super) fn catalog_unique_field(conn: &Connection, catalog: &str) -> Result<String, Fail> {
     conn.query_row(
         "SELECT unique_id_field FROM rastro_catalogs WHERE id = ?1",
         [catalog],
@@ -343,6 +347,7 @@ async fn list_items(
     let body = shared
         .db
         .call(move |conn| -> Result<String, Fail> {
+            enrich::catch_up(conn, &catalog)?;
             // One read transaction, so `total` and the page agree.
             let tx = conn.transaction()?;
             catalog_unique_field(&tx, &catalog)?;
@@ -381,6 +386,7 @@ async fn get_item(
         .db
         .call(move |conn| -> Result<String, Fail> {
             catalog_unique_field(conn, &catalog)?;
+            enrich::catch_up(conn, &catalog)?;
             let (id, body) = find_item(conn, &catalog, &item)?;
             Ok(render_item(id, &body))
         })
@@ -420,7 +426,13 @@ async fn update_item(
         .call(move |conn| -> Result<String, Fail> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let unique_field = catalog_unique_field(&tx, &catalog)?;
+            enrich::advance(&tx, &catalog, unix_ms_now())?;
             let (id, stored) = find_item(&tx, &catalog, &item)?;
+            let old_key = tx.query_row(
+                "SELECT unique_value FROM rastro_items WHERE id = ?1",
+                [id],
+                |row| row.get::<_, String>(0),
+            )?;
             let mut fields: Map<String, Value> = serde_json::from_str(&stored).unwrap_or_default();
             fields.extend(changes);
             let key = unique_key(fields.get(&unique_field)).ok_or_else(|| {
@@ -442,8 +454,19 @@ async fn update_item(
                 }
             }
             updated?;
+            let mut changes = Changes::for_catalog(&tx, &catalog)?;
+            let (before, after) = (render_item(id, &stored), render_item(id, &body));
+            if key == old_key {
+                changes.note(&key, Some(before), Some(after.clone()));
+            } else {
+                // catalogian keys rows by the unique field: a new key is a row that went
+                // away and one that appeared.
+                changes.note(&old_key, Some(before), None);
+                changes.note(&key, None, Some(after.clone()));
+            }
+            catalogian::record_change(&tx, changes)?;
             tx.commit()?;
-            Ok(render_item(id, &body))
+            Ok(after)
         })
         .await??;
     Ok(json_response(body))
@@ -481,6 +504,7 @@ async fn bulk_upsert(
         .call(move |conn| -> Result<Value, Fail> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let catalog_field = catalog_unique_field(&tx, &catalog)?;
+            enrich::advance(&tx, &catalog, unix_ms_now())?;
             if catalog_field != unique_field {
                 return Err(unprocessable(format!(
                     "unique_field '{unique_field}' does not match the catalog's unique_id_field '{catalog_field}'"
@@ -497,6 +521,7 @@ async fn bulk_upsert(
                 }
             }
             let (mut created, mut updated, mut failed) = (0u64, 0u64, 0u64);
+            let mut changes = Changes::for_catalog(&tx, &catalog)?;
             {
                 let mut find = tx.prepare_cached(
                     "SELECT id, body FROM rastro_items WHERE catalog_id = ?1 AND unique_value = ?2",
@@ -523,16 +548,34 @@ async fn bulk_upsert(
                             let mut merged: Map<String, Value> =
                                 serde_json::from_str(&stored).unwrap_or_default();
                             merged.extend(fields);
-                            update.execute(params![Value::Object(merged).to_string(), id])?;
+                            let body = Value::Object(merged).to_string();
+                            // The vendor counts a re-sent item as updated; the feed sees
+                            // that it did not change.
+                            if body != stored {
+                                update.execute(params![body, id])?;
+                                if changes.is_tracking() {
+                                    changes.note(
+                                        &key,
+                                        Some(render_item(id, &stored)),
+                                        Some(render_item(id, &body)),
+                                    );
+                                }
+                            }
                             updated += 1;
                         }
                         None => {
-                            insert.execute(params![catalog, key, Value::Object(fields).to_string()])?;
+                            let body = Value::Object(fields).to_string();
+                            insert.execute(params![catalog, key, body])?;
+                            if changes.is_tracking() {
+                                let id = tx.last_insert_rowid();
+                                changes.note(&key, None, Some(render_item(id, &body)));
+                            }
                             created += 1;
                         }
                     }
                 }
             }
+            catalogian::record_change(&tx, changes)?;
             tx.commit()?;
             Ok(json!({ "created": created, "updated": updated, "failed": failed }))
         })

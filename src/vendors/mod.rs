@@ -27,6 +27,14 @@ pub enum VendorKind {
     Catalogian,
 }
 
+const ALL_VENDORS: [VendorKind; 5] = [
+    VendorKind::Rastro,
+    VendorKind::Batch,
+    VendorKind::Catalogix,
+    VendorKind::Clevertap,
+    VendorKind::Catalogian,
+];
+
 impl VendorKind {
     pub fn name(self) -> &'static str {
         match self {
@@ -94,6 +102,16 @@ pub enum Operation {
     BulkUpsert,
     BulkRemove,
     AssetsUpsert,
+    CatalogsGet,
+    EnrichStart,
+    EnrichStatus,
+    EnrichCancel,
+    DeltaSources,
+    DeltaList,
+    DeltaLatest,
+    DeltaRows,
+    DeltaWatch,
+    Api,
 }
 
 impl Operation {
@@ -107,16 +125,36 @@ impl Operation {
             Operation::BulkUpsert => "bulk upsert",
             Operation::BulkRemove => "bulk remove",
             Operation::AssetsUpsert => "assets upsert",
+            Operation::CatalogsGet => "catalogs get",
+            Operation::EnrichStart => "enrich start",
+            Operation::EnrichStatus => "enrich status",
+            Operation::EnrichCancel => "enrich cancel",
+            Operation::DeltaSources => "delta sources",
+            Operation::DeltaList => "delta list",
+            Operation::DeltaLatest => "delta latest",
+            Operation::DeltaRows => "delta rows",
+            Operation::DeltaWatch => "delta watch",
+            Operation::Api => "api",
         }
     }
 
     pub fn vendors(self) -> &'static [VendorKind] {
         match self {
-            Operation::CatalogsList
-            | Operation::CatalogsCreate
+            Operation::CatalogsList => &[VendorKind::Rastro, VendorKind::Clevertap],
+            Operation::CatalogsGet => &[VendorKind::Clevertap],
+            Operation::CatalogsCreate
             | Operation::ItemsList
             | Operation::ItemsGet
-            | Operation::ItemsUpdate => &[VendorKind::Rastro],
+            | Operation::ItemsUpdate
+            | Operation::EnrichStart
+            | Operation::EnrichStatus
+            | Operation::EnrichCancel => &[VendorKind::Rastro],
+            Operation::DeltaSources
+            | Operation::DeltaList
+            | Operation::DeltaLatest
+            | Operation::DeltaRows
+            | Operation::DeltaWatch => &[VendorKind::Catalogian],
+            Operation::Api => &ALL_VENDORS,
             Operation::BulkUpsert => &[VendorKind::Rastro, VendorKind::Batch],
             Operation::BulkRemove => &[VendorKind::Batch],
             Operation::AssetsUpsert => &[VendorKind::Catalogix],
@@ -131,59 +169,70 @@ pub struct Page {
     pub total: Option<u64>,
 }
 
-/// The seam commands call. Each variant wraps one vendor's client; `Context::api` only builds
-/// the variant for a vendor that `Operation::vendors` lists, so a command never reaches a
-/// vendor that cannot do it.
+/// The seam commands call: one variant per vendor client. `Context::api` builds it only for a
+/// vendor that `Operation::vendors` lists, and commands ask for the client they need.
 pub enum Api {
     Rastro(rastro::Rastro),
+    Clevertap(clevertap::Clevertap),
+    Catalogian(catalogian::Catalogian),
+    /// Vendors whose only commands are bulk ones, reached here by `catops api`.
+    Raw(Http),
 }
 
 impl Api {
-    pub fn connect(kind: VendorKind, http: Http) -> Option<Api> {
+    pub fn connect(kind: VendorKind, http: Http) -> Api {
         match kind {
-            VendorKind::Rastro => Some(Api::Rastro(rastro::Rastro::new(http))),
-            _ => None,
+            VendorKind::Rastro => Api::Rastro(rastro::Rastro::new(http)),
+            VendorKind::Clevertap => Api::Clevertap(clevertap::Clevertap::new(http)),
+            VendorKind::Catalogian => Api::Catalogian(catalogian::Catalogian::new(http)),
+            VendorKind::Batch | VendorKind::Catalogix => Api::Raw(http),
         }
     }
 
-    pub async fn catalogs_list(&self) -> Result<Vec<Value>, ApiError> {
+    pub fn http(&self) -> &Http {
         match self {
-            Api::Rastro(rastro) => rastro.catalogs_list().await,
+            Api::Rastro(client) => client.http(),
+            Api::Clevertap(client) => client.http(),
+            Api::Catalogian(client) => client.http(),
+            Api::Raw(http) => http,
         }
     }
 
-    pub async fn catalogs_create(&self, request: &rastro::NewCatalog) -> Result<Value, ApiError> {
+    pub fn rastro(&self) -> anyhow::Result<&rastro::Rastro> {
         match self {
-            Api::Rastro(rastro) => rastro.catalogs_create(request).await,
+            Api::Rastro(client) => Ok(client),
+            other => Err(other.mismatch("rastro")),
         }
     }
 
-    pub async fn items_page(
-        &self,
-        catalog: &str,
-        page: u64,
-        limit: Option<u32>,
-    ) -> Result<Page, ApiError> {
+    pub fn catalogian(&self) -> anyhow::Result<&catalogian::Catalogian> {
         match self {
-            Api::Rastro(rastro) => rastro.items_page(catalog, page, limit).await,
+            Api::Catalogian(client) => Ok(client),
+            other => Err(other.mismatch("catalogian")),
         }
     }
 
-    pub async fn items_get(&self, catalog: &str, item: &str) -> Result<Value, ApiError> {
+    pub fn clevertap(&self) -> anyhow::Result<&clevertap::Clevertap> {
         match self {
-            Api::Rastro(rastro) => rastro.items_get(catalog, item).await,
+            Api::Clevertap(client) => Ok(client),
+            other => Err(other.mismatch("clevertap")),
         }
     }
 
-    pub async fn items_update(
-        &self,
-        catalog: &str,
-        item: &str,
-        fields: &Value,
-    ) -> Result<Value, ApiError> {
-        match self {
-            Api::Rastro(rastro) => rastro.items_update(catalog, item, fields).await,
-        }
+    /// `Context::api` checks vendors first, so this only guards against a wrong table entry.
+    fn mismatch(&self, wanted: &str) -> anyhow::Error {
+        crate::error::Failure::usage(format!(
+            "this command needs a {wanted} profile, not {}",
+            self.http().vendor()
+        ))
+        .into()
+    }
+
+    pub async fn catalogs_list(&self) -> anyhow::Result<Vec<Value>> {
+        Ok(match self {
+            Api::Clevertap(client) => client.catalogs_list().await?,
+            other => other.rastro()?.catalogs_list().await?,
+        })
     }
 }
 
@@ -311,7 +360,30 @@ pub fn envelope_parts(prefix: &str, suffix: &str) -> (Box<[u8]>, Box<[u8]>) {
     )
 }
 
+/// Percent-encodes one path segment so an id with `/` or `?` cannot change the route.
+pub fn segment(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for byte in raw.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
 /// A JSON string literal, for building envelopes.
 pub fn json_string(text: &str) -> String {
     Value::String(text.to_string()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn segment_escapes_route_characters() {
+        assert_eq!(super::segment("cat_demo"), "cat_demo");
+        assert_eq!(super::segment("a/b?c d"), "a%2Fb%3Fc%20d");
+    }
 }

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{envelope_parts, json_string, BulkReply, BulkRequest, Page};
+use super::{envelope_parts, json_string, segment, BulkReply, BulkRequest, Page};
 use crate::error::Failure;
 use crate::http::{ApiError, Http};
 
@@ -54,6 +54,10 @@ pub struct Rastro {
 impl Rastro {
     pub fn new(http: Http) -> Self {
         Rastro { http }
+    }
+
+    pub fn http(&self) -> &Http {
+        &self.http
     }
 
     pub async fn catalogs_list(&self) -> Result<Vec<Value>, ApiError> {
@@ -108,6 +112,37 @@ impl Rastro {
             segment(item)
         );
         self.http.send_json(Method::PUT, &path, fields, true).await
+    }
+}
+
+impl Rastro {
+    /// `POST /public/catalogs/{id}/enrich` with the documented parameters in `request`.
+    pub async fn enrich_start(&self, catalog: &str, request: &Value) -> Result<Value, ApiError> {
+        let path = format!("/public/catalogs/{}/enrich", segment(catalog));
+        // Not idempotent: a repeated start would run a second job.
+        self.http
+            .send_json(Method::POST, &path, request, false)
+            .await
+    }
+
+    pub async fn enrich_status(&self, catalog: &str, job: &str) -> Result<Value, ApiError> {
+        let path = format!(
+            "/public/catalogs/{}/enrich/{}",
+            segment(catalog),
+            segment(job)
+        );
+        self.http.get_json(&path, &[]).await
+    }
+
+    pub async fn enrich_cancel(&self, catalog: &str, job: &str) -> Result<Value, ApiError> {
+        let path = format!(
+            "/public/catalogs/{}/enrich/{}/cancel",
+            segment(catalog),
+            segment(job)
+        );
+        // Cancelling twice leaves the job cancelled, so a retry is harmless.
+        let reply = self.http.send(Method::POST, &path, &[], None, true).await?;
+        self.http.decode(&Method::POST, &path, &reply.body)
     }
 }
 
@@ -196,28 +231,5 @@ impl BulkUpsert {
             refused: Vec::new(),
             unattributed_failures: counts.failed.unwrap_or(0),
         })
-    }
-}
-
-/// Percent-encodes one path segment so an id with `/` or `?` cannot change the route.
-fn segment(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for byte in raw.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn segment_escapes_route_characters() {
-        assert_eq!(super::segment("cat_demo"), "cat_demo");
-        assert_eq!(super::segment("a/b?c d"), "a%2Fb%3Fc%20d");
     }
 }

@@ -360,6 +360,8 @@ impl Env {
         let prefix = match profile {
             "sandbox-batch" => "/batch/2.11",
             "sandbox-catalogix" => "/catalogix/v1",
+            "sandbox-clevertap" => "/clevertap",
+            "sandbox-catalogian" => "/catalogian",
             _ => "/rastro/api",
         };
         let base = format!("{}{prefix}", sandbox.root);
@@ -377,6 +379,35 @@ impl Env {
     pub fn read(&self, name: &str) -> String {
         std::fs::read_to_string(self.home.path().join(name))
             .unwrap_or_else(|err| panic!("read {name}: {err}"))
+    }
+}
+
+impl Sandbox {
+    /// A request with exactly the given headers and an optional JSON body; the status and the
+    /// reply as JSON (the test fails when the reply is not JSON).
+    pub fn call_json(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let (status, _, reply) = self.request(method, path, headers, body);
+        let reply = serde_json::from_str(&reply)
+            .unwrap_or_else(|err| panic!("{method} {path}: {status}, not JSON ({err}): {reply:?}"));
+        (status, reply)
+    }
+
+    /// `call_json` with `Authorization: Bearer TOKEN`.
+    pub fn call_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let bearer = format!("Bearer {token}");
+        self.call_json(method, path, &[("Authorization", &bearer)], body)
     }
 }
 

@@ -1,0 +1,344 @@
+//! `catops delta sources|list|latest|rows|watch`: the catalogian delta feed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Subcommand, ValueEnum};
+use serde_json::Value;
+
+use crate::context::Context;
+use crate::error::{exit, usage, Failure};
+use crate::output::{self, ListPrinter};
+use crate::vendors::catalogian::{
+    Catalogian, CursorPage, DeltaQuery, MAX_DELTA_LIMIT, MAX_KEYS_LIMIT, MAX_ROWS_LIMIT,
+};
+use crate::vendors::Operation;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ChangeType {
+    New,
+    Changed,
+    Deleted,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeltaCommand {
+    /// List the sources the key sees
+    Sources,
+    /// List a source's delta events, oldest first
+    List {
+        /// Source id or slug [default: the key's only source]
+        source: Option<String>,
+        /// Only events after this ISO 8601 time
+        #[arg(long, value_name = "TS")]
+        since: Option<String>,
+        /// Events per page, at most 200
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_DELTA_LIMIT as i64))]
+        limit: Option<u32>,
+        /// Keys listed per category and event, at most 1000
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_KEYS_LIMIT as i64))]
+        keys_limit: Option<u32>,
+        /// Follow nextCursor until the last page
+        #[arg(long)]
+        all: bool,
+        /// Start from the cursor stored here, and store the next one after each page
+        #[arg(long, value_name = "PATH")]
+        cursor_file: Option<PathBuf>,
+    },
+    /// Print a source's newest delta event
+    Latest {
+        /// Source id or slug [default: the key's only source]
+        source: Option<String>,
+    },
+    /// List the changed rows of an event, with before/after values (needs read:rows)
+    Rows {
+        /// [SOURCE] EVENT_ID: the source may be left out when the key sees only one
+        #[arg(value_name = "[SOURCE] EVENT_ID", num_args = 1..=2, required = true)]
+        ids: Vec<String>,
+        /// Only rows of this kind of change
+        #[arg(long, value_enum)]
+        change_type: Option<ChangeType>,
+        /// Rows per page, at most 1000
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_ROWS_LIMIT as i64))]
+        limit: Option<u32>,
+        /// Follow nextCursor until the last page
+        #[arg(long)]
+        all: bool,
+        /// Start from the cursor stored here, and store the next one after each page
+        #[arg(long, value_name = "PATH")]
+        cursor_file: Option<PathBuf>,
+    },
+    /// Print each new event once, as an NDJSON line, until interrupted
+    Watch {
+        /// Source id or slug [default: the key's only source]
+        source: Option<String>,
+        /// Seconds between polls
+        #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = positive_secs)]
+        interval: f64,
+        /// Start after this ISO 8601 time [default: now, i.e. the newest event]
+        #[arg(long, value_name = "TS")]
+        since: Option<String>,
+        /// Start after the detectedAt stored here, and store each printed event's
+        #[arg(long, value_name = "PATH")]
+        cursor_file: Option<PathBuf>,
+    },
+}
+
+fn positive_secs(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 => Ok(secs),
+        _ => Err(format!("'{raw}' is not a positive number of seconds")),
+    }
+}
+
+pub async fn run(command: DeltaCommand, ctx: &Context) -> anyhow::Result<u8> {
+    match command {
+        DeltaCommand::Sources => {
+            let api = ctx.api(Operation::DeltaSources).await?;
+            let sources = api.catalogian()?.sources().await?;
+            print_list(ctx, &sources)?;
+        }
+        DeltaCommand::List {
+            source,
+            since,
+            limit,
+            keys_limit,
+            all,
+            cursor_file,
+        } => {
+            let api = ctx.api(Operation::DeltaList).await?;
+            let catalogian = api.catalogian()?;
+            let source = resolve_source(catalogian, source).await?;
+            let query = DeltaQuery {
+                since,
+                limit,
+                keys_limit,
+                cursor: None,
+            };
+            paginate(ctx, cursor_file.as_deref(), all, |cursor| {
+                let query = DeltaQuery {
+                    cursor,
+                    ..query.clone()
+                };
+                let source = source.clone();
+                async move { catalogian.delta_page(&source, &query).await }
+            })
+            .await?;
+        }
+        DeltaCommand::Latest { source } => {
+            let api = ctx.api(Operation::DeltaLatest).await?;
+            let catalogian = api.catalogian()?;
+            let source = resolve_source(catalogian, source).await?;
+            let event = catalogian.latest(&source).await?;
+            output::print_value(ctx.format, &event)?;
+        }
+        DeltaCommand::Rows {
+            ids,
+            change_type,
+            limit,
+            all,
+            cursor_file,
+        } => {
+            let api = ctx.api(Operation::DeltaRows).await?;
+            let catalogian = api.catalogian()?;
+            let (source, event) = match ids.as_slice() {
+                [event] => (None, event.clone()),
+                [source, event] => (Some(source.clone()), event.clone()),
+                _ => return usage("delta rows takes [SOURCE] EVENT_ID"),
+            };
+            let source = resolve_source(catalogian, source).await?;
+            let change_type = change_type.map(|c| match c {
+                ChangeType::New => "new",
+                ChangeType::Changed => "changed",
+                ChangeType::Deleted => "deleted",
+            });
+            paginate(ctx, cursor_file.as_deref(), all, |cursor| {
+                let (source, event) = (source.clone(), event.clone());
+                async move {
+                    catalogian
+                        .rows_page(&source, &event, change_type, limit, cursor.as_deref())
+                        .await
+                }
+            })
+            .await?;
+        }
+        DeltaCommand::Watch {
+            source,
+            interval,
+            since,
+            cursor_file,
+        } => {
+            let api = ctx.api(Operation::DeltaWatch).await?;
+            let catalogian = api.catalogian()?;
+            let source = resolve_source(catalogian, source).await?;
+            return watch(catalogian, &source, interval, since, cursor_file.as_deref()).await;
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn print_list(ctx: &Context, records: &[Value]) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut list = ListPrinter::new(ctx.format, stdout.lock());
+    for record in records {
+        list.push(record)?;
+    }
+    list.finish()?;
+    Ok(())
+}
+
+/// SPEC §4: SOURCE may be left out when the key sees exactly one source.
+async fn resolve_source(catalogian: &Catalogian, source: Option<String>) -> anyhow::Result<String> {
+    if let Some(source) = source {
+        return Ok(source);
+    }
+    let sources = catalogian.sources().await?;
+    let ids: Vec<&str> = sources.iter().filter_map(|s| s["id"].as_str()).collect();
+    match ids.as_slice() {
+        [only] => Ok(only.to_string()),
+        [] => usage("the key sees no source"),
+        many => Err(Failure::usage(format!(
+            "the key sees {} sources: name one (id or slug)",
+            many.len()
+        ))
+        .hint(format!("sources: {}", many.join(", ")))
+        .into()),
+    }
+}
+
+/// Prints one page, or with `all` every page, streaming; the cursor file is rewritten after
+/// each page is written, so an interrupted export resumes where it stopped.
+async fn paginate<F, Fut>(
+    ctx: &Context,
+    cursor_file: Option<&Path>,
+    all: bool,
+    mut fetch: F,
+) -> anyhow::Result<()>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<CursorPage, crate::http::ApiError>>,
+{
+    let mut cursor = match cursor_file {
+        Some(path) => read_cursor(path)?,
+        None => None,
+    };
+    let stdout = std::io::stdout();
+    let mut list = ListPrinter::new(ctx.format, stdout.lock());
+    loop {
+        let page = fetch(cursor.clone()).await?;
+        for record in &page.records {
+            list.push(record)?;
+        }
+        list.flush()?;
+        let next = page.next_cursor.filter(|c| page.has_more && !c.is_empty());
+        if let (Some(path), Some(next)) = (cursor_file, &next) {
+            write_cursor(path, next)?;
+        }
+        match next {
+            Some(next) if all => cursor = Some(next),
+            _ => break,
+        }
+    }
+    list.finish()?;
+    Ok(())
+}
+
+/// Polls for events after the newest one seen and prints each once, as NDJSON.
+async fn watch(
+    catalogian: &Catalogian,
+    source: &str,
+    interval: f64,
+    since: Option<String>,
+    cursor_file: Option<&Path>,
+) -> anyhow::Result<u8> {
+    let stored = match cursor_file {
+        Some(path) => read_cursor(path)?,
+        None => None,
+    };
+    // Without a starting point, "new" means after the newest event that exists now.
+    let mut last = match since.or(stored) {
+        Some(since) => Some(since),
+        None => match catalogian.latest(source).await {
+            Ok(event) => event["detectedAt"].as_str().map(str::to_string),
+            Err(err) if err.status().is_some_and(|s| s.as_u16() == 404) => None,
+            Err(err) => return Err(err.into()),
+        },
+    };
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    let stdout = std::io::stdout();
+    loop {
+        let mut cursor = None;
+        loop {
+            let query = DeltaQuery {
+                since: last.clone(),
+                limit: Some(MAX_DELTA_LIMIT),
+                keys_limit: None,
+                cursor: cursor.clone(),
+            };
+            let page = catalogian.delta_page(source, &query).await?;
+            let mut out = stdout.lock();
+            for event in &page.records {
+                serde_json::to_writer(&mut out, event)?;
+                out.write_all(b"\n")?;
+                out.flush()?;
+                if let Some(at) = event["detectedAt"].as_str() {
+                    last = Some(at.to_string());
+                    if let Some(path) = cursor_file {
+                        write_cursor(path, at)?;
+                    }
+                }
+            }
+            match page.next_cursor.filter(|c| page.has_more && !c.is_empty()) {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs_f64(interval)) => {}
+            _ = &mut interrupted => return Ok(exit::INTERRUPTED),
+        }
+    }
+}
+
+fn read_cursor(path: &Path) -> anyhow::Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text.trim().to_string()).filter(|c| !c.is_empty())),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => usage(format!(
+            "cannot read the cursor file {}: {err}",
+            path.display()
+        )),
+    }
+}
+
+/// Replaces the file atomically, so a crash leaves the old cursor or the new one.
+fn write_cursor(path: &Path, cursor: &str) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!("{cursor}\n"))
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|err| {
+            Failure::new(
+                exit::FAILURE,
+                format!("cannot write the cursor file {}: {err}", path.display()),
+            )
+            .into()
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_files_round_trip_and_start_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cursor");
+        assert_eq!(read_cursor(&path).unwrap(), None);
+        write_cursor(&path, "abc").unwrap();
+        assert_eq!(read_cursor(&path).unwrap().as_deref(), Some("abc"));
+        write_cursor(&path, "def").unwrap();
+        assert_eq!(read_cursor(&path).unwrap().as_deref(), Some("def"));
+    }
+}

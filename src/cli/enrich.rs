@@ -1,0 +1,327 @@
+//! `catops enrich start|status|cancel` (rastro catalog enrichment), with `--wait`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgGroup, Subcommand, ValueEnum};
+use serde_json::{json, Map, Value};
+
+use super::items::resource_id;
+use crate::context::Context;
+use crate::error::{exit, usage, Failure};
+use crate::output;
+use crate::vendors::rastro::Rastro;
+use crate::vendors::Operation;
+
+/// `--wait` polls after 1 s, then each wait 1.5 times longer, up to 10 s (SPEC §4).
+const FIRST_POLL: Duration = Duration::from_secs(1);
+const LONGEST_POLL: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Speed {
+    Fast,
+    Medium,
+    Slow,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnrichCommand {
+    /// Start an enrichment job over every item of a catalog
+    #[command(group(ArgGroup::new("output_schema").required(true).args(["field", "schema"])))]
+    Start {
+        /// Catalog id
+        #[arg(long, value_name = "ID", value_parser = resource_id)]
+        catalog: String,
+        /// What to find, e.g. "Find product specifications"
+        #[arg(long, value_name = "P")]
+        prompt: String,
+        /// A field to fill: NAME[:TYPE[:DESCRIPTION]] (TYPE defaults to string); repeat
+        #[arg(long, value_name = "NAME[:TYPE[:DESCRIPTION]]")]
+        field: Vec<String>,
+        /// JSON file with the output schema: [{"name","type","description"}]
+        #[arg(long, value_name = "FILE")]
+        schema: Option<PathBuf>,
+        /// Only use sources from this domain; repeat for more
+        #[arg(long = "allowed-domain", value_name = "D")]
+        allowed_domains: Vec<String>,
+        /// Speed against thoroughness [default: medium]
+        #[arg(long, value_enum)]
+        speed: Option<Speed>,
+        /// Skip web search
+        #[arg(long)]
+        no_web_search: bool,
+        /// JSON file with a taxonomy for category prediction
+        #[arg(long, value_name = "FILE")]
+        taxonomy: Option<PathBuf>,
+        /// Predict a category for each item
+        #[arg(long)]
+        predict_taxonomy: bool,
+        /// Prompt for quality scoring
+        #[arg(long, value_name = "P")]
+        quality_prompt: Option<String>,
+        /// Wait for the job to end, with progress on stderr
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Print a job's status
+    Status {
+        /// Catalog id
+        #[arg(long, value_name = "ID", value_parser = resource_id)]
+        catalog: String,
+        /// Job id
+        #[arg(value_parser = resource_id)]
+        job_id: String,
+        /// Wait for the job to end, with progress on stderr
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Cancel a running job; items already enriched keep their data
+    Cancel {
+        /// Catalog id
+        #[arg(long, value_name = "ID", value_parser = resource_id)]
+        catalog: String,
+        /// Job id
+        #[arg(value_parser = resource_id)]
+        job_id: String,
+    },
+}
+
+pub async fn run(command: EnrichCommand, ctx: &Context) -> anyhow::Result<u8> {
+    match command {
+        EnrichCommand::Start {
+            catalog,
+            prompt,
+            field,
+            schema,
+            allowed_domains,
+            speed,
+            no_web_search,
+            taxonomy,
+            predict_taxonomy,
+            quality_prompt,
+            wait,
+        } => {
+            let mut request = Map::new();
+            request.insert("prompt".into(), json!(prompt));
+            let output_schema = match schema {
+                Some(path) => read_output_schema(&path)?,
+                None => field
+                    .iter()
+                    .map(|spec| parse_field(spec))
+                    .collect::<anyhow::Result<Vec<_>>>()?,
+            };
+            request.insert("output_schema".into(), Value::Array(output_schema));
+            if !allowed_domains.is_empty() {
+                request.insert("allowed_domains".into(), json!(allowed_domains));
+            }
+            if let Some(speed) = speed {
+                let name = match speed {
+                    Speed::Fast => "fast",
+                    Speed::Medium => "medium",
+                    Speed::Slow => "slow",
+                };
+                request.insert("speed".into(), json!(name));
+            }
+            if no_web_search {
+                request.insert("web_search".into(), json!(false));
+            }
+            if let Some(path) = taxonomy {
+                request.insert("taxonomy".into(), read_json_file(&path)?);
+            }
+            if predict_taxonomy {
+                request.insert("predict_taxonomy".into(), json!(true));
+            }
+            if let Some(quality) = quality_prompt {
+                request.insert("quality_prompt".into(), json!(quality));
+            }
+            let api = ctx.api(Operation::EnrichStart).await?;
+            let rastro = api.rastro()?;
+            let job = rastro
+                .enrich_start(&catalog, &Value::Object(request))
+                .await?;
+            if !wait {
+                output::print_value(ctx.format, &job)?;
+                return Ok(exit::OK);
+            }
+            let Some(job_id) = job["job_id"].as_str().map(str::to_string) else {
+                output::print_value(ctx.format, &job)?;
+                return Err(Failure::new(
+                    exit::FAILURE,
+                    "rastro started a job but sent no job_id to wait for",
+                )
+                .into());
+            };
+            wait_for(ctx, rastro, &catalog, &job_id, job).await
+        }
+        EnrichCommand::Status {
+            catalog,
+            job_id,
+            wait,
+        } => {
+            let api = ctx.api(Operation::EnrichStatus).await?;
+            let rastro = api.rastro()?;
+            let job = rastro.enrich_status(&catalog, &job_id).await?;
+            if wait {
+                return wait_for(ctx, rastro, &catalog, &job_id, job).await;
+            }
+            output::print_value(ctx.format, &job)?;
+            Ok(exit::OK)
+        }
+        EnrichCommand::Cancel { catalog, job_id } => {
+            let api = ctx.api(Operation::EnrichCancel).await?;
+            let job = api.rastro()?.enrich_cancel(&catalog, &job_id).await?;
+            output::print_value(ctx.format, &job)?;
+            Ok(exit::OK)
+        }
+    }
+}
+
+/// Polls until the job ends, then prints it: exit 0 when completed, 1 when failed or
+/// cancelled. Ctrl-C leaves the job running and says how to cancel it.
+async fn wait_for(
+    ctx: &Context,
+    rastro: &Rastro,
+    catalog: &str,
+    job_id: &str,
+    mut job: Value,
+) -> anyhow::Result<u8> {
+    let bar = ctx.progress.then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} items {msg} (elapsed {elapsed})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut pause = FIRST_POLL;
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    loop {
+        let status = job["status"].as_str().unwrap_or("unknown").to_string();
+        if let Some(bar) = &bar {
+            let count = |key: &str| job[key].as_u64().unwrap_or(0);
+            bar.set_length(count("total_items"));
+            bar.set_position(count("completed_items") + count("failed_items"));
+            bar.set_message(format!("{status}, {} failed", count("failed_items")));
+        }
+        if status != "running" {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = &mut interrupted => {
+                if let Some(bar) = &bar {
+                    bar.abandon();
+                }
+                eprintln!("interrupted: job {job_id} keeps running");
+                eprintln!("hint: cancel it with: {}", cancel_command(catalog, job_id));
+                return Ok(exit::INTERRUPTED);
+            }
+        }
+        pause = pause.mul_f64(1.5).min(LONGEST_POLL);
+        job = rastro.enrich_status(catalog, job_id).await?;
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    output::print_value(ctx.format, &job)?;
+    match job["status"].as_str() {
+        Some("completed") => Ok(exit::OK),
+        other => {
+            let status = other.unwrap_or("unknown");
+            Err(Failure::new(
+                exit::FAILURE,
+                format!("rastro: enrichment job {job_id} ended {status}"),
+            )
+            .into())
+        }
+    }
+}
+
+/// The cancel command for this job, with the global flags the user gave (profile, config...).
+fn cancel_command(catalog: &str, job_id: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    let mut command = vec![args.first().cloned().unwrap_or_else(|| "catops".into())];
+    let mut rest = args.iter().skip(1);
+    while let Some(arg) = rest.next() {
+        let takes_value = matches!(arg.as_str(), "-p" | "--profile" | "--config" | "--base-url");
+        if takes_value {
+            command.push(arg.clone());
+            command.extend(rest.next().cloned());
+        } else if ["--profile=", "--config=", "--base-url="]
+            .iter()
+            .any(|prefix| arg.starts_with(prefix))
+        {
+            command.push(arg.clone());
+        }
+    }
+    command.extend([
+        "enrich".into(),
+        "cancel".into(),
+        "--catalog".into(),
+        catalog.into(),
+        job_id.into(),
+    ]);
+    command.join(" ")
+}
+
+/// `NAME[:TYPE[:DESCRIPTION]]`; the description may itself hold colons.
+fn parse_field(spec: &str) -> anyhow::Result<Value> {
+    let mut parts = spec.splitn(3, ':');
+    let name = parts.next().unwrap_or_default();
+    let kind = parts.next().filter(|k| !k.is_empty()).unwrap_or("string");
+    let description = parts.next().unwrap_or_default();
+    if name.is_empty() {
+        return usage(format!("--field '{spec}': the name is empty"));
+    }
+    Ok(json!({"name": name, "type": kind, "description": description}))
+}
+
+fn read_json_file(path: &PathBuf) -> anyhow::Result<Value> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| Failure::usage(format!("cannot read {}: {err}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|err| Failure::usage(format!("{}: invalid JSON: {err}", path.display())).into())
+}
+
+/// The output schema as an array, or wrapped as `{"output_schema": [...]}` / `{"fields": [...]}`.
+fn read_output_schema(path: &PathBuf) -> anyhow::Result<Vec<Value>> {
+    let value = read_json_file(path)?;
+    let fields = match value {
+        Value::Array(fields) => fields,
+        Value::Object(mut map) => {
+            match map.remove("output_schema").or_else(|| map.remove("fields")) {
+                Some(Value::Array(fields)) => fields,
+                _ => Vec::new(),
+            }
+        }
+        _ => Vec::new(),
+    };
+    if fields.is_empty() || fields.iter().any(|f| !f["name"].is_string()) {
+        return usage(format!(
+            "{}: expected [{{\"name\":..,\"type\":..,\"description\":..}}, ...]",
+            path.display()
+        ));
+    }
+    Ok(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_default_their_type_and_keep_colons_in_descriptions() {
+        assert_eq!(
+            parse_field("weight").unwrap(),
+            json!({"name": "weight", "type": "string", "description": ""})
+        );
+        assert_eq!(
+            parse_field("price:number:Retail price: in USD").unwrap(),
+            json!({"name": "price", "type": "number", "description": "Retail price: in USD"})
+        );
+        assert!(parse_field(":number").is_err());
+    }
+}

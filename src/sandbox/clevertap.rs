@@ -1,0 +1,224 @@
+//! clevertap emulation (vendors/clevertap.txt) under `/clevertap`: catalogs get and list,
+//! read-only. Auth is two headers, `X-CleverTap-Token` and `X-Account-Id`; errors use
+//! clevertap's `{"status": "fail", "code": "<ERROR CODE>", "error": "<message>"}` body with
+//! the documented error codes.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use rusqlite::{params, OptionalExtension, Transaction};
+use serde_json::{json, Value};
+
+use super::Shared;
+
+pub const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS clevertap_catalogs (
+    id INTEGER PRIMARY KEY,
+    body TEXT NOT NULL
+);
+";
+
+const TOKEN_HEADER: &str = "X-CleverTap-Token";
+const ACCOUNT_HEADER: &str = "X-Account-Id";
+
+/// SPEC §8: catalog 123 is vendors/clevertap.txt's example response, as printed there
+/// (the doc's e-mail addresses included); 124 is a second one to list.
+fn demo_catalogs() -> [Value; 2] {
+    [
+        json!({
+            "id": 123,
+            "catalogName": "electronics_catalog",
+            "catalogSchema": [
+                {"name": "brand", "type": "string", "filterable": true},
+                {"name": "price", "type": "number", "filterable": true}
+            ],
+            "fieldMappings": {"manufacturer": "brand", "cost": "price"},
+            "description": "Product catalog for electronics store",
+            "totalProducts": 1500,
+            "status": "ACTIVE",
+            "createdAt": 1699564800,
+            "createdBy": "catalog.admin@example.com",
+            "updatedBy": "catalog.editor@example.com",
+            "isActive": true,
+            "attributeCount": 4,
+            "totalColumns": 7
+        }),
+        json!({
+            "id": 124,
+            "catalogName": "apparel_catalog",
+            "catalogSchema": [
+                {"name": "size", "type": "string", "filterable": true},
+                {"name": "color", "type": "string", "filterable": true},
+                {"name": "price", "type": "number", "filterable": true}
+            ],
+            "fieldMappings": {"colour": "color", "cost": "price"},
+            "description": "Product catalog for apparel store",
+            "totalProducts": 820,
+            "status": "ACTIVE",
+            "createdAt": 1702252800,
+            "createdBy": "apparel-admin@example.com",
+            "updatedBy": "catalog-ops@example.com",
+            "isActive": true,
+            "attributeCount": 5,
+            "totalColumns": 8
+        }),
+    ]
+}
+
+pub fn seed(tx: &Transaction) -> rusqlite::Result<()> {
+    for catalog in demo_catalogs() {
+        tx.execute(
+            "INSERT INTO clevertap_catalogs (id, body) VALUES (?1, ?2)",
+            params![catalog["id"].as_i64(), catalog.to_string()],
+        )?;
+    }
+    Ok(())
+}
+
+pub fn clear(tx: &Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch("DELETE FROM clevertap_catalogs;")
+}
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v2/catalogs", get(list_catalogs))
+        .route("/v2/catalogs/{id}", get(get_catalog))
+        .route_layer(middleware::from_fn_with_state(
+            shared.clone(),
+            require_headers,
+        ))
+        .with_state(shared)
+}
+
+/// An error response in clevertap's shape.
+#[derive(Debug)]
+struct Fail {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+fn fail(status: StatusCode, code: &'static str, message: impl Into<String>) -> Fail {
+    Fail {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
+impl IntoResponse for Fail {
+    fn into_response(self) -> Response {
+        let body = json!({"status": "fail", "code": self.code, "error": self.message});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<rusqlite::Error> for Fail {
+    fn from(err: rusqlite::Error) -> Self {
+        fail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            format!("database error: {err}"),
+        )
+    }
+}
+
+impl From<anyhow::Error> for Fail {
+    fn from(err: anyhow::Error) -> Self {
+        fail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            err.to_string(),
+        )
+    }
+}
+
+/// vendors/clevertap.txt "Headers": the token must be the sandbox's (AUTHENTICATION_FAILED:
+/// "missing or invalid"); the account id must be there, any value (SPEC §8), else
+/// AUTHORIZATION_FAILED.
+async fn require_headers(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let headers = request.headers();
+    let token = headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok());
+    if token != Some(shared.token.as_str()) {
+        return fail(
+            StatusCode::UNAUTHORIZED,
+            "AUTHENTICATION_FAILED",
+            "The provided token is missing or invalid.",
+        )
+        .into_response();
+    }
+    if !headers.contains_key(ACCOUNT_HEADER) {
+        return fail(
+            StatusCode::FORBIDDEN,
+            "AUTHORIZATION_FAILED",
+            "The caller does not have permission to access this catalog: X-Account-Id is missing.",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// `GET /v2/catalogs`: `{"status": "success", "catalogs": [...]}`, by id.
+async fn list_catalogs(State(shared): State<Arc<Shared>>) -> Result<Response, Fail> {
+    let catalogs = shared
+        .db
+        .call(|conn| -> Result<Vec<Value>, Fail> {
+            let mut stmt = conn.prepare("SELECT body FROM clevertap_catalogs ORDER BY id")?;
+            let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
+            let mut catalogs = Vec::new();
+            for body in rows {
+                catalogs.push(serde_json::from_str(&body?).unwrap_or(Value::Null));
+            }
+            Ok(catalogs)
+        })
+        .await??;
+    Ok(Json(json!({"status": "success", "catalogs": catalogs})).into_response())
+}
+
+/// `GET /v2/catalogs/{id}`: the catalog object itself. The id is a Number (vendors/
+/// clevertap.txt "Path Parameter"), so anything else is a bad parameter, not a missing catalog.
+async fn get_catalog(
+    State(shared): State<Arc<Shared>>,
+    Path(raw): Path<String>,
+) -> Result<Response, Fail> {
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(fail(
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+            format!("id must be a number, got '{raw}'"),
+        ));
+    }
+    let not_found = || {
+        fail(
+            StatusCode::NOT_FOUND,
+            "CATALOG_NOT_FOUND",
+            format!("No catalog exists for the specified id {raw}."),
+        )
+    };
+    // Digits too many for an i64 cannot name a stored catalog.
+    let id: i64 = raw.parse().map_err(|_| not_found())?;
+    let body = shared
+        .db
+        .call(move |conn| -> Result<Option<String>, Fail> {
+            Ok(conn
+                .query_row(
+                    "SELECT body FROM clevertap_catalogs WHERE id = ?1",
+                    [id],
+                    |row| row.get(0),
+                )
+                .optional()?)
+        })
+        .await??
+        .ok_or_else(not_found)?;
+    let catalog: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    Ok(Json(catalog).into_response())
+}
