@@ -10,14 +10,15 @@ use std::sync::Arc;
 use crate::config::{self, Config, Profile, Selected, EMBEDDED};
 use crate::error::Failure;
 use crate::http::{Http, HttpSettings};
-use crate::output::Format;
+use crate::jq::JqFilter;
+use crate::output::{Format, ListPrinter, Printer};
 use crate::sandbox;
 use crate::vendors::{Api, BulkRequest, BulkTarget, Operation};
 
 const BASE_URL_ENV: &str = "CATOPS_BASE_URL";
 
 pub struct Context {
-    pub format: Format,
+    printer: Printer,
     pub quiet: bool,
     /// Progress bars: only on a terminal, and not with `--quiet` / `--no-progress`.
     pub progress: bool,
@@ -33,8 +34,17 @@ impl Context {
     pub fn new(global: &GlobalArgs) -> anyhow::Result<Context> {
         let path = Config::locate(global.config.as_deref())?;
         let config = Config::load(path, global.quiet)?;
+        let format = Format::resolve(global.output);
+        let jq = match &global.jq {
+            Some(code) => Some(Arc::new(JqFilter::compile(code)?)),
+            None => None,
+        };
         Ok(Context {
-            format: Format::resolve(global.output),
+            printer: Printer {
+                format,
+                columns: global.columns.clone(),
+                jq,
+            },
             quiet: global.quiet,
             progress: !global.quiet && !global.no_progress && std::io::stderr().is_terminal(),
             config,
@@ -50,6 +60,20 @@ impl Context {
                 verbosity: global.verbose,
             },
         })
+    }
+
+    /// Prints one object on stdout, through `--jq` / `--columns` when given.
+    pub fn print(&self, value: &serde_json::Value) -> anyhow::Result<()> {
+        self.printer.value(value)
+    }
+
+    /// A streaming printer for a list on stdout.
+    pub fn list(&self) -> ListPrinter<std::io::StdoutLock<'static>> {
+        self.printer.list()
+    }
+
+    pub fn jq(&self) -> Option<&JqFilter> {
+        self.printer.jq.as_deref()
     }
 
     /// `--base-url` as given on the command line, which `profile add` stores as the profile's

@@ -7,6 +7,7 @@ mod context;
 mod error;
 mod http;
 mod input;
+mod jq;
 mod output;
 mod sandbox;
 mod vendors;

@@ -1,11 +1,14 @@
-//! Printing records on stdout as table, json, ndjson or csv (SPEC §5). Lists are streamed:
-//! each record is written as it arrives, so memory stays flat however long the list
-//! (tables excepted: column widths need every row).
+//! Printing records on stdout as table, json, ndjson or csv (SPEC §5), or through `--jq`.
+//! Lists are streamed: each record is written as it arrives, so memory stays flat however long
+//! the list (tables and `--jq` excepted: column widths and a jq program need every record).
 
 use std::io::{self, IsTerminal, Write};
+use std::sync::Arc;
 
 use comfy_table::{presets, ContentArrangement, Table};
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+use crate::jq::JqFilter;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -31,10 +34,54 @@ impl Format {
 /// Longest cell a table shows; the rest is cut with `…` (json/csv keep everything).
 const TABLE_CELL_MAX: usize = 60;
 
-/// Prints one object, e.g. the result of a get.
-pub fn print_value(format: Format, value: &Value) -> io::Result<()> {
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
+/// How a command's data is printed: the format, `--columns` and `--jq`.
+#[derive(Clone)]
+pub struct Printer {
+    pub format: Format,
+    pub columns: Option<Vec<String>>,
+    pub jq: Option<Arc<JqFilter>>,
+}
+
+impl Printer {
+    /// Prints one object, e.g. the result of a get.
+    pub fn value(&self, value: &Value) -> anyhow::Result<()> {
+        let stdout = io::stdout();
+        let mut out = io::BufWriter::new(stdout.lock());
+        if let Some(jq) = &self.jq {
+            jq.write(value, &mut out)?;
+        } else {
+            let picked = self.pick(value);
+            write_value(self.format, &picked, &mut out)?;
+        }
+        out.flush()?;
+        Ok(())
+    }
+
+    /// A streaming printer for a list on stdout.
+    pub fn list(&self) -> ListPrinter<io::StdoutLock<'static>> {
+        ListPrinter {
+            columns: self.columns.clone().unwrap_or_default(),
+            fixed_columns: self.columns.is_some(),
+            jq: self.jq.clone(),
+            ..ListPrinter::new(self.format, io::stdout().lock())
+        }
+    }
+
+    /// `--columns` keeps the named fields of an object, in that order (table and csv only).
+    fn pick(&self, value: &Value) -> Value {
+        match (&self.columns, self.format, value) {
+            (Some(columns), Format::Table | Format::Csv, Value::Object(map)) => Value::Object(
+                columns
+                    .iter()
+                    .map(|c| (c.clone(), map.get(c).cloned().unwrap_or(Value::Null)))
+                    .collect::<Map<String, Value>>(),
+            ),
+            _ => value.clone(),
+        }
+    }
+}
+
+fn write_value(format: Format, value: &Value, mut out: &mut impl Write) -> anyhow::Result<()> {
     match format {
         Format::Json => {
             write_pretty(&mut out, value, 0)?;
@@ -63,7 +110,7 @@ pub fn print_value(format: Format, value: &Value) -> io::Result<()> {
             }
         }
     }
-    out.flush()
+    Ok(())
 }
 
 /// Streams a list of records. Call `push` per record, `flush` after each page so the reader
@@ -73,8 +120,12 @@ pub struct ListPrinter<W: Write> {
     out: W,
     count: u64,
     columns: Vec<String>,
+    /// `--columns` chose them; otherwise they come from the records.
+    fixed_columns: bool,
     csv_warned: bool,
-    table_rows: Vec<Value>,
+    /// Records held for a table or a jq program.
+    held: Vec<Value>,
+    jq: Option<Arc<JqFilter>>,
 }
 
 impl<W: Write> ListPrinter<W> {
@@ -84,12 +135,19 @@ impl<W: Write> ListPrinter<W> {
             out,
             count: 0,
             columns: Vec::new(),
+            fixed_columns: false,
             csv_warned: false,
-            table_rows: Vec::new(),
+            held: Vec::new(),
+            jq: None,
         }
     }
 
     pub fn push(&mut self, record: &Value) -> io::Result<()> {
+        if self.jq.is_some() {
+            self.held.push(record.clone());
+            self.count += 1;
+            return Ok(());
+        }
         match self.format {
             Format::Json => {
                 self.out
@@ -101,7 +159,7 @@ impl<W: Write> ListPrinter<W> {
                 self.out.write_all(b"\n")?;
             }
             Format::Csv => self.push_csv(record)?,
-            Format::Table => self.table_rows.push(record.clone()),
+            Format::Table => self.held.push(record.clone()),
         }
         self.count += 1;
         Ok(())
@@ -111,19 +169,27 @@ impl<W: Write> ListPrinter<W> {
         self.out.flush()
     }
 
-    pub fn finish(mut self) -> io::Result<()> {
+    pub fn finish(mut self) -> anyhow::Result<()> {
+        if let Some(jq) = self.jq.take() {
+            let records = Value::Array(std::mem::take(&mut self.held));
+            jq.write(&records, &mut self.out)?;
+            self.out.flush()?;
+            return Ok(());
+        }
         match self.format {
             Format::Json if self.count == 0 => self.out.write_all(b"[]\n")?,
             Format::Json => self.out.write_all(b"\n]\n")?,
             Format::Table => {
-                let table = records_table(&self.table_rows);
-                if !self.table_rows.is_empty() {
+                let columns = self.fixed_columns.then_some(self.columns.as_slice());
+                let table = records_table(&self.held, columns);
+                if !self.held.is_empty() {
                     writeln!(self.out, "{table}")?;
                 }
             }
             Format::Ndjson | Format::Csv => {}
         }
-        self.out.flush()
+        self.out.flush()?;
+        Ok(())
     }
 
     /// SPEC §5: the header comes from the first record. Fields a later record adds cannot get a
@@ -133,11 +199,13 @@ impl<W: Write> ListPrinter<W> {
             return self.write_csv_row(&[cell(record)]);
         };
         if self.count == 0 {
-            self.columns = map.keys().cloned().collect();
+            if !self.fixed_columns {
+                self.columns = map.keys().cloned().collect();
+            }
             let header = self.columns.clone();
             self.write_csv_row(&header)?;
         }
-        if !self.csv_warned {
+        if !self.csv_warned && !self.fixed_columns {
             if let Some(extra) = map.keys().find(|key| !self.columns.contains(key)) {
                 eprintln!(
                     "warning: record {} has field '{extra}' that the CSV header (from the first record) lacks; it is left out",
@@ -189,10 +257,10 @@ fn new_table() -> Table {
     table
 }
 
-/// Columns are every key seen, in order of first appearance.
-fn records_table(records: &[Value]) -> Table {
-    let mut columns: Vec<String> = Vec::new();
-    for record in records {
+/// Columns are `chosen`, else every key seen, in order of first appearance.
+fn records_table(records: &[Value], chosen: Option<&[String]>) -> Table {
+    let mut columns: Vec<String> = chosen.map(<[String]>::to_vec).unwrap_or_default();
+    for record in records.iter().filter(|_| chosen.is_none()) {
         if let Value::Object(map) = record {
             for key in map.keys() {
                 if !columns.contains(key) {

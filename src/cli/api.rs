@@ -53,9 +53,18 @@ pub async fn run(args: ApiArgs, ctx: &Context) -> anyhow::Result<u8> {
         .await?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    out.write_all(&reply)?;
-    if !reply.ends_with(b"\n") && !reply.is_empty() {
-        out.write_all(b"\n")?;
+    match ctx.jq() {
+        Some(jq) if !reply.is_empty() => {
+            let json: serde_json::Value = serde_json::from_slice(&reply)
+                .map_err(|err| Failure::usage(format!("--jq: the response is not JSON: {err}")))?;
+            jq.write(&json, &mut out)?;
+        }
+        _ => {
+            out.write_all(&reply)?;
+            if !reply.ends_with(b"\n") && !reply.is_empty() {
+                out.write_all(b"\n")?;
+            }
+        }
     }
     out.flush()?;
     if status.is_success() {

@@ -11,7 +11,6 @@ use crate::context::Context;
 use crate::error::{usage, Failure};
 use crate::input::typed::ValueType;
 use crate::input::{EmptyCells, InputFormat, Typing};
-use crate::output;
 use crate::vendors::{BulkRequest, Operation};
 
 #[derive(Debug, Subcommand)]
@@ -180,7 +179,7 @@ pub async fn execute(ctx: &Context, args: BulkArgs, request: BulkRequest) -> any
         input: args.file,
     };
     let outcome = bulk::run(settings, target).await?;
-    output::print_value(ctx.format, &outcome.summary)?;
+    ctx.print(&outcome.summary)?;
     if let Some(error) = outcome.error {
         return Err(error);
     }

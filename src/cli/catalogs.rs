@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::context::Context;
 use crate::error::{exit, usage, Failure};
-use crate::output::{self, ListPrinter};
+
 use crate::vendors::rastro::{NewCatalog, SchemaDefinition, SchemaField};
 use crate::vendors::Operation;
 
@@ -44,8 +44,7 @@ pub async fn run(command: CatalogsCommand, ctx: &Context) -> anyhow::Result<u8> 
         CatalogsCommand::List => {
             let api = ctx.api(Operation::CatalogsList).await?;
             let catalogs = api.catalogs_list().await?;
-            let stdout = std::io::stdout();
-            let mut list = ListPrinter::new(ctx.format, stdout.lock());
+            let mut list = ctx.list();
             for catalog in &catalogs {
                 list.push(catalog)?;
             }
@@ -54,7 +53,7 @@ pub async fn run(command: CatalogsCommand, ctx: &Context) -> anyhow::Result<u8> 
         CatalogsCommand::Get { id } => {
             let api = ctx.api(Operation::CatalogsGet).await?;
             let catalog = api.clevertap()?.catalogs_get(&id).await?;
-            output::print_value(ctx.format, &catalog)?;
+            ctx.print(&catalog)?;
         }
         CatalogsCommand::Create {
             name,
@@ -83,7 +82,7 @@ pub async fn run(command: CatalogsCommand, ctx: &Context) -> anyhow::Result<u8> 
             };
             let api = ctx.api(Operation::CatalogsCreate).await?;
             let created = api.rastro()?.catalogs_create(&request).await?;
-            output::print_value(ctx.format, &created)?;
+            ctx.print(&created)?;
         }
     }
     Ok(exit::OK)

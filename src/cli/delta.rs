@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::context::Context;
 use crate::error::{exit, usage, Failure};
-use crate::output::{self, ListPrinter};
+
 use crate::vendors::catalogian::{
     Catalogian, CursorPage, DeltaQuery, MAX_DELTA_LIMIT, MAX_KEYS_LIMIT, MAX_ROWS_LIMIT,
 };
@@ -131,7 +131,7 @@ pub async fn run(command: DeltaCommand, ctx: &Context) -> anyhow::Result<u8> {
             let catalogian = api.catalogian()?;
             let source = resolve_source(catalogian, source).await?;
             let event = catalogian.latest(&source).await?;
-            output::print_value(ctx.format, &event)?;
+            ctx.print(&event)?;
         }
         DeltaCommand::Rows {
             ids,
@@ -172,15 +172,22 @@ pub async fn run(command: DeltaCommand, ctx: &Context) -> anyhow::Result<u8> {
             let api = ctx.api(Operation::DeltaWatch).await?;
             let catalogian = api.catalogian()?;
             let source = resolve_source(catalogian, source).await?;
-            return watch(catalogian, &source, interval, since, cursor_file.as_deref()).await;
+            return watch(
+                ctx,
+                catalogian,
+                &source,
+                interval,
+                since,
+                cursor_file.as_deref(),
+            )
+            .await;
         }
     }
     Ok(exit::OK)
 }
 
 fn print_list(ctx: &Context, records: &[Value]) -> anyhow::Result<()> {
-    let stdout = std::io::stdout();
-    let mut list = ListPrinter::new(ctx.format, stdout.lock());
+    let mut list = ctx.list();
     for record in records {
         list.push(record)?;
     }
@@ -223,8 +230,7 @@ where
         Some(path) => read_cursor(path)?,
         None => None,
     };
-    let stdout = std::io::stdout();
-    let mut list = ListPrinter::new(ctx.format, stdout.lock());
+    let mut list = ctx.list();
     loop {
         let page = fetch(cursor.clone()).await?;
         for record in &page.records {
@@ -246,6 +252,7 @@ where
 
 /// Polls for events after the newest one seen and prints each once, as NDJSON.
 async fn watch(
+    ctx: &Context,
     catalogian: &Catalogian,
     source: &str,
     interval: f64,
@@ -280,8 +287,13 @@ async fn watch(
             let page = catalogian.delta_page(source, &query).await?;
             let mut out = stdout.lock();
             for event in &page.records {
-                serde_json::to_writer(&mut out, event)?;
-                out.write_all(b"\n")?;
+                match ctx.jq() {
+                    Some(jq) => jq.write(event, &mut out)?,
+                    None => {
+                        serde_json::to_writer(&mut out, event)?;
+                        out.write_all(b"\n")?;
+                    }
+                }
                 out.flush()?;
                 if let Some(at) = event["detectedAt"].as_str() {
                     last = Some(at.to_string());

@@ -9,7 +9,6 @@ use serde_json::{json, Map, Value};
 use super::items::resource_id;
 use crate::context::Context;
 use crate::error::{exit, usage, Failure};
-use crate::output;
 use crate::vendors::rastro::Rastro;
 use crate::vendors::Operation;
 
@@ -140,11 +139,11 @@ pub async fn run(command: EnrichCommand, ctx: &Context) -> anyhow::Result<u8> {
                 .enrich_start(&catalog, &Value::Object(request))
                 .await?;
             if !wait {
-                output::print_value(ctx.format, &job)?;
+                ctx.print(&job)?;
                 return Ok(exit::OK);
             }
             let Some(job_id) = job["job_id"].as_str().map(str::to_string) else {
-                output::print_value(ctx.format, &job)?;
+                ctx.print(&job)?;
                 return Err(Failure::new(
                     exit::FAILURE,
                     "rastro started a job but sent no job_id to wait for",
@@ -164,13 +163,13 @@ pub async fn run(command: EnrichCommand, ctx: &Context) -> anyhow::Result<u8> {
             if wait {
                 return wait_for(ctx, rastro, &catalog, &job_id, job).await;
             }
-            output::print_value(ctx.format, &job)?;
+            ctx.print(&job)?;
             Ok(exit::OK)
         }
         EnrichCommand::Cancel { catalog, job_id } => {
             let api = ctx.api(Operation::EnrichCancel).await?;
             let job = api.rastro()?.enrich_cancel(&catalog, &job_id).await?;
-            output::print_value(ctx.format, &job)?;
+            ctx.print(&job)?;
             Ok(exit::OK)
         }
     }
@@ -226,7 +225,7 @@ async fn wait_for(
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    output::print_value(ctx.format, &job)?;
+    ctx.print(&job)?;
     match job["status"].as_str() {
         Some("completed") => Ok(exit::OK),
         other => {

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::context::Context;
 use crate::error::{exit, usage, Failure};
 use crate::input::typed::split_type_hint;
-use crate::output::{self, ListPrinter};
+
 use crate::vendors::rastro::MAX_PAGE_LIMIT;
 use crate::vendors::{Api, Operation, Page};
 
@@ -77,8 +77,7 @@ pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
                 list_all(ctx, api, catalog, page, limit.unwrap_or(MAX_PAGE_LIMIT)).await?;
             } else {
                 let page = api.rastro()?.items_page(&catalog, page, limit).await?;
-                let stdout = std::io::stdout();
-                let mut list = ListPrinter::new(ctx.format, stdout.lock());
+                let mut list = ctx.list();
                 for record in &page.records {
                     list.push(record)?;
                 }
@@ -88,7 +87,7 @@ pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
         ItemsCommand::Get { catalog, item_id } => {
             let api = ctx.api(Operation::ItemsGet).await?;
             let item = api.rastro()?.items_get(&catalog, &item_id).await?;
-            output::print_value(ctx.format, &item)?;
+            ctx.print(&item)?;
         }
         ItemsCommand::Update {
             catalog,
@@ -105,7 +104,7 @@ pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
                 .rastro()?
                 .items_update(&catalog, &item_id, &fields)
                 .await?;
-            output::print_value(ctx.format, &item)?;
+            ctx.print(&item)?;
         }
     }
     Ok(exit::OK)
@@ -159,8 +158,7 @@ async fn list_all(
         );
         bar
     });
-    let stdout = std::io::stdout();
-    let mut list = ListPrinter::new(ctx.format, stdout.lock());
+    let mut list = ctx.list();
     while let Some(page) = received.recv().await {
         let page = page?;
         if let (Some(bar), Some(total)) = (&progress, page.total) {

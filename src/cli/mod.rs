@@ -55,6 +55,14 @@ pub struct GlobalArgs {
     #[arg(short = 'o', long, value_enum, global = true, value_name = "FORMAT")]
     pub output: Option<Format>,
 
+    /// Filter JSON output with a jq program, like `gh --jq` (strings print raw)
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub jq: Option<String>,
+
+    /// Columns for table and csv output, e.g. --columns sku,title,price
+    #[arg(long, global = true, value_name = "A,B", value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+
     /// Override the profile's base URL, also $CATOPS_BASE_URL ("embedded": the built-in sandbox)
     #[arg(long, global = true, value_name = "URL")]
     pub base_url: Option<String>,

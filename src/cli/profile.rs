@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use crate::config::{ConfigEditor, Profile, TokenSource};
 use crate::context::Context;
 use crate::error::{exit, usage, Failure};
-use crate::output::{self, ListPrinter};
+
 use crate::vendors::VendorKind;
 
 #[derive(Debug, Subcommand)]
@@ -127,8 +127,7 @@ pub fn run(command: ProfileCommand, ctx: &Context) -> anyhow::Result<u8> {
     match command {
         ProfileCommand::List => {
             let default = config.file.default_profile.as_deref();
-            let stdout = std::io::stdout();
-            let mut list = ListPrinter::new(ctx.format, stdout.lock());
+            let mut list = ctx.list();
             for (name, profile, builtin) in config.profiles() {
                 list.push(&json!({
                     "name": name,
@@ -165,7 +164,7 @@ pub fn run(command: ProfileCommand, ctx: &Context) -> anyhow::Result<u8> {
                 "default".into(),
                 json!(config.file.default_profile.as_deref() == Some(selected.name.as_str())),
             );
-            output::print_value(ctx.format, &Value::Object(shown))?;
+            ctx.print(&Value::Object(shown))?;
             if let TokenSource::UnsetEnv(var) = selected.profile.token_source(&env) {
                 if !ctx.quiet {
                     eprintln!("warning: ${var} is not set, so this profile has no token");
