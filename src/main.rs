@@ -20,6 +20,7 @@ use crate::error::{exit, Failure};
 use crate::http::ApiError;
 
 fn main() -> ExitCode {
+    cli::completions::complete_if_asked();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => return ExitCode::from(report_usage(&err)),

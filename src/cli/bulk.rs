@@ -16,6 +16,12 @@ use crate::vendors::{BulkRequest, Operation};
 #[derive(Debug, Subcommand)]
 pub enum BulkCommand {
     /// Create or update items from a CSV, JSON or NDJSON file (rastro, batch)
+    #[command(after_help = "Examples:
+  catops -p sandbox bulk upsert examples/products.csv --catalog cat_demo
+  catops -p shop bulk upsert products.csv --catalog cat_123 --journal import.journal
+  catops -p shop bulk upsert products.csv --catalog cat_123 --journal import.journal --resume
+  zcat feed.ndjson.gz | catops -p shop bulk upsert - --format ndjson --catalog cat_123
+  catops -p sandbox-batch bulk upsert movies.csv --catalog demo --dry-run")]
     Upsert {
         #[command(flatten)]
         args: BulkArgs,

@@ -52,6 +52,10 @@ pub enum DeltaCommand {
         source: Option<String>,
     },
     /// List the changed rows of an event, with before/after values (needs read:rows)
+    #[command(after_help = "Examples:
+  catops -p sandbox-catalogian delta rows evt_000000000001
+  catops -p sandbox-catalogian delta rows demo-feed evt_000000000001 --change-type changed --all
+  catops -p feed delta rows \"$(catops -p feed delta latest --jq .id)\" --all -o ndjson")]
     Rows {
         /// [SOURCE] EVENT_ID: the source may be left out when the key sees only one
         #[arg(value_name = "[SOURCE] EVENT_ID", num_args = 1..=2, required = true)]

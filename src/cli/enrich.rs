@@ -26,6 +26,11 @@ pub enum Speed {
 #[derive(Debug, Subcommand)]
 pub enum EnrichCommand {
     /// Start an enrichment job over every item of a catalog
+    #[command(after_help = "Examples:
+  catops -p sandbox enrich start --catalog cat_demo --prompt 'Find product specifications' \\
+      --field color --field weight_kg:number:'Weight in kilograms' --wait
+  catops -p sandbox enrich start --catalog cat_demo --prompt 'Categorise' --field note \\
+      --taxonomy examples/taxonomy.json --predict-taxonomy --speed fast --jq .job_id")]
     #[command(group(ArgGroup::new("output_schema").required(true).args(["field", "schema"])))]
     Start {
         /// Catalog id

@@ -20,6 +20,10 @@ const PAGES_AHEAD: usize = 2;
 #[derive(Debug, Subcommand)]
 pub enum ItemsCommand {
     /// List a catalog's items, one page or (--all) every page, streamed
+    #[command(after_help = "Examples:
+  catops -p sandbox items list --catalog cat_demo --limit 10 -o table
+  catops -p sandbox items list --catalog cat_demo --all -o ndjson > items.ndjson
+  catops -p sandbox items list --catalog cat_demo --all --jq '.[] | select(.price > 50) | .sku'")]
     List {
         /// Catalog id
         #[arg(long, value_name = "ID", value_parser = resource_id)]

@@ -6,6 +6,7 @@ pub mod api;
 pub mod assets;
 pub mod bulk;
 pub mod catalogs;
+pub mod completions;
 pub mod delta;
 pub mod enrich;
 pub mod items;
@@ -43,7 +44,8 @@ pub struct GlobalArgs {
         long,
         env = "CATOPS_PROFILE",
         global = true,
-        value_name = "NAME"
+        value_name = "NAME",
+        add = clap_complete::engine::ArgValueCandidates::new(completions::profile_candidates)
     )]
     pub profile: Option<String>,
 
@@ -117,6 +119,19 @@ pub enum Command {
     Delta(delta::DeltaCommand),
     /// An authenticated raw request to the profile's vendor
     Api(api::ApiArgs),
+    /// Print a shell's completion script (source it, or save it where the shell looks)
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: completions::Shell,
+    },
+    /// Write completions/ and man/ from the command definitions (for maintainers)
+    #[command(hide = true)]
+    GenerateDocs {
+        /// Directory to write completions/ and man/ into
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+    },
     /// Manage profiles in the config file
     #[command(subcommand)]
     Profile(profile::ProfileCommand),
@@ -129,6 +144,8 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Profile(command) => profile::run(command, &Context::new(&cli.global)?),
+        Command::Completions { shell } => completions::print(shell),
+        Command::GenerateDocs { out } => completions::generate_docs(&out),
         Command::Sandbox(command) => sandbox::run(command, &cli.global),
         Command::Catalogs(command) => {
             let ctx = Context::new(&cli.global)?;
