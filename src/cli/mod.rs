@@ -43,6 +43,7 @@ pub struct GlobalArgs {
         short = 'p',
         long,
         env = "CATOPS_PROFILE",
+        hide_env_values = true,
         global = true,
         value_name = "NAME",
         add = clap_complete::engine::ArgValueCandidates::new(completions::profile_candidates)
