@@ -9,6 +9,8 @@ mod http;
 mod input;
 mod jq;
 mod output;
+#[cfg(test)]
+mod proptests;
 mod sandbox;
 mod vendors;
 
