@@ -1,7 +1,8 @@
 //! CSV records: the header names the fields (with optional `name:type` hints), cells are
 //! strings unless typed, and one `ByteRecord` is reused for every row.
 
-use std::io::BufRead;
+use std::collections::VecDeque;
+use std::io::{self, BufRead, Read};
 
 use serde_json::{Map, Value};
 
@@ -14,7 +15,7 @@ struct Column {
 }
 
 pub struct CsvRecords {
-    reader: csv::Reader<Box<dyn BufRead + Send>>,
+    reader: csv::Reader<LineBreaks<Box<dyn BufRead + Send>>>,
     columns: Vec<Column>,
     array_sep: String,
     empty: EmptyCells,
@@ -29,7 +30,7 @@ impl CsvRecords {
             .has_headers(false)
             // Ragged rows are reported per row, not as a fatal error.
             .flexible(true)
-            .from_reader(reader);
+            .from_reader(LineBreaks::new(reader));
         let mut header = csv::ByteRecord::new();
         match reader.read_byte_record(&mut header) {
             Ok(true) => {}
@@ -109,13 +110,27 @@ impl CsvRecords {
         Value::Object(raw)
     }
 
-    fn typed(&self) -> Result<Map<String, Value>, String> {
+    fn typed(&self, line: u64) -> Result<Map<String, Value>, String> {
         if self.record.len() != self.columns.len() {
-            return Err(format!(
+            let mut message = format!(
                 "the row has {} fields, the header has {}",
                 self.record.len(),
                 self.columns.len()
-            ));
+            );
+            // A quote that is never closed runs on to the end of the input as one field.
+            let bytes = self.record.as_slice();
+            let end = bytes
+                .iter()
+                .rposition(|&b| b != b'\n' && b != b'\r')
+                .map_or(0, |i| i + 1);
+            let breaks = bytes[..end].iter().filter(|&&b| b == b'\n').count() as u64;
+            if breaks > 0 {
+                message.push_str(&format!(
+                    "; a quoted field runs from line {line} to line {}: is a closing quote missing?",
+                    line + breaks
+                ));
+            }
+            return Err(message);
         }
         let mut fields = Map::with_capacity(self.columns.len());
         for (column, cell) in self.columns.iter().zip(self.record.iter()) {
@@ -152,8 +167,16 @@ impl Iterator for CsvRecords {
             }
             Ok(true) => {
                 self.row += 1;
-                let line = self.record.position().map_or(line, |p| p.line());
-                Some(match self.typed() {
+                // The csv crate puts a record where the previous one ended: before the `\n`
+                // of a CRLF and before skipped blank lines. Its line is that of its first byte.
+                let line = match self.record.position() {
+                    Some(start) => self
+                        .reader
+                        .get_mut()
+                        .content_line(start.byte(), start.line()),
+                    None => line,
+                };
+                Some(match self.typed(line) {
                     Ok(fields) => Ok(Record {
                         row: self.row,
                         line,
@@ -182,6 +205,63 @@ impl Iterator for CsvRecords {
                 }))
             }
         }
+    }
+}
+
+/// Remembers the line breaks the CSV parser has read but not yet passed, so a record's line
+/// can be found from where the parser says it starts.
+struct LineBreaks<R> {
+    inner: R,
+    /// Bytes read so far.
+    offset: u64,
+    /// `\n` bytes read so far.
+    newlines: u64,
+    /// Maximal runs of `\r` and `\n` bytes, oldest first: their `[start, end)` offsets and
+    /// the number of `\n` bytes in the input up to `end`.
+    runs: VecDeque<(u64, u64, u64)>,
+}
+
+impl<R> LineBreaks<R> {
+    fn new(inner: R) -> Self {
+        LineBreaks {
+            inner,
+            offset: 0,
+            newlines: 0,
+            runs: VecDeque::new(),
+        }
+    }
+
+    /// The line of the first byte at or after `offset` that is not a line break, given that
+    /// `offset` is on `line`. Forgets the breaks before `offset`: it must not go backwards.
+    fn content_line(&mut self, offset: u64, line: u64) -> u64 {
+        while self.runs.front().is_some_and(|&(_, end, _)| end <= offset) {
+            self.runs.pop_front();
+        }
+        match self.runs.front() {
+            Some(&(start, _, newlines)) if start <= offset => newlines + 1,
+            _ => line,
+        }
+    }
+}
+
+impl<R: Read> Read for LineBreaks<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for (index, &byte) in buf[..n].iter().enumerate() {
+            if byte == b'\n' || byte == b'\r' {
+                let at = self.offset + index as u64;
+                self.newlines += u64::from(byte == b'\n');
+                match self.runs.back_mut() {
+                    Some((_, end, newlines)) if *end == at => {
+                        *end = at + 1;
+                        *newlines = self.newlines;
+                    }
+                    _ => self.runs.push_back((at, at + 1, self.newlines)),
+                }
+            }
+        }
+        self.offset += n as u64;
+        Ok(n)
     }
 }
 
@@ -258,6 +338,66 @@ mod tests {
             ragged.message
         );
         assert_eq!(rows[4].as_ref().unwrap().line, 7);
+    }
+
+    /// A reader that hands out one byte per read, so line breaks straddle every buffer edge.
+    struct Trickle(std::io::Cursor<Vec<u8>>);
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let end = buf.len().min(1);
+            self.0.read(&mut buf[..end])
+        }
+    }
+
+    fn lines(rows: &[RowResult]) -> Vec<(u64, u64)> {
+        rows.iter()
+            .map(|r| match r {
+                Ok(record) => (record.row, record.line),
+                Err(error) => (error.row, error.line),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rows_keep_their_lines_after_crlf_and_blank_lines() {
+        // Bug: the csv crate starts a record where the previous one ended, so after a CRLF
+        // (its `\n` not yet read) and after blank lines every line was too small.
+        let text = "sku,price:number\r\nA,1\r\nB,x\r\n\r\n\r\n\"C\r\nc\",3\r\nD,y\r\n";
+        let rows = read(text, &Typing::default());
+        assert_eq!(lines(&rows), [(1, 2), (2, 3), (3, 6), (4, 8)]);
+        let text = "\n\nsku,price:number\nA,1\n\nB,x\n\n\n\nC,3";
+        let rows = read(text, &Typing::default());
+        assert_eq!(lines(&rows), [(1, 4), (2, 6), (3, 10)]);
+        for text in [
+            "sku\r\nA\r\n\r\n\"B\nb\"\r\nC\n\rD\r\n",
+            "\u{feff}sku\r\nA\r\n\r\n\"B\nb\"\r\nC\n\rD\r\n",
+        ] {
+            let whole = read(text, &Typing::default());
+            let reader: Box<dyn BufRead + Send> = Box::new(std::io::BufReader::with_capacity(
+                1,
+                Trickle(std::io::Cursor::new(text.as_bytes().to_vec())),
+            ));
+            let trickled: Vec<_> = CsvRecords::new(reader, &Typing::default())
+                .unwrap()
+                .collect();
+            assert_eq!(lines(&whole), [(1, 2), (2, 4), (3, 6), (4, 7)]);
+            assert_eq!(lines(&trickled), lines(&whole));
+        }
+    }
+
+    #[test]
+    fn an_unclosed_quote_says_where_it_runs_to() {
+        let rows = read("sku,t\nA,1\n\"B,2\nC,3\nD,4\n", &Typing::default());
+        assert_eq!(rows.len(), 2);
+        let bad = rows[1].as_ref().unwrap_err();
+        assert_eq!((bad.row, bad.line), (2, 3));
+        assert!(
+            bad.message
+                .contains("a quoted field runs from line 3 to line 5: is a closing quote missing?"),
+            "{}",
+            bad.message
+        );
     }
 
     #[test]

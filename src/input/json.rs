@@ -11,8 +11,12 @@ use super::{InputError, Record, RowError, RowResult};
 pub struct JsonArrayRecords {
     reader: Box<dyn BufRead + Send>,
     line: u64,
+    /// Bytes since the last `\n`, so an error inside an element can name its column.
+    column: u64,
     row: u64,
     element: Vec<u8>,
+    /// The array's `]` has been read: only whitespace may follow.
+    closed: bool,
     done: bool,
 }
 
@@ -29,14 +33,16 @@ impl JsonArrayRecords {
         let mut records = JsonArrayRecords {
             reader,
             line: 1,
+            column: 0,
             row: 0,
             element: Vec::new(),
+            closed: false,
             done: false,
         };
         records.skip_bom();
         match records.skip_whitespace() {
             Some(b'[') => {
-                records.reader.consume(1);
+                records.advance(b'[');
                 Ok(records)
             }
             Some(b'{') => Err(InputError(
@@ -64,16 +70,25 @@ impl JsonArrayRecords {
         }
     }
 
+    /// Consumes `byte`, the one `peek` returned, counting lines and columns.
+    fn advance(&mut self, byte: u8) {
+        self.reader.consume(1);
+        if byte == b'\n' {
+            self.line += 1;
+            self.column = 0;
+        } else {
+            self.column += 1;
+        }
+    }
+
     /// Skips whitespace, counting lines, and returns the next byte without consuming it.
     fn skip_whitespace(&mut self) -> Option<u8> {
         loop {
             let byte = self.peek()?;
-            match byte {
-                b'\n' => self.line += 1,
-                b' ' | b'\t' | b'\r' => {}
-                _ => return Some(byte),
+            if !matches!(byte, b'\n' | b' ' | b'\t' | b'\r') {
+                return Some(byte);
             }
-            self.reader.consume(1);
+            self.advance(byte);
         }
     }
 
@@ -85,10 +100,7 @@ impl JsonArrayRecords {
             let Some(byte) = self.peek() else {
                 return Scan::Eof;
             };
-            self.reader.consume(1);
-            if byte == b'\n' {
-                self.line += 1;
-            }
+            self.advance(byte);
             if in_string {
                 if escaped {
                     escaped = false;
@@ -120,10 +132,14 @@ impl Iterator for JsonArrayRecords {
         if self.done {
             return None;
         }
+        if self.closed {
+            self.done = true;
+            return self.trailing_data();
+        }
         match self.skip_whitespace() {
             // `[]`, or a trailing comma before `]` (accepted, as most JSON tools do).
             Some(b']') => {
-                self.reader.consume(1);
+                self.advance(b']');
                 self.done = true;
                 return self.trailing_data();
             }
@@ -135,7 +151,7 @@ impl Iterator for JsonArrayRecords {
                 ));
             }
         }
-        let line = self.line;
+        let (line, column) = (self.line, self.column + 1);
         let ending = self.scan_element();
         self.row += 1;
         let result = match ending {
@@ -149,10 +165,10 @@ impl Iterator for JsonArrayRecords {
                 })
             }
             Scan::Close | Scan::Comma => {
-                if matches!(ending, Scan::Close) {
-                    self.done = true;
-                }
-                parse_object(&self.element, self.row, line)
+                // Bug fixed: after the last element's `]` the rest of the input was never
+                // looked at, so a second array (`[..][..]`) or junk was silently dropped.
+                self.closed = matches!(ending, Scan::Close);
+                parse_object(&self.element, self.row, line, column)
             }
         };
         Some(result)
@@ -169,9 +185,18 @@ impl JsonArrayRecords {
         }
     }
 
+    /// After the array's `]`: whitespace, or one error for whatever follows, which is not read.
     fn trailing_data(&mut self) -> Option<RowResult> {
-        self.skip_whitespace()
-            .map(|_| Err(self.error("unexpected data after the JSON array", Value::Null)))
+        self.skip_whitespace()?;
+        let start = self.reader.fill_buf().unwrap_or_default();
+        let shown = &start[..start.len().min(80)];
+        let shown = shown.split(|&b| b == b'\n').next().unwrap_or_default();
+        let raw = Value::String(String::from_utf8_lossy(shown).trim_end().to_string());
+        let message = format!(
+            "unexpected data after the JSON array's closing ] (column {}): the rest of the input was not read (several arrays? use one array, or NDJSON)",
+            self.column + 1
+        );
+        Some(Err(self.error(&message, raw)))
     }
 }
 
@@ -219,16 +244,20 @@ impl Iterator for NdjsonRecords {
             } else {
                 &self.buf[..]
             };
+            // Without its line end, an error at the end of the line is on this line.
+            let text = text.strip_suffix(b"\n").unwrap_or(text);
+            let text = text.strip_suffix(b"\r").unwrap_or(text);
             if text.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
             self.row += 1;
-            return Some(parse_object(text, self.row, self.line));
+            return Some(parse_object(text, self.row, self.line, 1));
         }
     }
 }
 
-fn parse_object(bytes: &[u8], row: u64, line: u64) -> RowResult {
+/// Parses one record's text, which starts on `line` at byte `column` of the input.
+fn parse_object(bytes: &[u8], row: u64, line: u64, column: u64) -> RowResult {
     let raw = || Value::String(String::from_utf8_lossy(bytes).trim().to_string());
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(fields)) => Ok(Record { row, line, fields }),
@@ -241,10 +270,27 @@ fn parse_object(bytes: &[u8], row: u64, line: u64) -> RowResult {
         Err(err) => Err(RowError {
             row,
             line,
-            message: format!("invalid JSON: {err}"),
+            message: describe_error(&err, line, column),
             raw: raw(),
         }),
     }
+}
+
+/// serde_json counts lines and columns from the start of the text it was given; the input's
+/// own position is what finds the mistake in the file.
+fn describe_error(err: &serde_json::Error, line: u64, column: u64) -> String {
+    let text = err.to_string();
+    if err.line() == 0 {
+        return format!("invalid JSON: {text}");
+    }
+    let suffix = format!(" at line {} column {}", err.line(), err.column());
+    let what = text.strip_suffix(&suffix).unwrap_or(&text);
+    let (at_line, at_column) = if err.line() == 1 {
+        (line, column - 1 + err.column() as u64)
+    } else {
+        (line + err.line() as u64 - 1, err.column() as u64)
+    };
+    format!("invalid JSON at line {at_line} column {at_column}: {what}")
 }
 
 fn kind(value: &Value) -> &'static str {
@@ -315,6 +361,61 @@ mod tests {
         );
         let rows = array("[{\"a\":1},");
         assert!(rows[1].as_ref().unwrap_err().message.contains("closing ]"));
+    }
+
+    #[test]
+    fn data_after_the_array_is_reported_not_dropped() {
+        // Bug: after the last element's `]` nothing more was read, so a second array or junk
+        // after the first was silently ignored (exit 0, its rows never sent).
+        let rows = array("[{\"a\":1},\n {\"a\":2}]\n[{\"a\":3}]\n");
+        assert_eq!(rows.len(), 3);
+        assert!(rows[1].is_ok());
+        let err = rows[2].as_ref().unwrap_err();
+        assert_eq!((err.row, err.line), (3, 3));
+        assert!(
+            err.message
+                .contains("after the JSON array's closing ] (column 1)"),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.raw, json!("[{\"a\":3}]"));
+        let rows = array("[{\"a\":1}] x");
+        assert_eq!(rows.len(), 2);
+        assert!(rows[1].as_ref().unwrap_err().message.contains("column 11"));
+        assert_eq!(array("[{\"a\":1}]  \n\n").len(), 1);
+        assert_eq!(array("[{\"a\":1},]\n").len(), 1);
+    }
+
+    #[test]
+    fn json_errors_name_the_line_and_column_of_the_input() {
+        // Bug: serde_json's position counts from the record's own text, so an NDJSON line cut
+        // short on line 5 said "at line 2 column 0", and an element on line 3 "at line 1".
+        let rows: Vec<_> =
+            NdjsonRecords::new(boxed("{\"a\":1}\n\n\n\n{\"a\":\r\n{\"a\":1}{\"b\":2}\n")).collect();
+        let cut = rows[1].as_ref().unwrap_err();
+        assert_eq!((cut.row, cut.line), (2, 5));
+        assert_eq!(
+            cut.message,
+            "invalid JSON at line 5 column 5: EOF while parsing a value"
+        );
+        let two = rows[2].as_ref().unwrap_err();
+        assert_eq!(
+            two.message,
+            "invalid JSON at line 6 column 8: trailing characters"
+        );
+        let rows = array("[\n  {\"a\": 1},   {\"a\": nope},\n  {\n    \"a\": [1,\n    2 3]}\n]");
+        let nope = rows[1].as_ref().unwrap_err();
+        assert_eq!((nope.row, nope.line), (2, 2));
+        assert_eq!(
+            nope.message,
+            "invalid JSON at line 2 column 22: expected ident"
+        );
+        let nested = rows[2].as_ref().unwrap_err();
+        assert_eq!((nested.row, nested.line), (3, 3));
+        assert_eq!(
+            nested.message,
+            "invalid JSON at line 5 column 7: expected `,` or `]`"
+        );
     }
 
     #[test]

@@ -203,7 +203,7 @@ impl BulkUpsert {
     pub fn item(&self, fields: Map<String, Value>) -> Result<Value, (String, Value)> {
         let problem = match fields.get(&self.unique_field) {
             Some(Value::String(s)) if !s.is_empty() => None,
-            Some(Value::Number(_) | Value::Bool(_)) => None,
+            Some(Value::Number(_)) => None,
             Some(Value::String(_)) | Some(Value::Null) | None => {
                 Some(format!("the unique field {} is missing", self.unique_field))
             }
