@@ -137,6 +137,9 @@ proptest! {
         prop_assert_eq!(records.len(), 1);
         let read = Value::Object(records.into_iter().next().unwrap().unwrap().fields);
         prop_assert_eq!(&read, &item);
-        prop_assert_eq!(serde_json::from_slice::<Value>(&serde_json::to_vec(&read).unwrap()).unwrap(), item);
+        prop_assert_eq!(serde_json::from_slice::<Value>(&serde_json::to_vec(&read).unwrap()).unwrap(), item.clone());
+        let mut written = Vec::new();
+        crate::bulk::json_write_for_tests(&read, &mut written);
+        prop_assert_eq!(written, serde_json::to_vec(&item).unwrap());
     }
 }

@@ -11,8 +11,8 @@ pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 pub struct PendingRow {
     pub row: u64,
     pub line: u64,
-    /// The vendor item as JSON.
-    pub item: Box<[u8]>,
+    /// The vendor item as JSON (a Vec: shrinking it to fit would cost a copy per row).
+    pub item: Vec<u8>,
 }
 
 #[derive(Debug, Default)]
@@ -110,7 +110,7 @@ mod tests {
         PendingRow {
             row: n,
             line: n + 1,
-            item: vec![b'x'; size].into_boxed_slice(),
+            item: vec![b'x'; size],
         }
     }
 
@@ -148,12 +148,12 @@ mod tests {
             PendingRow {
                 row: 1,
                 line: 2,
-                item: b"{\"a\":1}".to_vec().into(),
+                item: b"{\"a\":1}".to_vec(),
             },
             PendingRow {
                 row: 2,
                 line: 3,
-                item: b"{\"a\":2}".to_vec().into(),
+                item: b"{\"a\":2}".to_vec(),
             },
         ];
         let chunk = Chunk::from_rows(rows);

@@ -9,6 +9,7 @@
 
 mod chunk;
 mod journal;
+mod json;
 mod rejects;
 mod throttle;
 
@@ -31,6 +32,11 @@ use journal::{Journal, RowSet};
 use rejects::Rejects;
 pub use throttle::Rates;
 use throttle::Throttle;
+
+#[cfg(test)]
+pub fn json_write_for_tests(value: &Value, out: &mut Vec<u8>) {
+    json::write(value, out)
+}
 
 /// Everything a bulk run needs besides the vendor target, resolved from flags and profile.
 pub struct Settings {
@@ -336,15 +342,8 @@ fn read_rows(
                 continue;
             }
         };
-        let bytes = match serde_json::to_vec(&item) {
-            Ok(bytes) => bytes,
-            Err(err) => {
-                if !reject(record.row, record.line, err.to_string(), item) {
-                    return;
-                }
-                continue;
-            }
-        };
+        let mut bytes = Vec::with_capacity(256);
+        json::write(&item, &mut bytes);
         if bytes.len() > chunker.max_item_bytes() {
             let reason = format!(
                 "the row is {} bytes as JSON, more than a request may carry (5 MiB)",
@@ -358,7 +357,7 @@ fn read_rows(
         let pending = PendingRow {
             row: record.row,
             line: record.line,
-            item: bytes.into_boxed_slice(),
+            item: bytes,
         };
         if let Some(full) = chunker.push(pending) {
             if chunks.blocking_send(full).is_err() {

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# One-command benchmark (issue 7): catops `bulk upsert` against the clients users would write
+# instead, and against the server's own ceiling, all in one run against one
+# `catops sandbox serve --rate-limits off --state :memory:`. Writes BENCHMARKS.md.
+#
+#   bench/run.sh              # N = 1,000,000 rows
+#   N=2000 RATE_N=2000 bench/run.sh   # the smoke run CI does
+#
+# Needs: python3 with requests and httpx, wrk, hyperfine, curl, /usr/bin/time.
+set -euo pipefail
+
+N=${N:-1000000}
+SMALL_N=${SMALL_N:-100000}          # the RSS comparison point
+RATE_N=${RATE_N:-20000}             # the rate-limited batch import
+CEILING_SECS=${CEILING_SECS:-20}
+OUT=${OUT:-BENCHMARKS.md}
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+for tool in python3 wrk hyperfine curl /usr/bin/time; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is missing" >&2; exit 2; }
+done
+python3 -c 'import requests, httpx' || { echo "bench: pip install requests httpx" >&2; exit 2; }
+
+echo "bench: building catops (release)" >&2
+cargo build --release --locked --quiet
+CATOPS=$ROOT/target/release/catops
+export XDG_DATA_HOME=$WORK/data XDG_CONFIG_HOME=$WORK/config
+
+echo "bench: generating $N rows" >&2
+python3 bench/gen_products.py "$N" "$WORK/products.csv"
+SMALL=$(( SMALL_N < N ? SMALL_N : N ))
+head -n $(( SMALL + 1 )) "$WORK/products.csv" > "$WORK/small.csv"
+BYTES=$(stat -c %s "$WORK/products.csv")
+
+# One server for every client; each client gets its own catalog.
+"$CATOPS" sandbox serve --addr 127.0.0.1:0 --rate-limits off --state :memory: --quiet > "$WORK/server.out" &
+for _ in $(seq 100); do [ -s "$WORK/server.out" ] && break; sleep 0.05; done
+ROOT_URL=$(awk '{print $NF}' "$WORK/server.out")
+BASE=$ROOT_URL/rastro/api
+api() { "$CATOPS" -p sandbox --base-url "$BASE" api "$@"; }
+new_catalog() {
+  api -X POST /public/catalogs --jq .id -d '{"name":"'"$1"'","unique_id_field":"sku","schema_definition":{"fields":[
+    {"name":"sku","type":"string"},{"name":"title","type":"string"},{"name":"price","type":"number"},
+    {"name":"brand","type":"string"},{"name":"description","type":"string"}]}}'
+}
+count_items() { api "/public/catalogs/$1/items?limit=1" --jq .total; }
+
+# run NAME CATALOG COMMAND...: times a client, checks the server then holds all rows.
+declare -A WALL CPU RSS
+run() {
+  local name=$1 catalog=$2 rows=$3; shift 3
+  echo "bench: $name" >&2
+  /usr/bin/time -f "%e %U %S %M" -o "$WORK/$name.time" "$@" > "$WORK/$name.out"
+  read -r wall user sys rss < "$WORK/$name.time"
+  WALL[$name]=$wall
+  CPU[$name]=$(echo "$user + $sys" | bc -l)
+  RSS[$name]=$rss
+  local held
+  held=$(count_items "$catalog")
+  [ "$held" = "$rows" ] || { echo "bench: $name left $held of $rows items" >&2; exit 1; }
+}
+
+C1=$(new_catalog catops)
+run catops "$C1" "$N" "$CATOPS" -p sandbox --base-url "$BASE" bulk upsert "$WORK/products.csv" --catalog "$C1" -q --rejects "$WORK/catops.rejects"
+C0=$(new_catalog catops-small)
+run catops_small "$C0" "$SMALL" "$CATOPS" -p sandbox --base-url "$BASE" bulk upsert "$WORK/small.csv" --catalog "$C0" -q --rejects "$WORK/small.rejects"
+C2=$(new_catalog requests)
+run requests "$C2" "$N" python3 bench/peer_requests.py "$BASE/public/catalogs/$C2/items/bulk" sandbox-token "$WORK/products.csv"
+C3=$(new_catalog httpx)
+run httpx "$C3" "$N" python3 bench/peer_httpx.py "$BASE/public/catalogs/$C3/items/bulk" sandbox-token "$WORK/products.csv"
+
+echo "bench: ceiling (wrk, prebuilt bodies, ${CEILING_SECS}s)" >&2
+C4=$(new_catalog ceiling)
+BODIES=$(python3 bench/make_bodies.py "$WORK/products.csv" "$WORK/bodies")
+BODIES_DIR=$WORK/bodies BODIES_COUNT=$BODIES wrk -t2 -c8 -d"${CEILING_SECS}s" --timeout 60s \
+  -s bench/ceiling.lua "$BASE/public/catalogs/$C4/items/bulk" > "$WORK/wrk.out"
+CEILING_RPS=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.out")
+if grep -q "Non-2xx" "$WORK/wrk.out"; then echo "bench: the ceiling run got errors" >&2; cat "$WORK/wrk.out" >&2; exit 1; fi
+CEILING_IPS=$(echo "$CEILING_RPS * 1000" | bc -l)
+
+# The rate-limited run: batch's enforced 5 requests/s and 1000 items/s.
+echo "bench: rate-limited batch import of $RATE_N items" >&2
+"$CATOPS" sandbox serve --addr 127.0.0.1:0 --state :memory: --quiet > "$WORK/limited.out" &
+for _ in $(seq 100); do [ -s "$WORK/limited.out" ] && break; sleep 0.05; done
+LIMITED=$(awk '{print $NF}' "$WORK/limited.out")
+python3 - "$RATE_N" "$WORK/batch.csv" <<'PY'
+import sys
+rows, path = int(sys.argv[1]), sys.argv[2]
+with open(path, "w") as f:
+    f.write("id,title,rank:integer\n")
+    for n in range(rows):
+        f.write(f"b{n:08d},Item {n},{n % 1000}\n")
+PY
+START=$(date +%s.%N)
+"$CATOPS" -p sandbox-batch --base-url "$LIMITED/batch/2.11" -v bulk upsert "$WORK/batch.csv" --catalog demo --rejects "$WORK/batch.rejects" \
+  > "$WORK/batch.json" 2> "$WORK/batch.log"
+RATE_WALL=$(echo "$(date +%s.%N) - $START" | bc -l)
+RATE_429=$(grep -c " 429 " "$WORK/batch.log" || true)
+RATE_FLOOR=$(echo "$RATE_N / 1000" | bc -l)
+
+# Small commands: startup and one GET against curl doing the same request.
+echo "bench: small commands" >&2
+hyperfine -N --warmup 20 --runs 200 --export-json "$WORK/version.json" "$CATOPS --version" > /dev/null 2>&1
+ITEM_URL="$BASE/public/catalogs/cat_demo/items/item_1"
+hyperfine -N --warmup 10 --runs 100 --export-json "$WORK/get.json" \
+  "$CATOPS -p sandbox --base-url $BASE items get --catalog cat_demo item_1 -o json" \
+  "curl -sf -H 'Authorization: Bearer sandbox-token' $ITEM_URL" > /dev/null 2>&1
+mean_ms() { python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['results']; print(f\"{r[int(sys.argv[2])]['mean']*1000:.2f}\")" "$@"; }
+VERSION_MS=$(mean_ms "$WORK/version.json" 0)
+GET_MS=$(mean_ms "$WORK/get.json" 0)
+CURL_MS=$(mean_ms "$WORK/get.json" 1)
+
+# The report.
+f() { printf "%.${2:-2}f" "$(echo "$1" | tr -d " ")"; }
+ips() { echo "$N / ${WALL[$1]}" | bc -l; }
+ratio() { echo "$(ips "$1") / $CEILING_IPS" | bc -l; }
+per_million() { echo "${CPU[$1]} * 1000000 / $2" | bc -l; }
+mb() { echo "${RSS[$1]} / 1024" | bc -l; }
+{
+  echo "# Benchmarks"
+  echo
+  echo "Written by \`bench/run.sh\` on $(date -u +%Y-%m-%d), $(nproc) cores: N = $N rows of"
+  echo "$(( BYTES / N )) bytes ($BYTES bytes of CSV), imported into \`catops sandbox serve"
+  echo "--rate-limits off --state :memory:\` (release build), every client against the same server in"
+  echo "one run, each verified to leave all N items in its own catalog. Wall and CPU (user + sys)"
+  echo "and peak RSS from \`/usr/bin/time\`; the ceiling is \`wrk\` posting prebuilt 1000-item bodies"
+  echo "with 8 connections for ${CEILING_SECS} s, the server's own ingest rate."
+  echo
+  echo "| client | wall s | items/s | CPU s | CPU s per 1M rows | peak RSS MB | ratio to ceiling |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  for name in catops requests httpx; do
+    label=$name
+    [ "$name" = catops ] && label="catops bulk upsert"
+    [ "$name" = requests ] && label="Python requests, 1000-row chunks in turn"
+    [ "$name" = httpx ] && label="Python httpx asyncio, 8 in flight"
+    echo "| $label | $(f "${WALL[$name]}") | $(f "$(ips $name)" 0) | $(f "${CPU[$name]}") | $(f "$(per_million $name "$N")") | $(f "$(mb $name)" 1) | $(f "$(ratio $name)") |"
+  done
+  echo "| ceiling: wrk, prebuilt bodies | | $(f "$CEILING_IPS" 0) | | | | 1.00 |"
+  echo
+  echo "- catops peak RSS: $(f "$(mb catops_small)" 1) MB at $SMALL rows, $(f "$(mb catops)" 1) MB at $N rows."
+  echo "- Rate-limited: $RATE_N items into batch against the sandbox's enforced 5 requests/s and"
+  echo "  1000 items/s took $(f "$RATE_WALL") s (floor $(f "$RATE_FLOOR" 1) s, ratio $(f "$(echo "$RATE_WALL / $RATE_FLOOR" | bc -l)")), with $RATE_429 responses 429."
+  echo "- \`catops --version\`: $VERSION_MS ms mean (hyperfine, 200 runs)."
+  echo "- \`catops items get\`: $GET_MS ms mean against \`curl\` $CURL_MS ms for the same request"
+  echo "  (ratio $(f "$(echo "$GET_MS / $CURL_MS" | bc -l)"))."
+} > "$OUT"
+cat "$OUT"
