@@ -5,7 +5,7 @@ use std::io::BufRead;
 
 use serde_json::Value;
 
-use super::{InputError, Record, RowError, RowResult};
+use super::{InputError, Record, RowError, RowResult, MAX_RECORD_BYTES};
 
 /// The elements of a top-level JSON array, one record each.
 pub struct JsonArrayRecords {
@@ -15,6 +15,8 @@ pub struct JsonArrayRecords {
     column: u64,
     row: u64,
     element: Vec<u8>,
+    /// The element being scanned grew past `MAX_RECORD_BYTES` and is no longer held.
+    oversized: bool,
     /// The array's `]` has been read: only whitespace may follow.
     closed: bool,
     done: bool,
@@ -36,6 +38,7 @@ impl JsonArrayRecords {
             column: 0,
             row: 0,
             element: Vec::new(),
+            oversized: false,
             closed: false,
             done: false,
         };
@@ -95,6 +98,7 @@ impl JsonArrayRecords {
     /// Copies one element into `self.element`, up to the `,` or `]` that ends it.
     fn scan_element(&mut self) -> Scan {
         self.element.clear();
+        self.oversized = false;
         let (mut depth, mut in_string, mut escaped) = (0u32, false, false);
         loop {
             let Some(byte) = self.peek() else {
@@ -109,7 +113,7 @@ impl JsonArrayRecords {
                 } else if byte == b'"' {
                     in_string = false;
                 }
-                self.element.push(byte);
+                self.hold(byte);
                 continue;
             }
             match byte {
@@ -120,7 +124,15 @@ impl JsonArrayRecords {
                 b'}' | b']' => depth = depth.saturating_sub(1),
                 _ => {}
             }
+            self.hold(byte);
+        }
+    }
+
+    fn hold(&mut self, byte: u8) {
+        if self.element.len() < MAX_RECORD_BYTES {
             self.element.push(byte);
+        } else {
+            self.oversized = true;
         }
     }
 }
@@ -162,6 +174,15 @@ impl Iterator for JsonArrayRecords {
                     line,
                     message: "the JSON input ends in the middle of this element".into(),
                     raw: Value::String(String::from_utf8_lossy(&self.element).into_owned()),
+                })
+            }
+            Scan::Close | Scan::Comma if self.oversized => {
+                self.closed = matches!(ending, Scan::Close);
+                Err(RowError {
+                    row: self.row,
+                    line,
+                    message: too_large(),
+                    raw: Value::Null,
                 })
             }
             Scan::Close | Scan::Comma => {
@@ -225,8 +246,18 @@ impl Iterator for NdjsonRecords {
     fn next(&mut self) -> Option<RowResult> {
         loop {
             self.buf.clear();
-            match self.reader.read_until(b'\n', &mut self.buf) {
-                Ok(0) => return None,
+            match read_line_bounded(&mut self.reader, &mut self.buf) {
+                Ok((0, _)) => return None,
+                Ok((_, true)) => {
+                    self.line += 1;
+                    self.row += 1;
+                    return Some(Err(RowError {
+                        row: self.row,
+                        line: self.line,
+                        message: too_large(),
+                        raw: Value::Null,
+                    }));
+                }
                 Ok(_) => {}
                 Err(err) => {
                     self.row += 1;
@@ -252,6 +283,40 @@ impl Iterator for NdjsonRecords {
             }
             self.row += 1;
             return Some(parse_object(text, self.row, self.line, 1));
+        }
+    }
+}
+
+fn too_large() -> String {
+    format!(
+        "the record is larger than {} MiB, more than a request may carry (5 MiB); a missing bracket, quote or line end?",
+        MAX_RECORD_BYTES / (1024 * 1024)
+    )
+}
+
+/// Reads one line into `buf`, holding at most `MAX_RECORD_BYTES` of it. Returns the bytes
+/// read and whether the line was longer than that.
+fn read_line_bounded(
+    reader: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<(usize, bool)> {
+    let (mut read, mut oversized) = (0, false);
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok((read, oversized));
+        }
+        let (take, done) = match memchr::memchr(b'\n', chunk) {
+            Some(end) => (end + 1, true),
+            None => (chunk.len(), false),
+        };
+        let room = MAX_RECORD_BYTES.saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..take.min(room)]);
+        oversized |= take > room;
+        reader.consume(take);
+        read += take;
+        if done {
+            return Ok((read, oversized));
         }
     }
 }
@@ -423,6 +488,28 @@ mod tests {
         assert!(JsonArrayRecords::new(boxed("{\"a\":1}")).is_err());
         assert!(JsonArrayRecords::new(boxed("")).is_err());
         assert!(JsonArrayRecords::new(boxed("\u{feff}[]")).is_ok());
+    }
+
+    #[test]
+    fn an_unclosed_element_or_endless_line_is_not_held_whole() {
+        let huge = "x".repeat(MAX_RECORD_BYTES + 10);
+        let text = format!("[{{\"a\":1}}, {{\"big\":\"{huge}\"}}, {{\"a\":3}}]");
+        let rows = array(&text);
+        assert_eq!(rows.len(), 3);
+        assert!(rows[1]
+            .as_ref()
+            .unwrap_err()
+            .message
+            .contains("larger than 8 MiB"));
+        assert_eq!(rows[2].as_ref().unwrap().fields["a"], json!(3));
+
+        let text = format!("{{\"a\":1}}\n{{\"big\":\"{huge}\"}}\n{{\"a\":3}}\n");
+        let rows: Vec<_> = NdjsonRecords::new(boxed(&text)).collect();
+        assert_eq!(rows.len(), 3);
+        let err = rows[1].as_ref().unwrap_err();
+        assert_eq!((err.row, err.line), (2, 2));
+        assert!(err.message.contains("larger than 8 MiB"), "{}", err.message);
+        assert_eq!(rows[2].as_ref().unwrap().line, 3);
     }
 
     #[test]

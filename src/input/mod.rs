@@ -16,6 +16,11 @@ use serde_json::{Map, Value};
 
 use self::typed::ValueType;
 
+/// The most text a reader holds for one record. A record larger than a request may carry
+/// (5 MiB) cannot be sent anyway; past this the reader stops holding it, so a missing bracket
+/// or line end in a huge file cannot fill memory. (CSV's own buffer is the csv crate's.)
+pub const MAX_RECORD_BYTES: usize = 8 * 1024 * 1024;
+
 /// One input record: `row` counts records from 1 (a CSV header is not a row), `line` is the
 /// line of the file the record starts on.
 #[derive(Debug, Clone, PartialEq)]
