@@ -8,6 +8,7 @@ mod error;
 mod http;
 mod input;
 mod jq;
+mod json;
 mod output;
 #[cfg(test)]
 mod proptests;

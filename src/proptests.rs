@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use crate::input::csv::CsvRecords;
 use crate::input::json::{JsonArrayRecords, NdjsonRecords};
 use crate::input::typed::ValueType;
-use crate::input::Typing;
+use crate::input::{EmptyCells, Typing};
 use crate::vendors::{batch, catalogix};
 
 fn reader(bytes: Vec<u8>) -> Box<dyn BufRead + Send> {
@@ -124,6 +124,50 @@ proptest! {
         prop_assert_eq!(serde_json::from_slice::<Value>(&serialised).unwrap(), item);
     }
 
+    /// The fast path (CSV rows straight to JSON) writes exactly what the general path writes,
+    /// and fails the same rows with the same reasons, for any cells and types.
+    #[test]
+    fn csv_rows_straight_to_json_match_the_general_path(
+        names in proptest::collection::vec("[a-z\"é]{1,8}", 1..6),
+        kinds in proptest::collection::vec(0usize..6, 6),
+        rows in proptest::collection::vec(proptest::collection::vec("[a-z0-9.|\"\\ \u{1}-]{0,12}", 0..7), 0..8),
+        null_empty in any::<bool>(),
+    ) {
+        let mut names = names;
+        names.sort();
+        names.dedup();
+        let all = [ValueType::String, ValueType::Number, ValueType::Integer, ValueType::Boolean, ValueType::Array, ValueType::Json];
+        let typing = Typing {
+            types: names.iter().zip(&kinds).map(|(n, k)| (n.clone(), all[*k])).collect(),
+            empty: if null_empty { EmptyCells::Null } else { EmptyCells::Omit },
+            ..Typing::default()
+        };
+        let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
+        writer.write_record(&names).unwrap();
+        for row in &rows {
+            writer.write_record(row).unwrap();
+        }
+        let bytes = writer.into_inner().unwrap();
+
+        let general: Vec<_> = CsvRecords::new(reader(bytes.clone()), &typing).unwrap().collect();
+        let mut fast = CsvRecords::new(reader(bytes), &typing).unwrap();
+        for expected in general {
+            let mut out = Vec::new();
+            let got = fast.next_json(&mut out).unwrap();
+            match (expected, got) {
+                (Ok(record), Ok((row, line))) => {
+                    prop_assert_eq!((record.row, record.line), (row, line));
+                    let mut written = Vec::new();
+                    crate::json::write(&Value::Object(record.fields), &mut written);
+                    prop_assert_eq!(String::from_utf8_lossy(&written), String::from_utf8_lossy(&out));
+                }
+                (Err(a), Err(b)) => prop_assert_eq!(a, b),
+                (a, b) => prop_assert!(false, "paths disagree: {:?} vs {:?}", a, b),
+            }
+        }
+        prop_assert!(fast.next_json(&mut Vec::new()).is_none());
+    }
+
     /// A valid typed record written as NDJSON comes back identical and valid.
     #[test]
     fn a_valid_ndjson_record_survives_read_validate_serialise(
@@ -139,7 +183,7 @@ proptest! {
         prop_assert_eq!(&read, &item);
         prop_assert_eq!(serde_json::from_slice::<Value>(&serde_json::to_vec(&read).unwrap()).unwrap(), item.clone());
         let mut written = Vec::new();
-        crate::bulk::json_write_for_tests(&read, &mut written);
+        crate::json::write(&read, &mut written);
         prop_assert_eq!(written, serde_json::to_vec(&item).unwrap());
     }
 }

@@ -9,7 +9,6 @@
 
 mod chunk;
 mod journal;
-mod json;
 mod rejects;
 mod throttle;
 
@@ -24,7 +23,8 @@ use tokio::task::JoinSet;
 
 use crate::error::{exit, Failure};
 use crate::http::ApiError;
-use crate::input::{self, InputFormat, RowResult, Typing};
+use crate::input::typed::ValueType;
+use crate::input::{self, InputFormat, Records, Typing};
 use crate::vendors::{BulkReply, BulkTarget};
 use chunk::{Chunk, Chunker, PendingRow};
 pub use journal::JournalHeader;
@@ -32,11 +32,6 @@ use journal::{Journal, RowSet};
 use rejects::Rejects;
 pub use throttle::Rates;
 use throttle::Throttle;
-
-#[cfg(test)]
-pub fn json_write_for_tests(value: &Value, out: &mut Vec<u8>) {
-    json::write(value, out)
-}
 
 /// Everything a bulk run needs besides the vendor target, resolved from flags and profile.
 pub struct Settings {
@@ -290,7 +285,7 @@ pub async fn run(settings: Settings, target: BulkTarget) -> anyhow::Result<Outco
 /// hands full chunks on. Blocks when the senders are behind, so memory stays flat.
 #[allow(clippy::too_many_arguments)]
 fn read_rows(
-    records: Box<dyn Iterator<Item = RowResult> + Send>,
+    mut records: Records,
     target: &BulkTarget,
     done: &RowSet,
     batch_size: usize,
@@ -300,17 +295,59 @@ fn read_rows(
     counters: &Counters,
 ) {
     let (prefix, suffix) = target.envelope();
-    let mut chunker = Chunker::new(batch_size, prefix.len() + suffix.len());
-    let reject = |row: u64, line: u64, error: String, record: Value| {
-        events
-            .blocking_send(Event::Rejected {
-                row,
-                line,
-                error,
-                record,
-            })
-            .is_ok()
+    let mut sink = RowSink {
+        chunker: Chunker::new(batch_size, prefix.len() + suffix.len()),
+        chunks,
+        events,
     };
+    // rastro takes a record as it is, so a CSV row can go straight to JSON with no map in
+    // between (most of the per-row cost); only the unique field needs a look.
+    let fast_unique = match (&records, target.records_are_items()) {
+        (Records::Csv(csv), Some(field)) => csv
+            .column(field)
+            .filter(|(_, kind)| {
+                matches!(
+                    kind,
+                    ValueType::String | ValueType::Number | ValueType::Integer
+                )
+            })
+            .map(|(index, _)| index),
+        _ => None,
+    };
+    if let (Records::Csv(csv), Some(unique)) = (&mut records, fast_unique) {
+        while !stop.load(Ordering::Relaxed) {
+            let mut bytes = Vec::with_capacity(256);
+            let Some(result) = csv.next_json(&mut bytes) else {
+                break;
+            };
+            counters.rows_read.fetch_add(1, Ordering::Relaxed);
+            let (row, line) = match &result {
+                Ok(position) => *position,
+                Err(error) => (error.row, error.line),
+            };
+            if done.contains(row) {
+                counters.skipped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            let going = match result {
+                Err(error) => sink.reject(row, line, error.message, error.raw),
+                // Rare: the vendor module words the rejection, as on the general path.
+                Ok(_) if csv.cell_is_empty(unique) => {
+                    let fields = serde_json::from_slice(&bytes).unwrap_or_default();
+                    match target.item(fields) {
+                        Err((reason, mapped)) => sink.reject(row, line, reason, mapped),
+                        Ok(_) => sink.enqueue(row, line, bytes),
+                    }
+                }
+                Ok(_) => sink.enqueue(row, line, bytes),
+            };
+            if !going {
+                return;
+            }
+        }
+        sink.finish();
+        return;
+    }
     for result in records {
         if stop.load(Ordering::Relaxed) {
             break;
@@ -324,49 +361,62 @@ fn read_rows(
             counters.skipped.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        let record = match result {
-            Ok(record) => record,
-            Err(error) => {
-                if !reject(error.row, error.line, error.message, error.raw) {
-                    return;
+        let going = match result {
+            Err(error) => sink.reject(error.row, error.line, error.message, error.raw),
+            Ok(record) => match target.item(record.fields) {
+                Err((reason, mapped)) => sink.reject(record.row, record.line, reason, mapped),
+                Ok(item) => {
+                    let mut bytes = Vec::with_capacity(256);
+                    crate::json::write(&item, &mut bytes);
+                    sink.enqueue(record.row, record.line, bytes)
                 }
-                continue;
-            }
+            },
         };
-        let item = match target.item(record.fields) {
-            Ok(item) => item,
-            Err((reason, mapped)) => {
-                if !reject(record.row, record.line, reason, mapped) {
-                    return;
-                }
-                continue;
-            }
-        };
-        let mut bytes = Vec::with_capacity(256);
-        json::write(&item, &mut bytes);
-        if bytes.len() > chunker.max_item_bytes() {
-            let reason = format!(
-                "the row is {} bytes as JSON, more than a request may carry (5 MiB)",
-                bytes.len()
-            );
-            if !reject(record.row, record.line, reason, Value::Null) {
-                return;
-            }
-            continue;
-        }
-        let pending = PendingRow {
-            row: record.row,
-            line: record.line,
-            item: bytes,
-        };
-        if let Some(full) = chunker.push(pending) {
-            if chunks.blocking_send(full).is_err() {
-                return;
-            }
+        if !going {
+            return;
         }
     }
-    if let Some(last) = chunker.finish() {
-        let _ = chunks.blocking_send(last);
+    sink.finish();
+}
+
+/// Where stage 1 puts each row: a rejection event, or a place in a chunk.
+struct RowSink<'a> {
+    chunker: Chunker,
+    chunks: &'a mpsc::Sender<Chunk>,
+    events: &'a mpsc::Sender<Event>,
+}
+
+impl RowSink<'_> {
+    /// False when the pipeline has shut down and reading should stop.
+    fn reject(&self, row: u64, line: u64, error: String, record: Value) -> bool {
+        self.events
+            .blocking_send(Event::Rejected {
+                row,
+                line,
+                error,
+                record,
+            })
+            .is_ok()
+    }
+
+    fn enqueue(&mut self, row: u64, line: u64, item: Vec<u8>) -> bool {
+        if item.len() > self.chunker.max_item_bytes() {
+            let reason = format!(
+                "the row is {} bytes as JSON, more than a request may carry (5 MiB)",
+                item.len()
+            );
+            return self.reject(row, line, reason, Value::Null);
+        }
+        match self.chunker.push(PendingRow { row, line, item }) {
+            Some(full) => self.chunks.blocking_send(full).is_ok(),
+            None => true,
+        }
+    }
+
+    fn finish(self) {
+        if let Some(last) = self.chunker.finish() {
+            let _ = self.chunks.blocking_send(last);
+        }
     }
 }
 

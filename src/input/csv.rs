@@ -12,6 +12,8 @@ use super::{EmptyCells, InputError, Record, RowError, RowResult, Typing};
 struct Column {
     name: String,
     kind: ValueType,
+    /// `"name":`, escaped once, for writing rows straight to JSON.
+    json_key: Vec<u8>,
 }
 
 pub struct CsvRecords {
@@ -69,9 +71,13 @@ impl CsvRecords {
                 .copied()
                 .or(hint)
                 .unwrap_or(ValueType::String);
+            let mut json_key = Vec::with_capacity(name.len() + 3);
+            crate::json::write_str(name, &mut json_key);
+            json_key.push(b':');
             columns.push(Column {
                 name: name.to_string(),
                 kind,
+                json_key,
             });
         }
         if let Some(unknown) = typing
@@ -111,6 +117,90 @@ impl CsvRecords {
     }
 
     fn typed(&self, line: u64) -> Result<Map<String, Value>, String> {
+        self.check_width(line)?;
+        let mut fields = Map::with_capacity(self.columns.len());
+        for (column, cell) in self.columns.iter().zip(self.record.iter()) {
+            let text = std::str::from_utf8(cell)
+                .map_err(|_| format!("column {}: not valid UTF-8", column.name))?;
+            if text.is_empty() {
+                if self.empty == EmptyCells::Null {
+                    fields.insert(column.name.clone(), Value::Null);
+                }
+                continue;
+            }
+            let value = column
+                .kind
+                .coerce(text, &self.array_sep)
+                .map_err(|err| format!("column {}: {err}", column.name))?;
+            fields.insert(column.name.clone(), value);
+        }
+        Ok(fields)
+    }
+
+    /// The current row as a JSON object in `out`: the bytes `typed` and `json::write` give,
+    /// without building a map (the bulk pipeline's fast path for CSV).
+    fn write_json(&self, line: u64, out: &mut Vec<u8>) -> Result<(), String> {
+        self.check_width(line)?;
+        out.push(b'{');
+        let mut first = true;
+        for (column, cell) in self.columns.iter().zip(self.record.iter()) {
+            let text = std::str::from_utf8(cell)
+                .map_err(|_| format!("column {}: not valid UTF-8", column.name))?;
+            if text.is_empty() && self.empty == EmptyCells::Omit {
+                continue;
+            }
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            out.extend_from_slice(&column.json_key);
+            if text.is_empty() {
+                out.extend_from_slice(b"null");
+            } else if column.kind == ValueType::String {
+                crate::json::write_str(text, out);
+            } else {
+                let value = column
+                    .kind
+                    .coerce(text, &self.array_sep)
+                    .map_err(|err| format!("column {}: {err}", column.name))?;
+                crate::json::write(&value, out);
+            }
+        }
+        out.push(b'}');
+        Ok(())
+    }
+
+    /// The position and type of a column, for the fast path's checks.
+    pub fn column(&self, name: &str) -> Option<(usize, ValueType)> {
+        self.columns
+            .iter()
+            .position(|c| c.name == name)
+            .map(|index| (index, self.columns[index].kind))
+    }
+
+    /// Whether the current row's cell at `index` is empty (or missing).
+    pub fn cell_is_empty(&self, index: usize) -> bool {
+        self.record.get(index).is_none_or(<[u8]>::is_empty)
+    }
+
+    /// The next row written as a JSON object into `out`, with its row and line numbers.
+    pub fn next_json(&mut self, out: &mut Vec<u8>) -> Option<Result<(u64, u64), RowError>> {
+        let line = match self.read_next()? {
+            Ok(line) => line,
+            Err(error) => return Some(Err(error)),
+        };
+        Some(match self.write_json(line, out) {
+            Ok(()) => Ok((self.row, line)),
+            Err(message) => Err(RowError {
+                row: self.row,
+                line,
+                message,
+                raw: self.raw(),
+            }),
+        })
+    }
+
+    fn check_width(&self, line: u64) -> Result<(), String> {
         if self.record.len() != self.columns.len() {
             let mut message = format!(
                 "the row has {} fields, the header has {}",
@@ -132,23 +222,7 @@ impl CsvRecords {
             }
             return Err(message);
         }
-        let mut fields = Map::with_capacity(self.columns.len());
-        for (column, cell) in self.columns.iter().zip(self.record.iter()) {
-            let text = std::str::from_utf8(cell)
-                .map_err(|_| format!("column {}: not valid UTF-8", column.name))?;
-            if text.is_empty() {
-                if self.empty == EmptyCells::Null {
-                    fields.insert(column.name.clone(), Value::Null);
-                }
-                continue;
-            }
-            let value = column
-                .kind
-                .coerce(text, &self.array_sep)
-                .map_err(|err| format!("column {}: {err}", column.name))?;
-            fields.insert(column.name.clone(), value);
-        }
-        Ok(fields)
+        Ok(())
     }
 }
 
@@ -156,6 +230,29 @@ impl Iterator for CsvRecords {
     type Item = RowResult;
 
     fn next(&mut self) -> Option<RowResult> {
+        let line = match self.read_next()? {
+            Ok(line) => line,
+            Err(error) => return Some(Err(error)),
+        };
+        Some(match self.typed(line) {
+            Ok(fields) => Ok(Record {
+                row: self.row,
+                line,
+                fields,
+            }),
+            Err(message) => Err(RowError {
+                row: self.row,
+                line,
+                message,
+                raw: self.raw(),
+            }),
+        })
+    }
+}
+
+impl CsvRecords {
+    /// Reads the next record into `self.record`; its line, or the error if it is unreadable.
+    fn read_next(&mut self) -> Option<Result<u64, RowError>> {
         if self.done {
             return None;
         }
@@ -176,19 +273,7 @@ impl Iterator for CsvRecords {
                         .content_line(start.byte(), start.line()),
                     None => line,
                 };
-                Some(match self.typed(line) {
-                    Ok(fields) => Ok(Record {
-                        row: self.row,
-                        line,
-                        fields,
-                    }),
-                    Err(message) => Err(RowError {
-                        row: self.row,
-                        line,
-                        message,
-                        raw: self.raw(),
-                    }),
-                })
+                Some(Ok(line))
             }
             Err(err) => {
                 // The csv crate cannot resync after an I/O error; a parse error it can.

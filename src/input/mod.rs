@@ -136,15 +136,35 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
+/// A reader of any format; CSV is kept apart so the bulk pipeline can write its rows straight
+/// to JSON.
+pub enum Records {
+    Csv(csv::CsvRecords),
+    Json(json::JsonArrayRecords),
+    Ndjson(json::NdjsonRecords),
+}
+
+impl Iterator for Records {
+    type Item = RowResult;
+
+    fn next(&mut self) -> Option<RowResult> {
+        match self {
+            Records::Csv(records) => records.next(),
+            Records::Json(records) => records.next(),
+            Records::Ndjson(records) => records.next(),
+        }
+    }
+}
+
 /// The records of `reader` in `format`, one at a time.
 pub fn records(
     format: InputFormat,
     reader: Box<dyn BufRead + Send>,
     typing: &Typing,
-) -> Result<Box<dyn Iterator<Item = RowResult> + Send>, InputError> {
+) -> Result<Records, InputError> {
     Ok(match format {
-        InputFormat::Csv => Box::new(csv::CsvRecords::new(reader, typing)?),
-        InputFormat::Json => Box::new(json::JsonArrayRecords::new(reader)?),
-        InputFormat::Ndjson => Box::new(json::NdjsonRecords::new(reader)),
+        InputFormat::Csv => Records::Csv(csv::CsvRecords::new(reader, typing)?),
+        InputFormat::Json => Records::Json(json::JsonArrayRecords::new(reader)?),
+        InputFormat::Ndjson => Records::Ndjson(json::NdjsonRecords::new(reader)),
     })
 }

@@ -334,6 +334,15 @@ impl BulkTarget {
         }
     }
 
+    /// The unique field, when the vendor's item is the record itself (rastro): then a CSV row
+    /// can be written straight to JSON, checking only that the field is there.
+    pub fn records_are_items(&self) -> Option<&str> {
+        match self {
+            BulkTarget::Rastro(t) => Some(t.unique_field()),
+            _ => None,
+        }
+    }
+
     /// The bytes before and after the comma-joined items of a request body.
     pub fn envelope(&self) -> (&[u8], &[u8]) {
         match self {

@@ -195,6 +195,10 @@ impl BulkUpsert {
         self.catalog.clone()
     }
 
+    pub fn unique_field(&self) -> &str {
+        &self.unique_field
+    }
+
     pub fn envelope(&self) -> (&[u8], &[u8]) {
         (&self.prefix, &self.suffix)
     }

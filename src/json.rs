@@ -1,4 +1,4 @@
-//! Writing a vendor item as JSON, once per row. Strings with nothing to escape (nearly all
+//! Writing JSON fast: vendor items once per row, and CSV rows straight to JSON. Strings with nothing to escape (nearly all
 //! product text) are copied in one go; serde_json escapes the rest, so the output is the
 //! same as `serde_json::to_vec`.
 
@@ -36,7 +36,7 @@ pub fn write(value: &Value, out: &mut Vec<u8>) {
     }
 }
 
-fn write_str(text: &str, out: &mut Vec<u8>) {
+pub fn write_str(text: &str, out: &mut Vec<u8>) {
     // A fold without early exit, so the compiler checks many bytes per instruction.
     let escapes = text.bytes().fold(false, |found, b| {
         found | (b < 0x20) | (b == b'"') | (b == b'\\')
