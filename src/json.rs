@@ -2,6 +2,8 @@
 //! product text) are copied in one go; serde_json escapes the rest, so the output is the
 //! same as `serde_json::to_vec`.
 
+use std::io::Write;
+
 use serde_json::Value;
 
 pub fn write(value: &Value, out: &mut Vec<u8>) {
@@ -9,7 +11,10 @@ pub fn write(value: &Value, out: &mut Vec<u8>) {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Number(number) => out.extend_from_slice(number.to_string().as_bytes()),
+        // Straight into the buffer: `to_string` would allocate once per number.
+        Value::Number(number) => {
+            let _ = write!(out, "{number}");
+        }
         Value::String(text) => write_str(text, out),
         Value::Array(items) => {
             out.push(b'[');
