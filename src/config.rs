@@ -10,7 +10,7 @@ use std::process::Command;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{usage, Failure};
+use crate::error::{one_line, usage, Failure};
 use crate::vendors::VendorKind;
 
 /// `base_url` value that runs the built-in emulator inside the command.
@@ -362,10 +362,6 @@ fn warn_if_readable_by_others(path: &Path) {
 
 #[cfg(not(unix))]
 fn warn_if_readable_by_others(_path: &Path) {}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
 
 /// Edits the config file in place with `toml_edit`, so the user's comments and layout survive.
 pub struct ConfigEditor {

@@ -67,6 +67,15 @@ impl Context {
         self.printer.value(value)
     }
 
+    /// Prints a list that is already in memory (one page, or a vendor's whole list).
+    pub fn print_list(&self, records: &[serde_json::Value]) -> anyhow::Result<()> {
+        let mut list = self.list();
+        for record in records {
+            list.push(record)?;
+        }
+        list.finish()
+    }
+
     /// A streaming printer for a list on stdout.
     pub fn list(&self) -> ListPrinter<std::io::StdoutLock<'static>> {
         self.printer.list()

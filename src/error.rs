@@ -51,6 +51,11 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
+/// Folds whitespace and line breaks into single spaces: errors are one line (SPEC §6).
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Shorthand for `Err(Failure::usage(..).into())`.
 pub fn usage<T>(message: impl Into<String>) -> anyhow::Result<T> {
     Err(Failure::usage(message).into())

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::config::Secret;
-use crate::error::{exit, Failure};
+use crate::error::{exit, one_line, Failure};
 use crate::vendors::VendorKind;
 
 /// First retry waits about this long; each further one doubles it.
@@ -650,10 +650,6 @@ fn describe_body(body: &[u8]) -> String {
             line
         }
     }
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn clip(body: &[u8]) -> String {

@@ -8,7 +8,7 @@ use jaq_core::{data, unwrap_valr, Compiler, Ctx, Vars};
 use jaq_json::Val;
 use serde_json::Value;
 
-use crate::error::{exit, Failure};
+use crate::error::{exit, one_line, Failure};
 
 /// A compiled filter; compiled once, before any request is made.
 pub struct JqFilter {
@@ -91,10 +91,6 @@ fn invalid(code: &str, detail: &str) -> anyhow::Error {
         one_line(detail)
     ))
     .into()
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

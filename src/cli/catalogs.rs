@@ -44,11 +44,7 @@ pub async fn run(command: CatalogsCommand, ctx: &Context) -> anyhow::Result<u8> 
         CatalogsCommand::List => {
             let api = ctx.api(Operation::CatalogsList).await?;
             let catalogs = api.catalogs_list().await?;
-            let mut list = ctx.list();
-            for catalog in &catalogs {
-                list.push(catalog)?;
-            }
-            list.finish()?;
+            ctx.print_list(&catalogs)?;
         }
         CatalogsCommand::Get { id } => {
             let api = ctx.api(Operation::CatalogsGet).await?;

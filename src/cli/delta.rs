@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Subcommand, ValueEnum};
-use serde_json::Value;
 
 use crate::context::Context;
 use crate::error::{exit, usage, Failure};
@@ -101,7 +100,7 @@ pub async fn run(command: DeltaCommand, ctx: &Context) -> anyhow::Result<u8> {
         DeltaCommand::Sources => {
             let api = ctx.api(Operation::DeltaSources).await?;
             let sources = api.catalogian()?.sources().await?;
-            print_list(ctx, &sources)?;
+            ctx.print_list(&sources)?;
         }
         DeltaCommand::List {
             source,
@@ -188,15 +187,6 @@ pub async fn run(command: DeltaCommand, ctx: &Context) -> anyhow::Result<u8> {
         }
     }
     Ok(exit::OK)
-}
-
-fn print_list(ctx: &Context, records: &[Value]) -> anyhow::Result<()> {
-    let mut list = ctx.list();
-    for record in records {
-        list.push(record)?;
-    }
-    list.finish()?;
-    Ok(())
 }
 
 /// SPEC §4: SOURCE may be left out when the key sees exactly one source.

@@ -81,11 +81,7 @@ pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
                 list_all(ctx, api, catalog, page, limit.unwrap_or(MAX_PAGE_LIMIT)).await?;
             } else {
                 let page = api.rastro()?.items_page(&catalog, page, limit).await?;
-                let mut list = ctx.list();
-                for record in &page.records {
-                    list.push(record)?;
-                }
-                list.finish()?;
+                ctx.print_list(&page.records)?;
             }
         }
         ItemsCommand::Get { catalog, item_id } => {
