@@ -42,19 +42,56 @@ pub fn write(value: &Value, out: &mut Vec<u8>) {
 }
 
 pub fn write_str(text: &str, out: &mut Vec<u8>) {
-    // A fold without early exit, so the compiler checks many bytes per instruction.
-    let escapes = text.bytes().fold(false, |found, b| {
-        found | (b < 0x20) | (b == b'"') | (b == b'\\')
-    });
-    let plain = !escapes;
-    if plain {
-        out.reserve(text.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(text.as_bytes());
-        out.push(b'"');
-    } else {
+    if needs_escape(text.as_bytes()) {
         // Writing a &str into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, text);
+    } else {
+        write_plain_str(text, out);
+    }
+}
+
+/// Whether any byte of `bytes` must be escaped in a JSON string. One call can cover many
+/// strings (a whole CSV record), and clears all of them at once.
+pub fn needs_escape(bytes: &[u8]) -> bool {
+    // A fold without early exit, so the compiler checks many bytes per instruction.
+    bytes.iter().fold(false, |found, &b| {
+        found | (b < 0x20) | (b == b'"') | (b == b'\\')
+    })
+}
+
+/// `text` as a JSON string, for text `needs_escape` has cleared.
+pub fn write_plain_str(text: &str, out: &mut Vec<u8>) {
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
+}
+
+/// Whether `text` is, byte for byte, how serde_json writes the number it denotes, so it can be
+/// copied instead of parsed and formatted: an integer that fits an i64 without a leading zero,
+/// or a decimal of at most 15 significant digits (each of those is its own shortest round
+/// trip) without trailing zeros and at least 0.1 (smaller ones are written with an exponent).
+pub fn writes_as_itself(text: &str, integer_only: bool) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text).as_bytes();
+    let (whole, fraction) = match digits.iter().position(|&b| b == b'.') {
+        Some(dot) => (&digits[..dot], Some(&digits[dot + 1..])),
+        None => (digits, None),
+    };
+    let all_digits = |part: &[u8]| part.iter().all(u8::is_ascii_digit);
+    if whole.is_empty() || !all_digits(whole) || (whole.len() > 1 && whole[0] == b'0') {
+        return false;
+    }
+    match fraction {
+        None => whole.len() <= 18 && text != "-0",
+        Some(_) if integer_only => false,
+        Some(fraction) => {
+            let significant = if whole == b"0" { 0 } else { whole.len() } + fraction.len();
+            !fraction.is_empty()
+                && all_digits(fraction)
+                && fraction.last() != Some(&b'0')
+                && significant <= 15
+                && (whole != b"0" || fraction[0] != b'0')
+        }
     }
 }
 
@@ -62,6 +99,44 @@ pub fn write_str(text: &str, out: &mut Vec<u8>) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn numbers_that_write_as_themselves() {
+        for text in [
+            "0",
+            "7",
+            "-12",
+            "26.16",
+            "-0.5",
+            "0.1",
+            "123456789012.345",
+            "999999999999999999",
+        ] {
+            assert!(writes_as_itself(text, false), "{text}");
+        }
+        for text in [
+            "",
+            "-",
+            "-0",
+            "01",
+            "1.",
+            ".5",
+            "1.50",
+            "0.05",
+            "1e3",
+            "+1",
+            " 1",
+            "1.2.3",
+            "1234567890123.456",
+            "9999999999999999999",
+            "0x10",
+            "NaN",
+        ] {
+            assert!(!writes_as_itself(text, false), "{text}");
+        }
+        assert!(writes_as_itself("42", true));
+        assert!(!writes_as_itself("4.2", true));
+    }
 
     #[test]
     fn writes_what_serde_json_writes() {

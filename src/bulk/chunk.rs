@@ -1,25 +1,29 @@
-//! Chunks: rows already serialised to the vendor's item JSON, grouped up to the vendor's item
-//! limit and the 5 MiB body limit. Each row is serialised once; a body is those bytes joined.
+//! Chunks: rows serialised to the vendor's item JSON straight into the request body, grouped up
+//! to the vendor's item limit and the 5 MiB body limit. A row is written once, into the buffer
+//! that is sent; a chunk is one allocation however many rows it holds (one per row cost more
+//! in malloc, and in lock traffic when the sender thread freed them, than writing the JSON).
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// SPEC §4: "Chunks hold at most the vendor's item limit and at most 5 MiB of JSON body."
 pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 
-/// One row on its way to the vendor.
-#[derive(Debug, Clone)]
-pub struct PendingRow {
+/// One row in a chunk: its numbers, and where its item is in the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowSpan {
     pub row: u64,
     pub line: u64,
-    /// The vendor item as JSON (a Vec: shrinking it to fit would cost a copy per row).
-    pub item: Vec<u8>,
+    start: u32,
+    end: u32,
 }
 
-#[derive(Debug, Default)]
+/// A whole request body (envelope prefix, items joined by commas, envelope suffix) and its rows.
+#[derive(Debug, Clone)]
 pub struct Chunk {
-    pub rows: Vec<PendingRow>,
-    /// Sum of the items' sizes.
-    item_bytes: usize,
+    body: Bytes,
+    rows: Vec<RowSpan>,
+    prefix_len: usize,
+    suffix_len: usize,
 }
 
 impl Chunk {
@@ -27,78 +31,197 @@ impl Chunk {
         self.rows.len()
     }
 
-    /// The request body: `prefix` + items joined by commas + `suffix`.
-    pub fn body(&self, prefix: &[u8], suffix: &[u8]) -> Bytes {
-        let mut body = BytesMut::with_capacity(self.body_len(prefix.len() + suffix.len()));
-        body.put_slice(prefix);
-        for (index, row) in self.rows.iter().enumerate() {
-            if index > 0 {
-                body.put_u8(b',');
-            }
-            body.put_slice(&row.item);
-        }
-        body.put_slice(suffix);
-        body.freeze()
+    pub fn rows(&self) -> &[RowSpan] {
+        &self.rows
     }
 
-    fn body_len(&self, envelope: usize) -> usize {
-        envelope + self.item_bytes + self.rows.len().saturating_sub(1)
+    /// The row's item as JSON.
+    pub fn item(&self, span: &RowSpan) -> &[u8] {
+        &self.body[span.start as usize..span.end as usize]
     }
 
-    /// Splits in two halves, to isolate the rows a vendor refuses.
+    /// The request body (a reference count, not a copy).
+    pub fn body(&self) -> Bytes {
+        self.body.clone()
+    }
+
+    /// Splits in two halves, to isolate the rows a vendor refuses. Copies: it is the rare path.
     pub fn split(self) -> (Chunk, Chunk) {
-        let mut first = self.rows;
-        let second = first.split_off(first.len() / 2);
-        (Chunk::from_rows(first), Chunk::from_rows(second))
-    }
-
-    pub fn from_rows(rows: Vec<PendingRow>) -> Chunk {
-        let item_bytes = rows.iter().map(|r| r.item.len()).sum();
-        Chunk { rows, item_bytes }
+        let half = self.rows.len() / 2;
+        let (prefix, suffix) = (
+            &self.body[..self.prefix_len],
+            &self.body[self.body.len() - self.suffix_len..],
+        );
+        let part = |spans: &[RowSpan]| {
+            let mut builder = Builder::new(prefix, spans.len());
+            for span in spans {
+                builder.start_item();
+                builder.buffer.extend_from_slice(self.item(span));
+                builder.commit(span.row, span.line);
+            }
+            builder.close(suffix)
+        };
+        (part(&self.rows[..half]), part(&self.rows[half..]))
     }
 }
 
-/// Groups rows into chunks of at most `max_items` rows and `MAX_BODY_BYTES` of body.
+/// A chunk being filled.
+struct Builder {
+    buffer: Vec<u8>,
+    rows: Vec<RowSpan>,
+    prefix_len: usize,
+    /// Where the item being written begins, and where the buffer ended before it (its comma);
+    /// both the buffer's end when no item is started.
+    item_start: usize,
+    mark: usize,
+}
+
+impl Builder {
+    fn new(prefix: &[u8], rows: usize) -> Self {
+        Self::with_capacity(prefix, rows, 0)
+    }
+
+    fn with_capacity(prefix: &[u8], rows: usize, bytes: usize) -> Self {
+        let mut buffer = Vec::with_capacity(bytes.max(prefix.len()));
+        buffer.extend_from_slice(prefix);
+        Builder {
+            item_start: buffer.len(),
+            mark: buffer.len(),
+            buffer,
+            rows: Vec::with_capacity(rows),
+            prefix_len: prefix.len(),
+        }
+    }
+
+    fn start_item(&mut self) {
+        self.mark = self.buffer.len();
+        if !self.rows.is_empty() {
+            self.buffer.push(b',');
+        }
+        self.item_start = self.buffer.len();
+    }
+
+    fn item(&self) -> &[u8] {
+        &self.buffer[self.item_start..]
+    }
+
+    fn discard(&mut self) {
+        self.buffer.truncate(self.mark);
+    }
+
+    fn commit(&mut self, row: u64, line: u64) {
+        self.rows.push(RowSpan {
+            row,
+            line,
+            start: self.item_start as u32,
+            end: self.buffer.len() as u32,
+        });
+        // Nothing is started: a discard now must not reach back into this row.
+        self.mark = self.buffer.len();
+        self.item_start = self.mark;
+    }
+
+    /// A started but neither committed nor discarded item is not part of the chunk.
+    fn discard_unfinished(&mut self) {
+        let end = self.rows.last().map_or(self.prefix_len, |r| r.end as usize);
+        self.buffer.truncate(end);
+    }
+
+    fn close(mut self, suffix: &[u8]) -> Chunk {
+        self.buffer.extend_from_slice(suffix);
+        Chunk {
+            body: Bytes::from(self.buffer),
+            rows: self.rows,
+            prefix_len: self.prefix_len,
+            suffix_len: suffix.len(),
+        }
+    }
+}
+
+/// A row that cannot go in any request: its item alone is over the body limit.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TooLarge {
+    pub item_bytes: usize,
+}
+
+/// Groups rows into chunks of at most `max_items` rows and `MAX_BODY_BYTES` of body. Each row
+/// is written by the caller into `start_item()`'s buffer, then committed or discarded.
 pub struct Chunker {
     max_items: usize,
-    envelope: usize,
-    current: Chunk,
+    prefix: Box<[u8]>,
+    suffix: Box<[u8]>,
+    current: Builder,
+    /// The last body's size, so the next buffer is allocated once at about the right size.
+    last_body: usize,
 }
 
 impl Chunker {
-    pub fn new(max_items: usize, envelope: usize) -> Self {
+    pub fn new(max_items: usize, prefix: &[u8], suffix: &[u8]) -> Self {
+        let max_items = max_items.max(1);
         Chunker {
-            max_items: max_items.max(1),
-            envelope,
-            current: Chunk::default(),
+            max_items,
+            current: Builder::new(prefix, max_items),
+            prefix: prefix.into(),
+            suffix: suffix.into(),
+            last_body: 0,
         }
     }
 
-    /// The largest item that fits a request on its own.
-    pub fn max_item_bytes(&self) -> usize {
-        MAX_BODY_BYTES.saturating_sub(self.envelope)
+    /// The buffer to write the next row's item into (after what is already there).
+    pub fn start_item(&mut self) -> &mut Vec<u8> {
+        self.current.start_item();
+        &mut self.current.buffer
     }
 
-    /// Adds a row (which must fit on its own, see `max_item_bytes`); returns a chunk that is
-    /// full and ready to send, if adding the row closed one.
-    pub fn push(&mut self, row: PendingRow) -> Option<Chunk> {
-        let grown = self.current.body_len(self.envelope) + row.item.len() + 1;
-        let ready = if !self.current.rows.is_empty() && grown > MAX_BODY_BYTES {
-            Some(std::mem::take(&mut self.current))
-        } else {
-            None
-        };
-        self.current.item_bytes += row.item.len();
-        self.current.rows.push(row);
-        if ready.is_none() && self.current.rows.len() >= self.max_items {
-            return Some(std::mem::take(&mut self.current));
+    /// The item written since `start_item`.
+    pub fn item(&self) -> &[u8] {
+        self.current.item()
+    }
+
+    /// Drops the item written since `start_item` (a rejected or skipped row).
+    pub fn discard_item(&mut self) {
+        self.current.discard();
+    }
+
+    /// Keeps the item written since `start_item` as row `row`; returns a chunk that is full
+    /// and ready to send, if keeping it closed one.
+    pub fn commit_item(&mut self, row: u64, line: u64) -> Result<Option<Chunk>, TooLarge> {
+        let item_bytes = self.current.buffer.len() - self.current.item_start;
+        let envelope = self.prefix.len() + self.suffix.len();
+        if item_bytes + envelope > MAX_BODY_BYTES {
+            self.current.discard();
+            return Err(TooLarge { item_bytes });
         }
-        ready
+        if self.current.buffer.len() + self.suffix.len() > MAX_BODY_BYTES {
+            // The row fits a request but not this one: it opens the next chunk.
+            let item = self.current.item().to_vec();
+            self.current.discard();
+            let full = self.close();
+            self.current.start_item();
+            self.current.buffer.extend_from_slice(&item);
+            self.current.commit(row, line);
+            debug_assert!(self.max_items > 1, "a one-row chunk is closed at once");
+            return Ok(Some(full));
+        }
+        self.current.commit(row, line);
+        Ok((self.current.rows.len() >= self.max_items).then(|| self.close()))
+    }
+
+    fn close(&mut self) -> Chunk {
+        let next = Builder::with_capacity(
+            &self.prefix,
+            self.max_items,
+            self.last_body + self.last_body / 8,
+        );
+        let full = std::mem::replace(&mut self.current, next).close(&self.suffix);
+        self.last_body = full.body.len();
+        full
     }
 
     /// The last, partly filled chunk.
-    pub fn finish(self) -> Option<Chunk> {
-        (!self.current.rows.is_empty()).then_some(self.current)
+    pub fn finish(mut self) -> Option<Chunk> {
+        self.current.discard_unfinished();
+        (!self.current.rows.is_empty()).then(|| self.close())
     }
 }
 
@@ -106,20 +229,17 @@ impl Chunker {
 mod tests {
     use super::*;
 
-    fn row(n: u64, size: usize) -> PendingRow {
-        PendingRow {
-            row: n,
-            line: n + 1,
-            item: vec![b'x'; size],
-        }
+    fn push(chunker: &mut Chunker, n: u64, item: &[u8]) -> Result<Option<Chunk>, TooLarge> {
+        chunker.start_item().extend_from_slice(item);
+        chunker.commit_item(n, n + 1)
     }
 
     #[test]
     fn chunks_close_at_the_item_limit() {
-        let mut chunker = Chunker::new(3, 10);
+        let mut chunker = Chunker::new(3, b"[", b"]");
         let mut sizes = Vec::new();
         for n in 1..=7 {
-            if let Some(chunk) = chunker.push(row(n, 5)) {
+            if let Some(chunk) = push(&mut chunker, n, b"12345").unwrap() {
                 sizes.push(chunk.len());
             }
         }
@@ -129,39 +249,66 @@ mod tests {
 
     #[test]
     fn chunks_close_before_the_body_limit() {
-        let item = MAX_BODY_BYTES / 3;
-        let mut chunker = Chunker::new(1000, 20);
+        let item = vec![b'x'; MAX_BODY_BYTES / 3];
+        let mut chunker = Chunker::new(1000, &[b'['; 10], &[b']'; 10]);
         let mut chunks = Vec::new();
         for n in 1..=5 {
-            chunks.extend(chunker.push(row(n, item)));
+            chunks.extend(push(&mut chunker, n, &item).unwrap());
         }
         chunks.extend(chunker.finish());
         assert_eq!(chunks.iter().map(Chunk::len).collect::<Vec<_>>(), [2, 2, 1]);
+        let rows: Vec<u64> = chunks
+            .iter()
+            .flat_map(|c| c.rows())
+            .map(|r| r.row)
+            .collect();
+        assert_eq!(rows, [1, 2, 3, 4, 5]);
         for chunk in &chunks {
-            assert!(chunk.body(&[b'['; 10], &[b']'; 10]).len() <= MAX_BODY_BYTES);
+            assert!(chunk.body().len() <= MAX_BODY_BYTES);
+            assert!(chunk.rows().iter().all(|r| chunk.item(r) == &item[..]));
         }
     }
 
     #[test]
-    fn bodies_join_items_inside_the_envelope() {
-        let rows = vec![
-            PendingRow {
-                row: 1,
-                line: 2,
-                item: b"{\"a\":1}".to_vec(),
-            },
-            PendingRow {
-                row: 2,
-                line: 3,
-                item: b"{\"a\":2}".to_vec(),
-            },
-        ];
-        let chunk = Chunk::from_rows(rows);
+    fn an_item_over_the_body_limit_is_refused_and_leaves_the_chunk_as_it_was() {
+        let mut chunker = Chunker::new(10, b"{\"items\":[", b"]}");
+        push(&mut chunker, 1, b"{\"a\":1}").unwrap();
+        let huge = vec![b'x'; MAX_BODY_BYTES];
         assert_eq!(
-            &chunk.body(b"{\"items\":[", b"]}")[..],
-            b"{\"items\":[{\"a\":1},{\"a\":2}]}"
+            push(&mut chunker, 2, &huge).unwrap_err(),
+            TooLarge {
+                item_bytes: MAX_BODY_BYTES
+            }
+        );
+        // A discard with nothing started (a row rejected before it was written) keeps row 1.
+        chunker.discard_item();
+        push(&mut chunker, 3, b"{\"a\":3}").unwrap();
+        let chunk = chunker.finish().unwrap();
+        assert_eq!(&chunk.body()[..], b"{\"items\":[{\"a\":1},{\"a\":3}]}");
+    }
+
+    #[test]
+    fn bodies_join_items_inside_the_envelope_and_split_in_halves() {
+        let mut chunker = Chunker::new(10, b"{\"items\":[", b"]}");
+        for (n, item) in [b"{\"a\":1}", b"{\"a\":2}", b"{\"a\":3}"]
+            .iter()
+            .enumerate()
+        {
+            push(&mut chunker, n as u64 + 1, &item[..]).unwrap();
+        }
+        // A started item that is discarded, or never finished, leaves no trace.
+        chunker.start_item().extend_from_slice(b"{\"bad\"");
+        chunker.discard_item();
+        chunker.start_item().extend_from_slice(b"{\"half");
+        let chunk = chunker.finish().unwrap();
+        assert_eq!(
+            &chunk.body()[..],
+            b"{\"items\":[{\"a\":1},{\"a\":2},{\"a\":3}]}"
         );
         let (first, second) = chunk.split();
-        assert_eq!((first.rows[0].row, second.rows[0].row), (1, 2));
+        assert_eq!(&first.body()[..], b"{\"items\":[{\"a\":1}]}");
+        assert_eq!(&second.body()[..], b"{\"items\":[{\"a\":2},{\"a\":3}]}");
+        assert_eq!(second.rows()[1].row, 3);
+        assert_eq!(second.item(&second.rows()[1]), b"{\"a\":3}");
     }
 }

@@ -26,7 +26,7 @@ use crate::http::ApiError;
 use crate::input::typed::ValueType;
 use crate::input::{self, InputFormat, Records, Typing};
 use crate::vendors::{BulkReply, BulkTarget};
-use chunk::{Chunk, Chunker, PendingRow};
+use chunk::{Chunk, Chunker, RowSpan, TooLarge};
 pub use journal::JournalHeader;
 use journal::{Journal, RowSet};
 use rejects::Rejects;
@@ -74,7 +74,7 @@ enum Event {
     /// Rows that could not be delivered (retries exhausted, or the run stopped); a resume
     /// sends them again. `record` says whether they go to the rejects file.
     Failed {
-        rows: Vec<PendingRow>,
+        chunk: Chunk,
         error: String,
         record: bool,
     },
@@ -296,7 +296,7 @@ fn read_rows(
 ) {
     let (prefix, suffix) = target.envelope();
     let mut sink = RowSink {
-        chunker: Chunker::new(batch_size, prefix.len() + suffix.len()),
+        chunker: Chunker::new(batch_size, prefix, suffix),
         chunks,
         events,
     };
@@ -316,8 +316,8 @@ fn read_rows(
     };
     if let (Records::Csv(csv), Some(unique)) = (&mut records, fast_unique) {
         while !stop.load(Ordering::Relaxed) {
-            let mut bytes = Vec::with_capacity(256);
-            let Some(result) = csv.next_json(&mut bytes) else {
+            let Some(result) = csv.next_json(sink.chunker.start_item()) else {
+                sink.chunker.discard_item();
                 break;
             };
             counters.rows_read.fetch_add(1, Ordering::Relaxed);
@@ -326,6 +326,7 @@ fn read_rows(
                 Err(error) => (error.row, error.line),
             };
             if done.contains(row) {
+                sink.chunker.discard_item();
                 counters.skipped.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
@@ -333,13 +334,13 @@ fn read_rows(
                 Err(error) => sink.reject(row, line, error.message, error.raw),
                 // Rare: the vendor module words the rejection, as on the general path.
                 Ok(_) if csv.cell_is_empty(unique) => {
-                    let fields = serde_json::from_slice(&bytes).unwrap_or_default();
+                    let fields = serde_json::from_slice(sink.chunker.item()).unwrap_or_default();
                     match target.item(fields) {
                         Err((reason, mapped)) => sink.reject(row, line, reason, mapped),
-                        Ok(_) => sink.enqueue(row, line, bytes),
+                        Ok(_) => sink.commit(row, line),
                     }
                 }
-                Ok(_) => sink.enqueue(row, line, bytes),
+                Ok(_) => sink.commit(row, line),
             };
             if !going {
                 return;
@@ -366,9 +367,8 @@ fn read_rows(
             Ok(record) => match target.item(record.fields) {
                 Err((reason, mapped)) => sink.reject(record.row, record.line, reason, mapped),
                 Ok(item) => {
-                    let mut bytes = Vec::with_capacity(256);
-                    crate::json::write(&item, &mut bytes);
-                    sink.enqueue(record.row, record.line, bytes)
+                    crate::json::write(&item, sink.chunker.start_item());
+                    sink.commit(record.row, record.line)
                 }
             },
         };
@@ -387,8 +387,10 @@ struct RowSink<'a> {
 }
 
 impl RowSink<'_> {
-    /// False when the pipeline has shut down and reading should stop.
-    fn reject(&self, row: u64, line: u64, error: String, record: Value) -> bool {
+    /// Rejects the current row (dropping whatever of it was written); false when the pipeline
+    /// has shut down and reading should stop.
+    fn reject(&mut self, row: u64, line: u64, error: String, record: Value) -> bool {
+        self.chunker.discard_item();
         self.events
             .blocking_send(Event::Rejected {
                 row,
@@ -399,17 +401,17 @@ impl RowSink<'_> {
             .is_ok()
     }
 
-    fn enqueue(&mut self, row: u64, line: u64, item: Vec<u8>) -> bool {
-        if item.len() > self.chunker.max_item_bytes() {
-            let reason = format!(
-                "the row is {} bytes as JSON, more than a request may carry (5 MiB)",
-                item.len()
-            );
-            return self.reject(row, line, reason, Value::Null);
-        }
-        match self.chunker.push(PendingRow { row, line, item }) {
-            Some(full) => self.chunks.blocking_send(full).is_ok(),
-            None => true,
+    /// Keeps the item written into `chunker.start_item()`, sending the chunk it fills.
+    fn commit(&mut self, row: u64, line: u64) -> bool {
+        match self.chunker.commit_item(row, line) {
+            Ok(Some(full)) => self.chunks.blocking_send(full).is_ok(),
+            Ok(None) => true,
+            Err(TooLarge { item_bytes }) => {
+                let reason = format!(
+                    "the row is {item_bytes} bytes as JSON, more than a request may carry (5 MiB)"
+                );
+                self.reject(row, line, reason, Value::Null)
+            }
         }
     }
 
@@ -432,7 +434,7 @@ async fn deliver(chunk: Chunk, delivery: &Delivery) {
         if delivery.is_fatal() {
             delivery
                 .emit(Event::Failed {
-                    rows: part.rows,
+                    chunk: part,
                     error: "not sent: the run stopped on an earlier error".into(),
                     record: false,
                 })
@@ -441,8 +443,7 @@ async fn deliver(chunk: Chunk, delivery: &Delivery) {
         }
         delivery.throttle.acquire(part.len()).await;
         let throttled_before = delivery.target.http().throttled();
-        let (prefix, suffix) = delivery.target.envelope();
-        let body = part.body(prefix, suffix);
+        let body = part.body();
         let requests = counters.requests.fetch_add(1, Ordering::Relaxed) + 1;
         let result = delivery.target.send(body).await;
         if delivery.target.http().throttled() > throttled_before {
@@ -467,8 +468,8 @@ async fn deliver(chunk: Chunk, delivery: &Delivery) {
                         parts.push(first);
                     }
                     Some(400 | 413 | 422) => {
-                        for row in part.rows {
-                            delivery.reject(row, err.reason()).await;
+                        for row in part.rows() {
+                            delivery.reject(&part, row, err.reason()).await;
                         }
                     }
                     Some(401 | 403 | 404) => {
@@ -476,7 +477,7 @@ async fn deliver(chunk: Chunk, delivery: &Delivery) {
                         delivery.set_fatal(err);
                         delivery
                             .emit(Event::Failed {
-                                rows: part.rows,
+                                chunk: part,
                                 error: reason,
                                 record: true,
                             })
@@ -485,7 +486,7 @@ async fn deliver(chunk: Chunk, delivery: &Delivery) {
                     _ => {
                         delivery
                             .emit(Event::Failed {
-                                rows: part.rows,
+                                chunk: part,
                                 error: err.reason(),
                                 record: true,
                             })
@@ -503,8 +504,8 @@ impl Delivery {
         let _ = self.events.send(event).await;
     }
 
-    async fn reject(&self, row: PendingRow, error: String) {
-        let record = serde_json::from_slice(&row.item).unwrap_or(Value::Null);
+    async fn reject(&self, chunk: &Chunk, row: &RowSpan, error: String) {
+        let record = serde_json::from_slice(chunk.item(row)).unwrap_or(Value::Null);
         self.emit(Event::Rejected {
             row: row.row,
             line: row.line,
@@ -522,17 +523,17 @@ impl Delivery {
                 parts.push(second);
                 parts.push(first);
             } else {
-                for row in part.rows {
-                    self.reject(row, "the vendor reported this item as failed".into())
+                for row in part.rows() {
+                    self.reject(&part, row, "the vendor reported this item as failed".into())
                         .await;
                 }
             }
             return;
         }
         let mut accepted = Vec::with_capacity(part.len());
-        for (index, row) in part.rows.into_iter().enumerate() {
+        for (index, row) in part.rows().iter().enumerate() {
             match reply.refused.iter().find(|(i, _)| *i == index) {
-                Some((_, reason)) => self.reject(row, reason.clone()).await,
+                Some((_, reason)) => self.reject(&part, row, reason.clone()).await,
                 None => accepted.push(row.row),
             }
         }
@@ -604,16 +605,17 @@ async fn record_outcomes(
                     ok_rows.append(&mut rows);
                 }
                 Event::Failed {
-                    rows,
+                    chunk,
                     error,
                     record,
                 } => {
                     counters
                         .failed
-                        .fetch_add(rows.len() as u64, Ordering::Relaxed);
+                        .fetch_add(chunk.len() as u64, Ordering::Relaxed);
                     if record {
-                        for row in rows {
-                            let item = serde_json::from_slice(&row.item).unwrap_or(Value::Null);
+                        for row in chunk.rows() {
+                            let item =
+                                serde_json::from_slice(chunk.item(row)).unwrap_or(Value::Null);
                             rejects.write(row.row, row.line, &format!("failed: {error}"), &item)?;
                         }
                     }

@@ -180,8 +180,20 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
 }
 
 /// Built only by commands that do I/O, so `--help`, `--version` and `profile` stay instant.
+/// One thread: a client waits on the network, and cross-thread wakeups cost more CPU than
+/// they save (bulk reads its input on a thread of its own; the sandbox's database work runs
+/// on blocking threads).
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
+    build_runtime(tokio::runtime::Builder::new_current_thread())
+}
+
+/// `sandbox serve` answers many clients at once: a thread per core.
+pub fn server_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    build_runtime(tokio::runtime::Builder::new_multi_thread())
+}
+
+fn build_runtime(mut builder: tokio::runtime::Builder) -> anyhow::Result<tokio::runtime::Runtime> {
+    builder
         .enable_all()
         .build()
         .map_err(|err| anyhow::anyhow!("cannot start the async runtime: {err}"))

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Subcommand;
 
-use crate::cli::{runtime, GlobalArgs};
+use crate::cli::{server_runtime, GlobalArgs};
 use crate::config::SANDBOX_TOKEN;
 use crate::error::{exit, Failure};
 use crate::sandbox::{self, Faults, RateLimits, SandboxOptions, StateLocation};
@@ -65,7 +65,7 @@ pub fn run(command: SandboxCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
                 rate_limits,
             };
             let quiet = global.quiet;
-            runtime()?.block_on(sandbox::serve(&addr, options, quiet))?;
+            server_runtime()?.block_on(sandbox::serve(&addr, options, quiet))?;
         }
         SandboxCommand::Reset { state } => {
             let path = match state {
