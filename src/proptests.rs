@@ -8,6 +8,7 @@ use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
 use crate::input::csv::CsvRecords;
+use crate::input::csv_reader::CsvReader;
 use crate::input::json::{JsonArrayRecords, NdjsonRecords};
 use crate::input::typed::ValueType;
 use crate::input::{EmptyCells, Typing};
@@ -122,6 +123,47 @@ proptest! {
         prop_assert_eq!(batch::validate_item(&item), Ok(()));
         let serialised = serde_json::to_vec(&item).unwrap();
         prop_assert_eq!(serde_json::from_slice::<Value>(&serialised).unwrap(), item);
+    }
+
+    /// The record splitter gives exactly the csv crate's records (flexible, no header), each on
+    /// the line of its first byte, however the input falls across buffer refills.
+    #[test]
+    fn csv_splitter_matches_the_csv_crate(
+        pieces in proptest::collection::vec(
+            prop_oneof![
+                Just("a"), Just("bc"), Just(","), Just("\""), Just("\r"), Just("\n"),
+                Just("\r\n"), Just("é"), Just("\u{feff}"), Just(" ")
+            ],
+            0..60,
+        ),
+        capacity in 1usize..48,
+    ) {
+        let input = pieces.concat().into_bytes();
+        let mut expected = Vec::new();
+        let mut csv_reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(&input[..]);
+        let mut record = csv::ByteRecord::new();
+        while csv_reader.read_byte_record(&mut record).unwrap() {
+            // The csv crate puts a record where the previous one ended; its first byte
+            // comes after any line breaks (and after a byte-order mark that starts the input).
+            let mut first = record.position().unwrap().byte() as usize;
+            if first == 0 && input.starts_with(b"\xef\xbb\xbf") {
+                first = 3;
+            }
+            while first < input.len() && matches!(input[first], b'\r' | b'\n') {
+                first += 1;
+            }
+            let line = 1 + input[..first].iter().filter(|&&b| b == b'\n').count() as u64;
+            expected.push((line, record.clone()));
+        }
+        let mut splitter = CsvReader::with_capacity(&input[..], capacity);
+        let mut got = Vec::new();
+        while let Some(line) = splitter.read(&mut record).unwrap() {
+            got.push((line, record.clone()));
+        }
+        prop_assert_eq!(got, expected);
     }
 
     /// A number the fast path copies as it is reads the same as it would once parsed and

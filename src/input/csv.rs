@@ -1,11 +1,11 @@
 //! CSV records: the header names the fields (with optional `name:type` hints), cells are
 //! strings unless typed, and one `ByteRecord` is reused for every row.
 
-use std::collections::VecDeque;
-use std::io::{self, BufRead, Read};
+use std::io::BufRead;
 
 use serde_json::{Map, Value};
 
+use super::csv_reader::CsvReader;
 use super::typed::{split_type_hint, ValueType};
 use super::{EmptyCells, InputError, Record, RowError, RowResult, Typing};
 
@@ -17,7 +17,7 @@ struct Column {
 }
 
 pub struct CsvRecords {
-    reader: csv::Reader<LineBreaks<Box<dyn BufRead + Send>>>,
+    reader: CsvReader<Box<dyn BufRead + Send>>,
     columns: Vec<Column>,
     array_sep: String,
     empty: EmptyCells,
@@ -28,24 +28,15 @@ pub struct CsvRecords {
 
 impl CsvRecords {
     pub fn new(reader: Box<dyn BufRead + Send>, typing: &Typing) -> Result<Self, InputError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            // Ragged rows are reported per row, not as a fatal error.
-            .flexible(true)
-            .from_reader(LineBreaks::new(reader));
+        let mut reader = CsvReader::new(reader);
         let mut header = csv::ByteRecord::new();
-        match reader.read_byte_record(&mut header) {
-            Ok(true) => {}
-            Ok(false) => return Err(InputError("the CSV input is empty: no header row".into())),
+        match reader.read(&mut header) {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(InputError("the CSV input is empty: no header row".into())),
             Err(err) => return Err(InputError(format!("cannot read the CSV header: {err}"))),
         }
         let mut columns: Vec<Column> = Vec::with_capacity(header.len());
         for (index, raw) in header.iter().enumerate() {
-            let raw = if index == 0 {
-                raw.strip_prefix(b"\xef\xbb\xbf").unwrap_or(raw)
-            } else {
-                raw
-            };
             let text = std::str::from_utf8(raw).map_err(|_| {
                 InputError(format!(
                     "CSV header column {} is not valid UTF-8",
@@ -272,35 +263,22 @@ impl CsvRecords {
         if self.done {
             return None;
         }
-        let line = self.reader.position().line();
-        match self.reader.read_byte_record(&mut self.record) {
-            Ok(false) => {
+        match self.reader.read(&mut self.record) {
+            Ok(None) => {
                 self.done = true;
                 None
             }
-            Ok(true) => {
+            Ok(Some(line)) => {
                 self.row += 1;
-                // The csv crate puts a record where the previous one ended: before the `\n`
-                // of a CRLF and before skipped blank lines. Its line is that of its first byte.
-                let line = match self.record.position() {
-                    Some(start) => self
-                        .reader
-                        .get_mut()
-                        .content_line(start.byte(), start.line()),
-                    None => line,
-                };
                 Some(Ok(line))
             }
             Err(err) => {
-                // The csv crate cannot resync after an I/O error; a parse error it can.
+                // An I/O error ends the input: what follows cannot be trusted to line up.
                 self.row += 1;
-                if err.is_io_error() {
-                    self.done = true;
-                }
-                let line = err.position().map_or(line, |p| p.line());
+                self.done = true;
                 Some(Err(RowError {
                     row: self.row,
-                    line,
+                    line: self.reader.line(),
                     message: format!("unreadable CSV: {err}"),
                     raw: Value::Null,
                 }))
@@ -309,66 +287,11 @@ impl CsvRecords {
     }
 }
 
-/// Remembers the line breaks the CSV parser has read but not yet passed, so a record's line
-/// can be found from where the parser says it starts.
-struct LineBreaks<R> {
-    inner: R,
-    /// Bytes read so far.
-    offset: u64,
-    /// `\n` bytes read so far.
-    newlines: u64,
-    /// Maximal runs of `\r` and `\n` bytes, oldest first: their `[start, end)` offsets and
-    /// the number of `\n` bytes in the input up to `end`.
-    runs: VecDeque<(u64, u64, u64)>,
-}
-
-impl<R> LineBreaks<R> {
-    fn new(inner: R) -> Self {
-        LineBreaks {
-            inner,
-            offset: 0,
-            newlines: 0,
-            runs: VecDeque::new(),
-        }
-    }
-
-    /// The line of the first byte at or after `offset` that is not a line break, given that
-    /// `offset` is on `line`. Forgets the breaks before `offset`: it must not go backwards.
-    fn content_line(&mut self, offset: u64, line: u64) -> u64 {
-        while self.runs.front().is_some_and(|&(_, end, _)| end <= offset) {
-            self.runs.pop_front();
-        }
-        match self.runs.front() {
-            Some(&(start, _, newlines)) if start <= offset => newlines + 1,
-            _ => line,
-        }
-    }
-}
-
-impl<R: Read> Read for LineBreaks<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        // memchr skips the bytes between line breaks many at a time.
-        for index in memchr::memchr2_iter(b'\n', b'\r', &buf[..n]) {
-            let at = self.offset + index as u64;
-            self.newlines += u64::from(buf[index] == b'\n');
-            match self.runs.back_mut() {
-                Some((_, end, newlines)) if *end == at => {
-                    *end = at + 1;
-                    *newlines = self.newlines;
-                }
-                _ => self.runs.push_back((at, at + 1, self.newlines)),
-            }
-        }
-        self.offset += n as u64;
-        Ok(n)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::io::{self, Read};
 
     fn read(text: &str, typing: &Typing) -> Vec<RowResult> {
         let reader: Box<dyn BufRead + Send> =
