@@ -46,24 +46,38 @@ pub fn write_str(text: &str, out: &mut Vec<u8>) {
         // Writing a &str into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, text);
     } else {
-        write_plain_str(text, out);
+        write_plain(text.as_bytes(), out);
     }
 }
 
-/// Whether any byte of `bytes` must be escaped in a JSON string. One call can cover many
-/// strings (a whole CSV record), and clears all of them at once.
-pub fn needs_escape(bytes: &[u8]) -> bool {
-    // A fold without early exit, so the compiler checks many bytes per instruction.
-    bytes.iter().fold(false, |found, &b| {
-        found | (b < 0x20) | (b == b'"') | (b == b'\\')
-    })
+fn needs_escape(bytes: &[u8]) -> bool {
+    scan(bytes).needs_escape
 }
 
-/// `text` as a JSON string, for text `needs_escape` has cleared.
-pub fn write_plain_str(text: &str, out: &mut Vec<u8>) {
+/// What one pass over many strings' bytes (a whole CSV record) tells of all of them.
+pub struct Scan {
+    /// Some byte must be escaped in a JSON string.
+    pub needs_escape: bool,
+    /// Every byte is ASCII, so the bytes are UTF-8 without a check.
+    pub ascii: bool,
+}
+
+pub fn scan(bytes: &[u8]) -> Scan {
+    // A fold without early exit, so the compiler checks many bytes per instruction.
+    let (escapes, all_bits) = bytes.iter().fold((false, 0u8), |(escapes, bits), &b| {
+        (escapes | (b < 0x20) | (b == b'"') | (b == b'\\'), bits | b)
+    });
+    Scan {
+        needs_escape: escapes,
+        ascii: all_bits < 0x80,
+    }
+}
+
+/// UTF-8 text that `scan` found nothing to escape in, as a JSON string.
+pub fn write_plain(text: &[u8], out: &mut Vec<u8>) {
     out.reserve(text.len() + 2);
     out.push(b'"');
-    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(text);
     out.push(b'"');
 }
 
@@ -71,8 +85,8 @@ pub fn write_plain_str(text: &str, out: &mut Vec<u8>) {
 /// copied instead of parsed and formatted: an integer that fits an i64 without a leading zero,
 /// or a decimal of at most 15 significant digits (each of those is its own shortest round
 /// trip) without trailing zeros and at least 0.1 (smaller ones are written with an exponent).
-pub fn writes_as_itself(text: &str, integer_only: bool) -> bool {
-    let digits = text.strip_prefix('-').unwrap_or(text).as_bytes();
+pub fn writes_as_itself(text: &[u8], integer_only: bool) -> bool {
+    let digits = text.strip_prefix(b"-").unwrap_or(text);
     let (whole, fraction) = match digits.iter().position(|&b| b == b'.') {
         Some(dot) => (&digits[..dot], Some(&digits[dot + 1..])),
         None => (digits, None),
@@ -82,7 +96,7 @@ pub fn writes_as_itself(text: &str, integer_only: bool) -> bool {
         return false;
     }
     match fraction {
-        None => whole.len() <= 18 && text != "-0",
+        None => whole.len() <= 18 && text != b"-0",
         Some(_) if integer_only => false,
         Some(fraction) => {
             let significant = if whole == b"0" { 0 } else { whole.len() } + fraction.len();
@@ -112,7 +126,7 @@ mod tests {
             "123456789012.345",
             "999999999999999999",
         ] {
-            assert!(writes_as_itself(text, false), "{text}");
+            assert!(writes_as_itself(text.as_bytes(), false), "{text}");
         }
         for text in [
             "",
@@ -132,10 +146,10 @@ mod tests {
             "0x10",
             "NaN",
         ] {
-            assert!(!writes_as_itself(text, false), "{text}");
+            assert!(!writes_as_itself(text.as_bytes(), false), "{text}");
         }
-        assert!(writes_as_itself("42", true));
-        assert!(!writes_as_itself("4.2", true));
+        assert!(writes_as_itself(b"42", true));
+        assert!(!writes_as_itself(b"4.2", true));
     }
 
     #[test]

@@ -39,6 +39,25 @@ fn batch_value() -> impl Strategy<Value = Value> {
     ]
 }
 
+/// Bytes that CSV cells are made of in the tests: text, number parts, delimiters, escapes,
+/// and UTF-8 both valid and broken.
+const CSV_PIECES: &[&[u8]] = &[
+    b"a",
+    b"7",
+    b"0",
+    b".",
+    b"-",
+    b",",
+    b"\"",
+    b"\n",
+    b"\\",
+    b"\x01",
+    b"\xc3\xa9",
+    b"\xff",
+    b"\xc3",
+    b" ",
+];
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -156,12 +175,12 @@ proptest! {
                 first += 1;
             }
             let line = 1 + input[..first].iter().filter(|&&b| b == b'\n').count() as u64;
-            expected.push((line, record.clone()));
+            expected.push((line, record.iter().map(<[u8]>::to_vec).collect::<Vec<_>>()));
         }
         let mut splitter = CsvReader::with_capacity(&input[..], capacity);
         let mut got = Vec::new();
-        while let Some(line) = splitter.read(&mut record).unwrap() {
-            got.push((line, record.clone()));
+        while let Some(line) = splitter.read().unwrap() {
+            got.push((line, splitter.record().iter().map(<[u8]>::to_vec).collect::<Vec<_>>()));
         }
         prop_assert_eq!(got, expected);
     }
@@ -177,7 +196,7 @@ proptest! {
         let price = format!("{:.*}", scale as usize, cents as f64 / 10f64.powi(scale as i32));
         for text in [text.as_str(), price.as_str()] {
             for (kind, integer_only) in [(ValueType::Number, false), (ValueType::Integer, true)] {
-                if crate::json::writes_as_itself(text, integer_only) {
+                if crate::json::writes_as_itself(text.as_bytes(), integer_only) {
                     let mut written = Vec::new();
                     crate::json::write(&kind.coerce(text, "|").unwrap(), &mut written);
                     prop_assert_eq!(String::from_utf8_lossy(&written), text);
@@ -217,6 +236,39 @@ proptest! {
             let mut out = Vec::new();
             let got = fast.next_json(&mut out).unwrap();
             match (expected, got) {
+                (Ok(record), Ok((row, line))) => {
+                    prop_assert_eq!((record.row, record.line), (row, line));
+                    let mut written = Vec::new();
+                    crate::json::write(&Value::Object(record.fields), &mut written);
+                    prop_assert_eq!(String::from_utf8_lossy(&written), String::from_utf8_lossy(&out));
+                }
+                (Err(a), Err(b)) => prop_assert_eq!(a, b),
+                (a, b) => prop_assert!(false, "paths disagree: {:?} vs {:?}", a, b),
+            }
+        }
+        prop_assert!(fast.next_json(&mut Vec::new()).is_none());
+    }
+
+    /// The same, for raw bytes: invalid UTF-8, escapes and ragged rows among them.
+    #[test]
+    fn csv_bytes_straight_to_json_match_the_general_path(
+        pieces in proptest::collection::vec(
+            proptest::sample::select(CSV_PIECES),
+            0..80,
+        ),
+        null_empty in any::<bool>(),
+    ) {
+        let typing = Typing {
+            empty: if null_empty { EmptyCells::Null } else { EmptyCells::Omit },
+            ..Typing::default()
+        };
+        let mut bytes = b"text,price:number,rank:integer\n".to_vec();
+        bytes.extend(pieces.concat());
+        let general: Vec<_> = CsvRecords::new(reader(bytes.clone()), &typing).unwrap().collect();
+        let mut fast = CsvRecords::new(reader(bytes), &typing).unwrap();
+        for expected in general {
+            let mut out = Vec::new();
+            match (expected, fast.next_json(&mut out).unwrap()) {
                 (Ok(record), Ok((row, line))) => {
                     prop_assert_eq!((record.row, record.line), (row, line));
                     let mut written = Vec::new();

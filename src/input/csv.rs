@@ -2,6 +2,7 @@
 //! strings unless typed, and one `ByteRecord` is reused for every row.
 
 use std::io::BufRead;
+use std::ops::Range;
 
 use serde_json::{Map, Value};
 
@@ -21,7 +22,6 @@ pub struct CsvRecords {
     columns: Vec<Column>,
     array_sep: String,
     empty: EmptyCells,
-    record: csv::ByteRecord,
     row: u64,
     done: bool,
 }
@@ -29,12 +29,12 @@ pub struct CsvRecords {
 impl CsvRecords {
     pub fn new(reader: Box<dyn BufRead + Send>, typing: &Typing) -> Result<Self, InputError> {
         let mut reader = CsvReader::new(reader);
-        let mut header = csv::ByteRecord::new();
-        match reader.read(&mut header) {
+        match reader.read() {
             Ok(Some(_)) => {}
             Ok(None) => return Err(InputError("the CSV input is empty: no header row".into())),
             Err(err) => return Err(InputError(format!("cannot read the CSV header: {err}"))),
         }
+        let header = reader.record();
         let mut columns: Vec<Column> = Vec::with_capacity(header.len());
         for (index, raw) in header.iter().enumerate() {
             let text = std::str::from_utf8(raw).map_err(|_| {
@@ -85,7 +85,6 @@ impl CsvRecords {
             columns,
             array_sep: typing.array_sep.clone(),
             empty: typing.empty,
-            record: csv::ByteRecord::new(),
             row: 0,
             done: false,
         })
@@ -94,7 +93,7 @@ impl CsvRecords {
     /// The row as strings, for the rejects file when it cannot be typed.
     fn raw(&self) -> Value {
         let mut raw = Map::new();
-        for (index, cell) in self.record.iter().enumerate() {
+        for (index, cell) in self.reader.record().iter().enumerate() {
             let key = self
                 .columns
                 .get(index)
@@ -110,7 +109,7 @@ impl CsvRecords {
     fn typed(&self, line: u64) -> Result<Map<String, Value>, String> {
         self.check_width(line)?;
         let mut fields = Map::with_capacity(self.columns.len());
-        for (column, cell) in self.columns.iter().zip(self.record.iter()) {
+        for (column, cell) in self.columns.iter().zip(self.reader.record().iter()) {
             let text = std::str::from_utf8(cell)
                 .map_err(|_| format!("column {}: not valid UTF-8", column.name))?;
             if text.is_empty() {
@@ -132,23 +131,36 @@ impl CsvRecords {
     /// without building a map (the bulk pipeline's fast path for CSV).
     fn write_json(&self, line: u64, out: &mut Vec<u8>) -> Result<(), String> {
         self.check_width(line)?;
-        // UTF-8 and escapes are checked once for the whole record rather than per cell: the
-        // per-cell calls cost more than the scans.
-        let bytes = self.record.as_slice();
-        let whole = std::str::from_utf8(bytes).ok();
-        let plain = !crate::json::needs_escape(bytes);
+        // UTF-8 and escapes are checked once for the whole record rather than per cell (the
+        // per-cell calls cost more than the scans), and an ASCII record needs no UTF-8 check.
+        let record = self.reader.record();
+        let bytes = record.as_slice();
+        let scan = crate::json::scan(bytes);
+        let whole = if scan.ascii {
+            None
+        } else {
+            std::str::from_utf8(bytes).ok()
+        };
+        // A cell is valid UTF-8 exactly when the record is and the cell starts and ends on
+        // character boundaries.
+        let text = |range: Range<usize>, column: &Column| match whole
+            .and_then(|record| record.get(range.clone()))
+        {
+            Some(text) => Ok(text),
+            None => std::str::from_utf8(&bytes[range])
+                .map_err(|_| format!("column {}: not valid UTF-8", column.name)),
+        };
         out.push(b'{');
         let mut first = true;
         for (index, column) in self.columns.iter().enumerate() {
-            let range = self.record.range(index).unwrap_or_default();
-            // A cell is valid UTF-8 exactly when the record is and the cell starts and ends on
-            // character boundaries.
-            let text = match whole.and_then(|record| record.get(range.clone())) {
-                Some(text) => text,
-                None => std::str::from_utf8(&bytes[range])
-                    .map_err(|_| format!("column {}: not valid UTF-8", column.name))?,
+            let range = record.range(index).unwrap_or_default();
+            let cell = &bytes[range.clone()];
+            let checked = if scan.ascii {
+                None
+            } else {
+                Some(text(range.clone(), column)?)
             };
-            if text.is_empty() && self.empty == EmptyCells::Omit {
+            if cell.is_empty() && self.empty == EmptyCells::Omit {
                 continue;
             }
             if !first {
@@ -157,15 +169,22 @@ impl CsvRecords {
             first = false;
             out.extend_from_slice(&column.json_key);
             match column.kind {
-                _ if text.is_empty() => out.extend_from_slice(b"null"),
-                ValueType::String if plain => crate::json::write_plain_str(text, out),
-                ValueType::String => crate::json::write_str(text, out),
+                _ if cell.is_empty() => out.extend_from_slice(b"null"),
+                ValueType::String if !scan.needs_escape => crate::json::write_plain(cell, out),
                 ValueType::Number | ValueType::Integer
-                    if crate::json::writes_as_itself(text, column.kind == ValueType::Integer) =>
+                    if crate::json::writes_as_itself(cell, column.kind == ValueType::Integer) =>
                 {
-                    out.extend_from_slice(text.as_bytes())
+                    out.extend_from_slice(cell)
                 }
                 kind => {
+                    let text = match checked {
+                        Some(text) => text,
+                        None => text(range, column)?,
+                    };
+                    if kind == ValueType::String {
+                        crate::json::write_str(text, out);
+                        continue;
+                    }
                     let value = kind
                         .coerce(text, &self.array_sep)
                         .map_err(|err| format!("column {}: {err}", column.name))?;
@@ -187,7 +206,7 @@ impl CsvRecords {
 
     /// Whether the current row's cell at `index` is empty (or missing).
     pub fn cell_is_empty(&self, index: usize) -> bool {
-        self.record.get(index).is_none_or(<[u8]>::is_empty)
+        self.reader.record().get(index).is_none_or(<[u8]>::is_empty)
     }
 
     /// The next row written as a JSON object into `out`, with its row and line numbers.
@@ -208,14 +227,14 @@ impl CsvRecords {
     }
 
     fn check_width(&self, line: u64) -> Result<(), String> {
-        if self.record.len() != self.columns.len() {
+        if self.reader.record().len() != self.columns.len() {
             let mut message = format!(
                 "the row has {} fields, the header has {}",
-                self.record.len(),
+                self.reader.record().len(),
                 self.columns.len()
             );
             // A quote that is never closed runs on to the end of the input as one field.
-            let bytes = self.record.as_slice();
+            let bytes = self.reader.record().as_slice();
             let end = bytes
                 .iter()
                 .rposition(|&b| b != b'\n' && b != b'\r')
@@ -263,7 +282,7 @@ impl CsvRecords {
         if self.done {
             return None;
         }
-        match self.reader.read(&mut self.record) {
+        match self.reader.read() {
             Ok(None) => {
                 self.done = true;
                 None

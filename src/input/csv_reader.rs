@@ -5,8 +5,8 @@
 //! so the records are exactly the csv crate's (a property test holds them equal).
 
 use std::io::{self, Read};
+use std::ops::Range;
 
-use csv::ByteRecord;
 use csv_core::ReadRecordResult;
 
 const BOM: &[u8] = b"\xef\xbb\xbf";
@@ -23,8 +23,53 @@ pub struct CsvReader<R> {
     line: u64,
     /// Boxed: its transition table is most of a kilobyte.
     core: Box<csv_core::Reader>,
-    fields: Vec<u8>,
-    ends: Vec<usize>,
+    /// csv-core's output: field bytes one after another, and where each ends.
+    core_bytes: Vec<u8>,
+    core_ends: Vec<usize>,
+    /// The current record: a line of `buffer` (read in place), or csv-core's output.
+    source: Source,
+    /// The current record's fields, as ranges of its bytes.
+    fields: Vec<Range<usize>>,
+}
+
+#[derive(Clone, Copy)]
+enum Source {
+    Buffer { start: usize, end: usize },
+    Core { len: usize },
+}
+
+/// A record as read: its bytes and where each field is in them. Valid until the next read.
+#[derive(Clone, Copy)]
+pub struct Record<'a> {
+    bytes: &'a [u8],
+    fields: &'a [Range<usize>],
+}
+
+impl<'a> Record<'a> {
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    pub fn get(&self, index: usize) -> Option<&'a [u8]> {
+        self.fields
+            .get(index)
+            .map(|range| &self.bytes[range.clone()])
+    }
+
+    /// Where field `index` is in `as_slice()`.
+    pub fn range(&self, index: usize) -> Option<Range<usize>> {
+        self.fields.get(index).cloned()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let bytes = self.bytes;
+        self.fields.iter().map(move |range| &bytes[range.clone()])
+    }
+
+    /// The bytes the fields are in (with the delimiters between them when read in place).
+    pub fn as_slice(&self) -> &'a [u8] {
+        self.bytes
+    }
 }
 
 impl<R: Read> CsvReader<R> {
@@ -46,14 +91,28 @@ impl<R: Read> CsvReader<R> {
             at_beginning: true,
             line: 1,
             core,
-            fields: vec![0; 1024],
-            ends: vec![0; 64],
+            core_bytes: vec![0; 1024],
+            core_ends: vec![0; 64],
+            source: Source::Core { len: 0 },
+            fields: Vec::new(),
         }
     }
 
-    /// Reads the next record into `record`; the line its first byte is on, or None at the end.
-    /// Blank lines are skipped, as the csv crate does.
-    pub fn read(&mut self, record: &mut ByteRecord) -> io::Result<Option<u64>> {
+    /// The record the last `read` found.
+    pub fn record(&self) -> Record<'_> {
+        let bytes = match self.source {
+            Source::Buffer { start, end } => &self.buffer[start..end],
+            Source::Core { len } => &self.core_bytes[..len],
+        };
+        Record {
+            bytes,
+            fields: &self.fields,
+        }
+    }
+
+    /// Reads the next record (see `record`); the line its first byte is on, or None at the
+    /// end. Blank lines are skipped, as the csv crate does.
+    pub fn read(&mut self) -> io::Result<Option<u64>> {
         if self.at_beginning {
             self.at_beginning = false;
             self.skip_bom()?;
@@ -84,15 +143,20 @@ impl<R: Read> CsvReader<R> {
             let text = text.strip_suffix(b"\n").unwrap_or(text);
             let text = text.strip_suffix(b"\r").unwrap_or(text);
             if memchr::memchr2(b'"', b'\r', text).is_some() {
-                return self.read_with_core(record);
+                return self.read_with_core();
             }
-            record.clear();
+            // Read in place: the line stays in the buffer until the next read refills it.
+            self.fields.clear();
             let mut field_start = 0;
             for comma in memchr::memchr_iter(b',', text) {
-                record.push_field(&text[field_start..comma]);
+                self.fields.push(field_start..comma);
                 field_start = comma + 1;
             }
-            record.push_field(&text[field_start..]);
+            self.fields.push(field_start..text.len());
+            self.source = Source::Buffer {
+                start: self.start,
+                end: self.start + text.len(),
+            };
             let line = self.line;
             self.start += line_len;
             self.line += 1;
@@ -106,14 +170,16 @@ impl<R: Read> CsvReader<R> {
     }
 
     /// A record csv-core parses: it may run over many lines and buffer refills.
-    fn read_with_core(&mut self, record: &mut ByteRecord) -> io::Result<Option<u64>> {
+    fn read_with_core(&mut self) -> io::Result<Option<u64>> {
         let line = self.line;
         let (mut written, mut fields) = (0, 0);
         loop {
             let input = &self.buffer[self.start..self.end];
-            let (result, read, wrote, ended) =
-                self.core
-                    .read_record(input, &mut self.fields[written..], &mut self.ends[fields..]);
+            let (result, read, wrote, ended) = self.core.read_record(
+                input,
+                &mut self.core_bytes[written..],
+                &mut self.core_ends[fields..],
+            );
             self.line += memchr::memchr_iter(b'\n', &input[..read]).count() as u64;
             self.start += read;
             written += wrote;
@@ -127,20 +193,21 @@ impl<R: Read> CsvReader<R> {
                     self.fill()?;
                 }
                 ReadRecordResult::OutputFull => {
-                    let grown = self.fields.len() * 2;
-                    self.fields.resize(grown, 0);
+                    let grown = self.core_bytes.len() * 2;
+                    self.core_bytes.resize(grown, 0);
                 }
                 ReadRecordResult::OutputEndsFull => {
-                    let grown = self.ends.len() * 2;
-                    self.ends.resize(grown, 0);
+                    let grown = self.core_ends.len() * 2;
+                    self.core_ends.resize(grown, 0);
                 }
                 ReadRecordResult::Record => {
-                    record.clear();
+                    self.fields.clear();
                     let mut field_start = 0;
-                    for &field_end in &self.ends[..fields] {
-                        record.push_field(&self.fields[field_start..field_end]);
+                    for &field_end in &self.core_ends[..fields] {
+                        self.fields.push(field_start..field_end);
                         field_start = field_end;
                     }
+                    self.source = Source::Core { len: written };
                     return Ok(Some(line));
                 }
                 ReadRecordResult::End => return Ok(None),
@@ -190,10 +257,10 @@ mod tests {
 
     fn records(input: &[u8], capacity: usize) -> Vec<(u64, Vec<String>)> {
         let mut reader = CsvReader::with_capacity(input, capacity);
-        let mut record = ByteRecord::new();
         let mut out = Vec::new();
-        while let Some(line) = reader.read(&mut record).unwrap() {
-            let fields = record
+        while let Some(line) = reader.read().unwrap() {
+            let fields = reader
+                .record()
                 .iter()
                 .map(|f| String::from_utf8_lossy(f).into_owned())
                 .collect();
