@@ -39,6 +39,33 @@ fn batch_value() -> impl Strategy<Value = Value> {
     ]
 }
 
+/// Reads `bytes` both ways, CSV rows straight to JSON and through a map, and checks that they
+/// give the same rows, lines, JSON and errors.
+fn fast_path_matches_general_path(bytes: Vec<u8>, typing: &Typing) -> Result<(), TestCaseError> {
+    let general: Vec<_> = CsvRecords::new(reader(bytes.clone()), typing)
+        .unwrap()
+        .collect();
+    let mut fast = CsvRecords::new(reader(bytes), typing).unwrap();
+    for expected in general {
+        let mut out = Vec::new();
+        match (expected, fast.next_json(&mut out).unwrap()) {
+            (Ok(record), Ok((row, line))) => {
+                prop_assert_eq!((record.row, record.line), (row, line));
+                let mut written = Vec::new();
+                crate::json::write(&Value::Object(record.fields), &mut written);
+                prop_assert_eq!(
+                    String::from_utf8_lossy(&written),
+                    String::from_utf8_lossy(&out)
+                );
+            }
+            (Err(a), Err(b)) => prop_assert_eq!(a, b),
+            (a, b) => prop_assert!(false, "paths disagree: {:?} vs {:?}", a, b),
+        }
+    }
+    prop_assert!(fast.next_json(&mut Vec::new()).is_none());
+    Ok(())
+}
+
 /// Bytes that CSV cells are made of in the tests: text, number parts, delimiters, escapes,
 /// and UTF-8 both valid and broken.
 const CSV_PIECES: &[&[u8]] = &[
@@ -230,23 +257,7 @@ proptest! {
         }
         let bytes = writer.into_inner().unwrap();
 
-        let general: Vec<_> = CsvRecords::new(reader(bytes.clone()), &typing).unwrap().collect();
-        let mut fast = CsvRecords::new(reader(bytes), &typing).unwrap();
-        for expected in general {
-            let mut out = Vec::new();
-            let got = fast.next_json(&mut out).unwrap();
-            match (expected, got) {
-                (Ok(record), Ok((row, line))) => {
-                    prop_assert_eq!((record.row, record.line), (row, line));
-                    let mut written = Vec::new();
-                    crate::json::write(&Value::Object(record.fields), &mut written);
-                    prop_assert_eq!(String::from_utf8_lossy(&written), String::from_utf8_lossy(&out));
-                }
-                (Err(a), Err(b)) => prop_assert_eq!(a, b),
-                (a, b) => prop_assert!(false, "paths disagree: {:?} vs {:?}", a, b),
-            }
-        }
-        prop_assert!(fast.next_json(&mut Vec::new()).is_none());
+        fast_path_matches_general_path(bytes, &typing)?;
     }
 
     /// The same, for raw bytes: invalid UTF-8, escapes and ragged rows among them.
@@ -264,22 +275,7 @@ proptest! {
         };
         let mut bytes = b"text,price:number,rank:integer\n".to_vec();
         bytes.extend(pieces.concat());
-        let general: Vec<_> = CsvRecords::new(reader(bytes.clone()), &typing).unwrap().collect();
-        let mut fast = CsvRecords::new(reader(bytes), &typing).unwrap();
-        for expected in general {
-            let mut out = Vec::new();
-            match (expected, fast.next_json(&mut out).unwrap()) {
-                (Ok(record), Ok((row, line))) => {
-                    prop_assert_eq!((record.row, record.line), (row, line));
-                    let mut written = Vec::new();
-                    crate::json::write(&Value::Object(record.fields), &mut written);
-                    prop_assert_eq!(String::from_utf8_lossy(&written), String::from_utf8_lossy(&out));
-                }
-                (Err(a), Err(b)) => prop_assert_eq!(a, b),
-                (a, b) => prop_assert!(false, "paths disagree: {:?} vs {:?}", a, b),
-            }
-        }
-        prop_assert!(fast.next_json(&mut Vec::new()).is_none());
+        fast_path_matches_general_path(bytes, &typing)?;
     }
 
     /// A valid typed record written as NDJSON comes back identical and valid.
