@@ -81,11 +81,12 @@ pub fn write_plain(text: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-/// Whether `text` is, byte for byte, how serde_json writes the number it denotes, so it can be
-/// copied instead of parsed and formatted: an integer that fits an i64 without a leading zero,
-/// or a decimal of at most 15 significant digits (each of those is its own shortest round
-/// trip) without trailing zeros and at least 0.1 (smaller ones are written with an exponent).
-pub fn writes_as_itself(text: &[u8], integer_only: bool) -> bool {
+/// The bytes serde_json writes for the number `text` denotes, when they are `text` itself or
+/// `text` less trailing zeros, so they can be copied instead of parsed and formatted: an
+/// integer that fits an i64 without a leading zero, or a decimal of at most 15 significant
+/// digits (each of those is its own shortest round trip) and at least 0.1 (smaller ones are
+/// written with an exponent). `26.10` is written `26.1`, and `26.00` is written `26.0`.
+pub fn number_as_written(text: &[u8], integer_only: bool) -> Option<&[u8]> {
     let digits = text.strip_prefix(b"-").unwrap_or(text);
     let (whole, fraction) = match digits.iter().position(|&b| b == b'.') {
         Some(dot) => (&digits[..dot], Some(&digits[dot + 1..])),
@@ -93,20 +94,24 @@ pub fn writes_as_itself(text: &[u8], integer_only: bool) -> bool {
     };
     let all_digits = |part: &[u8]| part.iter().all(u8::is_ascii_digit);
     if whole.is_empty() || !all_digits(whole) || (whole.len() > 1 && whole[0] == b'0') {
-        return false;
+        return None;
     }
-    match fraction {
-        None => whole.len() <= 18 && text != b"-0",
-        Some(_) if integer_only => false,
-        Some(fraction) => {
-            let significant = if whole == b"0" { 0 } else { whole.len() } + fraction.len();
-            !fraction.is_empty()
-                && all_digits(fraction)
-                && fraction.last() != Some(&b'0')
-                && significant <= 15
-                && (whole != b"0" || fraction[0] != b'0')
-        }
+    let Some(fraction) = fraction else {
+        return (whole.len() <= 18 && text != b"-0").then_some(text);
+    };
+    if integer_only || fraction.is_empty() || !all_digits(fraction) {
+        return None;
     }
+    // A float keeps one digit after the point, even when it is a zero.
+    let kept = fraction
+        .iter()
+        .rposition(|&b| b != b'0')
+        .map_or(1, |last| last + 1);
+    let fraction = &fraction[..kept];
+    let significant = if whole == b"0" { 0 } else { whole.len() } + fraction.len();
+    let at_least_a_tenth = whole != b"0" || fraction[0] != b'0';
+    (significant <= 15 && at_least_a_tenth)
+        .then(|| &text[..text.len() - digits.len() + whole.len() + 1 + kept])
 }
 
 #[cfg(test)]
@@ -115,18 +120,26 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn numbers_that_write_as_themselves() {
-        for text in [
-            "0",
-            "7",
-            "-12",
-            "26.16",
-            "-0.5",
-            "0.1",
-            "123456789012.345",
-            "999999999999999999",
+    fn numbers_copied_as_written() {
+        let written = |text: &str, integer_only| {
+            number_as_written(text.as_bytes(), integer_only)
+                .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+        };
+        for (text, expected) in [
+            ("0", "0"),
+            ("7", "7"),
+            ("-12", "-12"),
+            ("26.16", "26.16"),
+            ("-0.5", "-0.5"),
+            ("0.1", "0.1"),
+            ("123456789012.345", "123456789012.345"),
+            ("999999999999999999", "999999999999999999"),
+            ("26.10", "26.1"),
+            ("26.00", "26.0"),
+            ("-3.0", "-3.0"),
+            ("1.500000000000000000000", "1.5"),
         ] {
-            assert!(writes_as_itself(text.as_bytes(), false), "{text}");
+            assert_eq!(written(text, false).as_deref(), Some(expected), "{text}");
         }
         for text in [
             "",
@@ -135,8 +148,8 @@ mod tests {
             "01",
             "1.",
             ".5",
-            "1.50",
             "0.05",
+            "0.0",
             "1e3",
             "+1",
             " 1",
@@ -146,10 +159,10 @@ mod tests {
             "0x10",
             "NaN",
         ] {
-            assert!(!writes_as_itself(text.as_bytes(), false), "{text}");
+            assert_eq!(written(text, false), None, "{text}");
         }
-        assert!(writes_as_itself(b"42", true));
-        assert!(!writes_as_itself(b"4.2", true));
+        assert_eq!(written("42", true).as_deref(), Some("42"));
+        assert_eq!(written("4.2", true), None);
     }
 
     #[test]

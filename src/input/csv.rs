@@ -143,7 +143,7 @@ impl CsvRecords {
         };
         // A cell is valid UTF-8 exactly when the record is and the cell starts and ends on
         // character boundaries.
-        let text = |range: Range<usize>, column: &Column| match whole
+        let checked_text = |range: Range<usize>, column: &Column| match whole
             .and_then(|record| record.get(range.clone()))
         {
             Some(text) => Ok(text),
@@ -158,7 +158,7 @@ impl CsvRecords {
             let checked = if scan.ascii {
                 None
             } else {
-                Some(text(range.clone(), column)?)
+                Some(checked_text(range.clone(), column)?)
             };
             if cell.is_empty() && self.empty == EmptyCells::Omit {
                 continue;
@@ -168,29 +168,18 @@ impl CsvRecords {
             }
             first = false;
             out.extend_from_slice(&column.json_key);
-            match column.kind {
-                _ if cell.is_empty() => out.extend_from_slice(b"null"),
-                ValueType::String if !scan.needs_escape => crate::json::write_plain(cell, out),
-                ValueType::Number | ValueType::Integer
-                    if crate::json::writes_as_itself(cell, column.kind == ValueType::Integer) =>
-                {
-                    out.extend_from_slice(cell)
-                }
-                kind => {
-                    let text = match checked {
-                        Some(text) => text,
-                        None => text(range, column)?,
-                    };
-                    if kind == ValueType::String {
-                        crate::json::write_str(text, out);
-                        continue;
-                    }
-                    let value = kind
-                        .coerce(text, &self.array_sep)
-                        .map_err(|err| format!("column {}: {err}", column.name))?;
-                    crate::json::write(&value, out);
-                }
-            }
+            let cell_text = || match checked {
+                Some(text) => Ok(text),
+                None => checked_text(range, column),
+            };
+            write_cell(
+                column,
+                cell,
+                !scan.needs_escape,
+                cell_text,
+                &self.array_sep,
+                out,
+            )?;
         }
         out.push(b'}');
         Ok(())
@@ -250,6 +239,45 @@ impl CsvRecords {
         }
         Ok(())
     }
+}
+
+/// One cell's JSON value; `text` gives the cell as checked UTF-8, asked for only when needed.
+fn write_cell<'a>(
+    column: &Column,
+    cell: &[u8],
+    plain: bool,
+    text: impl FnOnce() -> Result<&'a str, String>,
+    array_sep: &str,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    if cell.is_empty() {
+        out.extend_from_slice(b"null");
+        return Ok(());
+    }
+    let number = match column.kind {
+        ValueType::String if plain => {
+            crate::json::write_plain(cell, out);
+            return Ok(());
+        }
+        ValueType::String => {
+            crate::json::write_str(text()?, out);
+            return Ok(());
+        }
+        ValueType::Number => crate::json::number_as_written(cell, false),
+        ValueType::Integer => crate::json::number_as_written(cell, true),
+        _ => None,
+    };
+    match number {
+        Some(number) => out.extend_from_slice(number),
+        None => {
+            let value = column
+                .kind
+                .coerce(text()?, array_sep)
+                .map_err(|err| format!("column {}: {err}", column.name))?;
+            crate::json::write(&value, out);
+        }
+    }
+    Ok(())
 }
 
 impl Iterator for CsvRecords {
