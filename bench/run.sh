@@ -48,6 +48,10 @@ new_catalog() {
     {"name":"brand","type":"string"},{"name":"description","type":"string"}]}}'
 }
 count_items() { api "/public/catalogs/$1/items?limit=1" --jq .total; }
+# Every client meets the same server state: seeded, without the rows of the clients before it.
+reset_server() {
+  curl -sf -X POST -H 'Authorization: Bearer sandbox-token' "$ROOT_URL/_sandbox/reset" > /dev/null
+}
 
 # run NAME CATALOG COMMAND...: times a client, checks the server then holds all rows.
 declare -A WALL CPU RSS
@@ -64,8 +68,6 @@ run() {
   [ "$held" = "$rows" ] || { echo "bench: $name left $held of $rows items" >&2; exit 1; }
 }
 
-# The ceiling first and catops last: the server's table grows with every client, so this
-# order can only favour the others.
 echo "bench: ceiling (wrk, prebuilt bodies, ${CEILING_SECS}s)" >&2
 C4=$(new_catalog ceiling)
 BODIES=$(python3 bench/make_bodies.py "$WORK/products.csv" "$WORK/bodies")
@@ -75,13 +77,17 @@ CEILING_RPS=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.out")
 if grep -q "Non-2xx" "$WORK/wrk.out"; then echo "bench: the ceiling run got errors" >&2; cat "$WORK/wrk.out" >&2; exit 1; fi
 CEILING_IPS=$(echo "$CEILING_RPS * 1000" | bc -l)
 
+reset_server
 C2=$(new_catalog requests)
 run requests "$C2" "$N" python3 bench/peer_requests.py "$BASE/public/catalogs/$C2/items/bulk" sandbox-token "$WORK/products.csv"
+reset_server
 C3=$(new_catalog httpx)
 run httpx "$C3" "$N" python3 bench/peer_httpx.py "$BASE/public/catalogs/$C3/items/bulk" sandbox-token "$WORK/products.csv"
 
+reset_server
 C1=$(new_catalog catops)
 run catops "$C1" "$N" "$CATOPS" -p sandbox --base-url "$BASE" bulk upsert "$WORK/products.csv" --catalog "$C1" -q --rejects "$WORK/catops.rejects"
+reset_server
 C0=$(new_catalog catops-small)
 run catops_small "$C0" "$SMALL" "$CATOPS" -p sandbox --base-url "$BASE" bulk upsert "$WORK/small.csv" --catalog "$C0" -q --rejects "$WORK/small.rejects"
 # The rate-limited run: batch's enforced 5 requests/s and 1000 items/s.
@@ -122,6 +128,8 @@ ips() { echo "$N / ${WALL[$1]}" | bc -l; }
 ratio() { echo "$(ips "$1") / $CEILING_IPS" | bc -l; }
 per_million() { echo "${CPU[$1]} * 1000000 / $2" | bc -l; }
 mb() { echo "${RSS[$1]} / 1024" | bc -l; }
+# times A B: A / B to one decimal, or n/a when B is 0 (a smoke run too short to measure).
+times() { if [ "$(echo "$2 > 0" | bc -l)" = 1 ]; then f "$(echo "$1 / $2" | bc -l)" 1; else echo "n/a"; fi; }
 {
   echo "# Benchmarks"
   echo
@@ -130,8 +138,8 @@ mb() { echo "${RSS[$1]} / 1024" | bc -l; }
   echo "--rate-limits off --state :memory:\` (release build), every client against the same server in"
   echo "one run, each verified to leave all N items in its own catalog. Wall and CPU (user + sys)"
   echo "and peak RSS from \`/usr/bin/time\`; the ceiling is \`wrk\` posting prebuilt 1000-item bodies"
-  echo "with 8 connections for ${CEILING_SECS} s, the server's own ingest rate. They run in the order"
-  echo "ceiling, requests, httpx, catops: the server's table grows with each, so catops meets the largest."
+  echo "with 8 connections for ${CEILING_SECS} s, the server's own ingest rate. Before each client the"
+  echo "server is reset to its seed (\`POST /_sandbox/reset\`), so each meets the same state."
   echo
   echo "| client | wall s | items/s | CPU s | CPU s per 1M rows | peak RSS MB | ratio to ceiling |"
   echo "|---|---:|---:|---:|---:|---:|---:|"
@@ -144,6 +152,7 @@ mb() { echo "${RSS[$1]} / 1024" | bc -l; }
   done
   echo "| ceiling: wrk, prebuilt bodies | | $(f "$CEILING_IPS" 0) | | | | 1.00 |"
   echo
+  echo "- CPU per row: requests $(times "${CPU[requests]}" "${CPU[catops]}") × catops, httpx $(times "${CPU[httpx]}" "${CPU[catops]}") × catops."
   echo "- catops peak RSS: $(f "$(mb catops_small)" 1) MB at $SMALL rows, $(f "$(mb catops)" 1) MB at $N rows."
   echo "- Rate-limited: $RATE_N items into batch against the sandbox's enforced 5 requests/s and"
   echo "  1000 items/s took $(f "$RATE_WALL") s (floor $(f "$RATE_FLOOR" 1) s, ratio $(f "$(echo "$RATE_WALL / $RATE_FLOOR" | bc -l)")), with $RATE_429 responses 429."

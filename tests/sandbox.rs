@@ -474,3 +474,27 @@ fn the_sandbox_bulk_endpoint_upserts_by_the_unique_field_within_its_limits() {
     assert_eq!(status, 401, "{reply}");
     assert!(reply.contains("detail"), "{reply}");
 }
+
+#[test]
+fn a_running_sandbox_resets_to_its_seed_over_http() {
+    let sandbox = Sandbox::start();
+    let bulk = "/rastro/api/public/catalogs/cat_demo/items/bulk";
+    let body = serde_json::json!({"unique_field": "sku", "items": [
+        {"sku": "NEW-1", "title": "New one"},
+        {"sku": "DEMO-0001", "title": "Changed"},
+    ]});
+    assert_eq!(sandbox.post(bulk, &body).0, 200);
+    let total = |sandbox: &Sandbox| {
+        sandbox.inspect("/rastro/api/public/catalogs/cat_demo/items?limit=1")["total"].clone()
+    };
+    let seeded = total(&Sandbox::start());
+    assert_ne!(total(&sandbox), seeded);
+
+    let nothing = serde_json::json!({});
+    assert_eq!(sandbox.post_as("wrong", "/_sandbox/reset", &nothing).0, 401);
+    assert_eq!(sandbox.post("/_sandbox/reset", &nothing).0, 204);
+    assert_eq!(total(&sandbox), seeded);
+    let item = sandbox.inspect("/rastro/api/public/catalogs/cat_demo/items/item_1");
+    assert_eq!(item["title"], "Acme Trail Running Shoe");
+    assert!(sandbox.bulk_sizes("rastro").is_empty());
+}

@@ -126,6 +126,12 @@ fn app(shared: Arc<Shared>) -> Router {
             "/_sandbox/requests",
             axum::routing::get(bulk_requests).with_state(shared.clone()),
         )
+        // Not a vendor API: every vendor's data back to the seeded start, for a server that
+        // stays up across test cases (or benchmark clients).
+        .route(
+            "/_sandbox/reset",
+            axum::routing::post(reset_state).with_state(shared.clone()),
+        )
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(shared, before_each_request))
 }
@@ -151,13 +157,38 @@ async fn before_each_request(
     next.run(request).await
 }
 
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({"error": "unauthorized"})),
+    )
+        .into_response()
+}
+
+async fn reset_state(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if !shared.is_authorized(&headers) {
+        return unauthorized();
+    }
+    match shared.db.reset_async().await {
+        Ok(()) => {
+            shared
+                .bulk_log
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(err) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": format!("cannot reset the sandbox: {err}")})),
+        )
+            .into_response(),
+    }
+}
+
 async fn bulk_requests(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     if !shared.is_authorized(&headers) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"error": "unauthorized"})),
-        )
-            .into_response();
+        return unauthorized();
     }
     let log = shared.bulk_log.lock().unwrap_or_else(|p| p.into_inner());
     let entries: Vec<_> = log
