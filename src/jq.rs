@@ -66,7 +66,8 @@ impl JqFilter {
         let ctx = Ctx::<data::JustLut<Val>>::new(&self.filter.lut, Vars::new([]));
         for result in self.filter.id.run((ctx, input)).map(unwrap_valr) {
             let value = result.map_err(|err| {
-                Failure::new(exit::USAGE, format!("--jq: {}", one_line(&err.to_string())))
+                let message = elide_middle(&one_line(&err.to_string()), MAX_ERROR_CHARS);
+                Failure::new(exit::USAGE, format!("--jq: {message}"))
             })?;
             let text = value.to_string();
             // Strings print raw, like `jq -r`; the rest as the JSON jaq wrote.
@@ -93,10 +94,39 @@ fn invalid(code: &str, detail: &str) -> anyhow::Error {
     .into()
 }
 
+/// jaq's errors quote the value they met, which can be a whole listing: keep the start and
+/// the end (which says what was attempted).
+const MAX_ERROR_CHARS: usize = 300;
+
+fn elide_middle(text: &str, max: usize) -> String {
+    let chars = text.chars().count();
+    if chars <= max {
+        return text.to_string();
+    }
+    let (head, tail) = (max * 2 / 3, max / 3);
+    let start: String = text.chars().take(head).collect();
+    let end: String = text.chars().skip(chars - tail).collect();
+    format!("{start} … ({} characters) … {end}", chars - head - tail)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn long_errors_keep_their_start_and_end() {
+        let items: Vec<Value> = (0..500).map(|n| json!({"sku": format!("S{n}")})).collect();
+        let filter = JqFilter::compile(".sku").unwrap();
+        let err = filter
+            .write(&Value::Array(items), &mut Vec::new())
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(message.chars().count() < 400, "{message}");
+        assert!(message.starts_with("--jq: cannot index [{"), "{message}");
+        assert!(message.ends_with("with \"sku\""), "{message}");
+        assert_eq!(elide_middle("short", 10), "short");
+    }
 
     fn run(code: &str, input: Value) -> String {
         let mut out = Vec::new();
