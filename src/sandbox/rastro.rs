@@ -526,8 +526,11 @@ async fn bulk_upsert(
                 let mut find = tx.prepare_cached(
                     "SELECT id, body FROM rastro_items WHERE catalog_id = ?1 AND unique_value = ?2",
                 )?;
+                // New items are the common case: try the insert first and look the item up only
+                // when it is already there (one index probe instead of two).
                 let mut insert = tx.prepare_cached(
-                    "INSERT INTO rastro_items (catalog_id, unique_value, body) VALUES (?1, ?2, ?3)",
+                    "INSERT INTO rastro_items (catalog_id, unique_value, body) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (catalog_id, unique_value) DO NOTHING",
                 )?;
                 let mut update = tx.prepare_cached("UPDATE rastro_items SET body = ?1 WHERE id = ?2")?;
                 for item in items {
@@ -540,6 +543,15 @@ async fn bulk_upsert(
                         continue;
                     };
                     fields.shift_remove("id");
+                    let body = serde_json::to_string(&fields).unwrap_or_default();
+                    if insert.execute(params![catalog, key, body])? == 1 {
+                        if changes.is_tracking() {
+                            let id = tx.last_insert_rowid();
+                            changes.note(&key, None, Some(render_item(id, &body)));
+                        }
+                        created += 1;
+                        continue;
+                    }
                     let existing: Option<(i64, String)> = find
                         .query_row(params![catalog, key], |row| Ok((row.get(0)?, row.get(1)?)))
                         .optional()?;
@@ -563,15 +575,8 @@ async fn bulk_upsert(
                             }
                             updated += 1;
                         }
-                        None => {
-                            let body = Value::Object(fields).to_string();
-                            insert.execute(params![catalog, key, body])?;
-                            if changes.is_tracking() {
-                                let id = tx.last_insert_rowid();
-                                changes.note(&key, None, Some(render_item(id, &body)));
-                            }
-                            created += 1;
-                        }
+                        // The insert above met a conflict, so the item exists.
+                        None => failed += 1,
                     }
                 }
             }
