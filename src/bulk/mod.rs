@@ -122,6 +122,16 @@ pub async fn run(settings: Settings, target: BulkTarget) -> anyhow::Result<Outco
     let records = input::records(settings.format, reader, &settings.typing)
         .map_err(|err| Failure::usage(format!("{}: {}", display_input(&settings.input), err.0)))?;
 
+    if let (Records::Csv(csv), Some(field)) = (&records, target.key_field()) {
+        if csv.column(field).is_none() && !settings.quiet {
+            // Per row, as SPEC §4 asks, but said once up front rather than only a million times.
+            eprintln!(
+                "warning: {}: the CSV header has no '{field}' column, so every row will be rejected",
+                display_input(&settings.input)
+            );
+        }
+    }
+
     let header = JournalHeader {
         journal: "catops bulk".to_string(),
         command: settings.command.to_string(),

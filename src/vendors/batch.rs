@@ -60,6 +60,11 @@ pub struct ItemsEdit {
 const EDIT_PATH: &str = "/catalogs/items/edit";
 
 impl ItemsEdit {
+    /// The field a flat record's item id comes from.
+    pub fn id_field(&self) -> &str {
+        &self.id_field
+    }
+
     pub fn new(http: Arc<Http>, request: &BulkRequest) -> anyhow::Result<Self> {
         let Some(catalog) = request.catalog.clone() else {
             return Err(Failure::usage("batch needs the catalog name: --catalog NAME").into());

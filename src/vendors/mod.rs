@@ -343,6 +343,15 @@ impl BulkTarget {
         }
     }
 
+    /// The field every flat record must have (rastro's unique field, batch's id field).
+    pub fn key_field(&self) -> Option<&str> {
+        match self {
+            BulkTarget::Rastro(t) => Some(t.unique_field()),
+            BulkTarget::Batch(t) => Some(t.id_field()),
+            BulkTarget::Catalogix(_) => None,
+        }
+    }
+
     /// The bytes before and after the comma-joined items of a request body.
     pub fn envelope(&self) -> (&[u8], &[u8]) {
         match self {
