@@ -53,7 +53,7 @@ impl Chunk {
             &self.body[self.body.len() - self.suffix_len..],
         );
         let part = |spans: &[RowSpan]| {
-            let mut builder = Builder::new(prefix, spans.len());
+            let mut builder = Builder::with_capacity(prefix, spans.len(), 0);
             for span in spans {
                 builder.start_item();
                 builder.buffer.extend_from_slice(self.item(span));
@@ -77,10 +77,6 @@ struct Builder {
 }
 
 impl Builder {
-    fn new(prefix: &[u8], rows: usize) -> Self {
-        Self::with_capacity(prefix, rows, 0)
-    }
-
     fn with_capacity(prefix: &[u8], rows: usize, bytes: usize) -> Self {
         let mut buffer = Vec::with_capacity(bytes.max(prefix.len()));
         buffer.extend_from_slice(prefix);
@@ -160,7 +156,7 @@ impl Chunker {
         let max_items = max_items.max(1);
         Chunker {
             max_items,
-            current: Builder::new(prefix, max_items),
+            current: Builder::with_capacity(prefix, max_items, 0),
             prefix: prefix.into(),
             suffix: suffix.into(),
             last_body: 0,

@@ -552,32 +552,26 @@ async fn bulk_upsert(
                         created += 1;
                         continue;
                     }
-                    let existing: Option<(i64, String)> = find
-                        .query_row(params![catalog, key], |row| Ok((row.get(0)?, row.get(1)?)))
-                        .optional()?;
-                    match existing {
-                        Some((id, stored)) => {
-                            let mut merged: Map<String, Value> =
-                                serde_json::from_str(&stored).unwrap_or_default();
-                            merged.extend(fields);
-                            let body = Value::Object(merged).to_string();
-                            // The vendor counts a re-sent item as updated; the feed sees
-                            // that it did not change.
-                            if body != stored {
-                                update.execute(params![body, id])?;
-                                if changes.is_tracking() {
-                                    changes.note(
-                                        &key,
-                                        Some(render_item(id, &stored)),
-                                        Some(render_item(id, &body)),
-                                    );
-                                }
-                            }
-                            updated += 1;
+                    // The insert met this item, so it is there.
+                    let (id, stored): (i64, String) =
+                        find.query_row(params![catalog, key], |row| Ok((row.get(0)?, row.get(1)?)))?;
+                    let mut merged: Map<String, Value> =
+                        serde_json::from_str(&stored).unwrap_or_default();
+                    merged.extend(fields);
+                    let body = Value::Object(merged).to_string();
+                    // The vendor counts a re-sent item as updated; the feed sees that it did
+                    // not change.
+                    if body != stored {
+                        update.execute(params![body, id])?;
+                        if changes.is_tracking() {
+                            changes.note(
+                                &key,
+                                Some(render_item(id, &stored)),
+                                Some(render_item(id, &body)),
+                            );
                         }
-                        // The insert above met a conflict, so the item exists.
-                        None => failed += 1,
                     }
+                    updated += 1;
                 }
             }
             catalogian::record_change(&tx, changes)?;
