@@ -4,6 +4,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
+use crate::cli::paging::thousands;
 use crate::cli::GlobalArgs;
 use std::sync::Arc;
 
@@ -22,6 +23,8 @@ pub struct Context {
     pub quiet: bool,
     /// Progress bars: only on a terminal, and not with `--quiet` / `--no-progress`.
     pub progress: bool,
+    /// Notes for people (a listing that stopped early): stderr is a terminal and no `-q`.
+    notes: bool,
     pub config: Config,
     profile: Option<String>,
     /// `--base-url`, else `$CATOPS_BASE_URL`.
@@ -47,6 +50,7 @@ impl Context {
             },
             quiet: global.quiet,
             progress: !global.quiet && !global.no_progress && std::io::stderr().is_terminal(),
+            notes: !global.quiet && std::io::stderr().is_terminal(),
             config,
             profile: global.profile.clone(),
             base_url: global
@@ -79,6 +83,24 @@ impl Context {
     /// A streaming printer for a list on stdout.
     pub fn list(&self) -> ListPrinter<std::io::StdoutLock<'static>> {
         self.printer.list()
+    }
+
+    /// `-v` count: 1 logs requests, 2 adds bodies.
+    pub fn verbosity(&self) -> u8 {
+        self.http.verbosity
+    }
+
+    /// Says on stderr that a listing stopped before the end, like gh: "showing 100 of 3,025 —
+    /// use --all or --limit". Only for a person at a terminal; scripts get exactly the data.
+    pub fn note_more(&self, shown: u64, total: Option<u64>, how: &str) {
+        if !self.notes {
+            return;
+        }
+        let of = match total {
+            Some(total) => format!("{} of {}", thousands(shown), thousands(total)),
+            None => format!("the first {}", thousands(shown)),
+        };
+        eprintln!("showing {of} — use {how}");
     }
 
     pub fn jq(&self) -> Option<&JqFilter> {

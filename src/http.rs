@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::config::Secret;
 use crate::error::{exit, one_line, Failure};
+use crate::redact::Redactor;
 use crate::vendors::VendorKind;
 
 /// First retry waits about this long; each further one doubles it.
@@ -88,6 +89,14 @@ pub enum ApiError {
         path: String,
         reason: String,
     },
+    /// A 2xx reply that says the request was refused (catalogix's `status.code` -1).
+    #[error("{vendor}: {method} {path}: refused: {message}")]
+    Refused {
+        vendor: VendorKind,
+        method: Method,
+        path: String,
+        message: String,
+    },
     #[error("{vendor}: {method} {path}: unexpected response: {reason}")]
     Decode {
         vendor: VendorKind,
@@ -112,6 +121,7 @@ impl ApiError {
                 status, message, ..
             } => format!("{status}: {message}"),
             ApiError::Transport { reason, .. } => reason.clone(),
+            ApiError::Refused { message, .. } => format!("refused: {message}"),
             ApiError::Decode { reason, .. } => format!("unexpected response: {reason}"),
         }
     }
@@ -145,6 +155,15 @@ impl ApiError {
             } if status.as_u16() == 403 => {
                 "the key lacks a scope: `delta rows` needs read:rows; create a key with read:rows under Source Settings → API Keys"
             }
+            ApiError::Status {
+                vendor: VendorKind::Clevertap,
+                status,
+                ..
+            } if matches!(status.as_u16(), 401 | 403) => {
+                // developer.clevertap.com/docs/product-catalog-api: an account without the
+                // feature is refused with "Catalog feature is not enabled for this account".
+                "check account_id, region and the passcode (`catops profile show`); an account without the Catalogs feature is refused too (\"Catalog feature is not enabled for this account\")"
+            }
             ApiError::Status { status, .. } => match status.as_u16() {
                 401 => "the token was refused: check the profile's token source with `catops profile show`",
                 403 => "the token is valid but lacks permission for this request",
@@ -153,10 +172,13 @@ impl ApiError {
                 500..=599 => "the vendor failed; it was retried. Try again later, or raise --max-retries",
                 _ => return Vec::new(),
             },
+            ApiError::Refused { .. } => return Vec::new(),
             ApiError::Transport { .. } => {
                 "check the base URL (`catops profile show`, --base-url) and the network; --timeout sets the per-request limit"
             }
-            ApiError::Decode { .. } => "the base URL may point at something other than the vendor's API",
+            ApiError::Decode { .. } => {
+                "the base URL may point at something other than the vendor's API (-v shows how the reply begins)"
+            }
         };
         vec![hint.to_string()]
     }
@@ -168,7 +190,7 @@ pub struct Http {
     base_url: Url,
     vendor: VendorKind,
     auth: HeaderMap,
-    secrets: Vec<String>,
+    redactor: Redactor,
     settings: HttpSettings,
     retries: AtomicU64,
     throttled: AtomicU64,
@@ -212,17 +234,12 @@ impl Http {
         for header in auth {
             headers.insert(header.name, header.value);
         }
-        let secrets = [secret.expose()]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
         Ok(Http {
             client,
             base_url,
             vendor,
             auth: headers,
-            secrets,
+            redactor: Redactor::new([secret.expose()]),
             settings,
             retries: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
@@ -279,18 +296,58 @@ impl Http {
         self.decode(&method, path, &reply.body)
     }
 
+    /// Decodes a 2xx body into the type that holds what the vendor's docs promise. Anything
+    /// else is an error naming what was missing: never an empty list, never "accepted".
     pub fn decode<T: DeserializeOwned>(
         &self,
         method: &Method,
         path: &str,
         body: &[u8],
     ) -> Result<T, ApiError> {
-        serde_json::from_slice(body).map_err(|err| ApiError::Decode {
+        serde_json::from_slice(body).map_err(|err| {
+            let what = if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() {
+                // "missing field `content` at line 1 column 40": the field is what matters.
+                let text = err.to_string();
+                match text.find(" at line ") {
+                    Some(at) => text[..at].to_string(),
+                    None => text,
+                }
+            } else {
+                body_kind(body)
+            };
+            self.unexpected(method, path, body, what)
+        })
+    }
+
+    /// A 2xx reply whose body says the request was refused.
+    pub fn refused(&self, method: &Method, path: &str, message: impl Into<String>) -> ApiError {
+        ApiError::Refused {
             vendor: self.vendor,
             method: method.clone(),
             path: path.to_string(),
-            reason: self.redact(&format!("{} ({})", err, describe_body(body))),
-        })
+            message: self.redact(&message.into()),
+        }
+    }
+
+    /// A 2xx reply without what the docs promise. With `-v` the error shows how the body
+    /// begins, which usually tells what answered instead (a proxy's page, another API).
+    pub fn unexpected(
+        &self,
+        method: &Method,
+        path: &str,
+        body: &[u8],
+        what: impl Into<String>,
+    ) -> ApiError {
+        let mut reason = what.into();
+        if self.settings.verbosity >= 1 {
+            reason.push_str(&format!("; the body begins: {}", body_start(body)));
+        }
+        ApiError::Decode {
+            vendor: self.vendor,
+            method: method.clone(),
+            path: path.to_string(),
+            reason: self.redact(&reason),
+        }
     }
 
     /// Sends one request, retrying what SPEC §4 says to retry, and returns a 2xx reply.
@@ -437,14 +494,8 @@ impl Http {
         }
     }
 
-    fn redact(&self, text: &str) -> String {
-        let mut text = text.to_string();
-        for secret in &self.secrets {
-            if text.contains(secret.as_str()) {
-                text = text.replace(secret.as_str(), "***");
-            }
-        }
-        text
+    pub fn redact(&self, text: &str) -> String {
+        self.redactor.redact(text)
     }
 
     fn log_request(&self, method: &Method, url: &Url, body: Option<&[u8]>) {
@@ -605,17 +656,30 @@ pub fn vendor_message(body: &[u8]) -> Option<String> {
             _ => None,
         }
     };
-    let message = [
-        "detail",
-        "error_message",
-        "error",
-        "message",
-        "status",
-        "errors",
-    ]
-    .iter()
-    .filter_map(|key| json.get(key))
-    .find_map(from_value);
+    // catalogix's Get Assets page: `status.message` is a bare "ERROR"; the reason is in
+    // `data.error_info[0]` as `details` (and `reason`).
+    let error_info = json.pointer("/data/error_info/0").and_then(|info| {
+        match (info.get("details"), info.get("reason")) {
+            (Some(Value::String(details)), Some(Value::String(reason))) => {
+                Some(format!("{details} ({reason})"))
+            }
+            (Some(Value::String(text)), _) | (None, Some(Value::String(text))) => {
+                Some(text.clone())
+            }
+            _ => None,
+        }
+    });
+    let message = ["detail", "error_message", "error", "message"]
+        .iter()
+        .filter_map(|key| json.get(key))
+        .find_map(from_value)
+        .or(error_info)
+        .or_else(|| {
+            ["status", "errors"]
+                .iter()
+                .filter_map(|key| json.get(key))
+                .find_map(from_value)
+        });
     let code = vendor_code(body);
     let code = code.as_deref();
     match (message, code) {
@@ -636,19 +700,33 @@ fn vendor_code(body: &[u8]) -> Option<String> {
 
 /// A short description of a body that is not the JSON we expected.
 fn describe_body(body: &[u8]) -> String {
+    match body_kind(body).as_str() {
+        "not JSON" => body_start(body),
+        kind => kind.to_string(),
+    }
+}
+
+/// What kind of non-JSON body this is, without quoting it.
+fn body_kind(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let trimmed = text.trim_start();
     if trimmed.is_empty() {
-        "empty body".to_string()
+        "an empty body, not JSON".to_string()
     } else if trimmed.starts_with('<') {
         "an HTML page, not JSON".to_string()
     } else {
-        let line = one_line(trimmed);
-        if line.chars().count() > 200 {
-            format!("{}…", line.chars().take(200).collect::<String>())
-        } else {
-            line
-        }
+        "not JSON".to_string()
+    }
+}
+
+/// The first 200 characters of a body, on one line.
+fn body_start(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
+    let line = one_line(text.trim_start());
+    if line.chars().count() > 200 || body.len() > 4096 {
+        format!("{}…", line.chars().take(200).collect::<String>())
+    } else {
+        line
     }
 }
 
@@ -757,12 +835,12 @@ mod tests {
         assert!(check_base_url("not a url").is_err());
     }
 
-    fn test_http(token: &str) -> Http {
+    fn test_http(token: &str, verbosity: u8) -> Http {
         let token = Secret::new(token.to_string());
         let settings = HttpSettings {
             timeout: Duration::from_secs(1),
             max_retries: 0,
-            verbosity: 0,
+            verbosity,
         };
         let auth = vec![AuthHeader::bearer(&token).unwrap()];
         Http::new(
@@ -777,7 +855,8 @@ mod tests {
 
     #[test]
     fn errors_never_quote_the_token() {
-        let http = test_http("tok-SECRET-42");
+        // -v: the decode error quotes the start of the body.
+        let http = test_http("tok-SECRET-42", 1);
         let echo = br#"{"detail":"bad header Authorization: Bearer tok-SECRET-42"}"#;
         let status = http.status_error(&Method::GET, "/x", StatusCode::BAD_REQUEST, echo);
         assert!(!status.to_string().contains("tok-SECRET-42"), "{status}");
@@ -786,6 +865,63 @@ mod tests {
             .unwrap_err();
         assert!(!decode.to_string().contains("tok-SECRET-42"), "{decode}");
         assert!(decode.to_string().contains("***"), "{decode}");
+    }
+
+    #[test]
+    fn a_reply_without_the_documented_fields_names_what_is_missing() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Listing {
+            content: Vec<Value>,
+        }
+        let http = test_http("t0ken-0123456789", 0);
+        let missing = http
+            .decode::<Listing>(&Method::GET, "/v2/catalogs", br#"{"catalogs":[]}"#)
+            .unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "rastro: GET /v2/catalogs: unexpected response: missing field `content`"
+        );
+        let html = http
+            .decode::<Listing>(&Method::GET, "/x", b"<html>login</html>")
+            .unwrap_err();
+        assert!(
+            html.to_string().ends_with("an HTML page, not JSON"),
+            "{html}"
+        );
+        assert!(
+            !html.to_string().contains("login"),
+            "the body only with -v: {html}"
+        );
+        let verbose = test_http("t0ken-0123456789", 1)
+            .decode::<Listing>(&Method::GET, "/x", b"<html>login</html>")
+            .unwrap_err();
+        assert!(
+            verbose.to_string().contains("the body begins: <html>login"),
+            "{verbose}"
+        );
+    }
+
+    #[test]
+    fn catalogix_error_info_details_beat_a_bare_error_status() {
+        let body = br#"{"status":{"code":-1,"message":"ERROR","request_id":"r"},"data":{"error_info":[{"reason":"invalid_request","details":"store_uuid is required"}]}}"#;
+        assert_eq!(
+            vendor_message(body).as_deref(),
+            Some("store_uuid is required (invalid_request)")
+        );
+    }
+
+    #[test]
+    fn a_refused_clevertap_token_mentions_the_catalogs_feature() {
+        let err = ApiError::Status {
+            vendor: VendorKind::Clevertap,
+            method: Method::GET,
+            path: "/v2/catalogs".into(),
+            status: StatusCode::FORBIDDEN,
+            message: "m".into(),
+            code: None,
+        };
+        assert!(err.hints()[0].contains("Catalog feature is not enabled"));
     }
 
     #[test]

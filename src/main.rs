@@ -12,6 +12,7 @@ mod json;
 mod output;
 #[cfg(test)]
 mod proptests;
+mod redact;
 mod sandbox;
 mod vendors;
 

@@ -10,9 +10,15 @@ fn catalogs_list_shows_the_demo_catalog() {
     let sandbox = Sandbox::start();
     let env = Env::new();
     let list = env.rastro_json(&sandbox, &["catalogs", "list"]);
+    let catalogs = list.as_array().expect("a JSON array");
+    assert_eq!(catalogs.len(), 1, "{list}");
     assert_eq!(
-        list,
-        json!([{"id": "cat_demo", "name": "Demo products", "item_count": 25}])
+        (
+            &catalogs[0]["id"],
+            &catalogs[0]["name"],
+            &catalogs[0]["item_count"]
+        ),
+        (&json!("cat_demo"), &json!("Demo products"), &json!(25))
     );
 }
 

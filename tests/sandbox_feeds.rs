@@ -36,8 +36,16 @@ fn post(sandbox: &Sandbox, path: &str, body: &Value) -> Value {
     reply
 }
 
-fn put(sandbox: &Sandbox, path: &str, body: &Value) -> Value {
-    let (status, reply) = sandbox.call_as(TOKEN, "PUT", path, Some(body));
+/// The sandbox's PUT replaces the whole item (the stricter reading of rastro's docs), so this
+/// reads the item, lays `fields` over it and sends it all, as catops does.
+fn put(sandbox: &Sandbox, path: &str, fields: &Value) -> Value {
+    let mut body = get(sandbox, path);
+    let item = body.as_object_mut().expect("an item object");
+    item.shift_remove("id");
+    for (key, value) in fields.as_object().expect("fields object") {
+        item.insert(key.clone(), value.clone());
+    }
+    let (status, reply) = sandbox.call_as(TOKEN, "PUT", path, Some(&body));
     assert_eq!(status, 200, "PUT {path}: {reply}");
     reply
 }
@@ -590,7 +598,7 @@ fn delta_parameters_out_of_range_are_400() {
         assert!(reply["error"].is_string(), "{reply}");
     }
     get(&sandbox, &format!("{DELTA}?limit=200&keysLimit=1000"));
-    get(&sandbox, &format!("{DELTA}/{event}/rows?limit=1000"));
+    get(&sandbox, &format!("{DELTA}/{event}/rows?limit=200"));
 
     for path in [
         "/catalogian/v1/sources/src_nope/delta".to_string(),
@@ -696,11 +704,35 @@ fn clevertap_gets_and_lists_catalogs_as_documented() {
     assert_eq!(status, 200, "{catalog}");
     assert_eq!(catalog, documented);
 
+    // list-catalogs-api: the catalogs are `content`, paged by zero-based `page` and `size`.
     let (status, list) = clevertap(&sandbox, CLEVERTAP, Some(TOKEN), true);
     assert_eq!(status, 200, "{list}");
-    assert_eq!(list["status"], "success");
-    let catalogs = list["catalogs"].as_array().cloned().unwrap_or_default();
+    let catalogs = list["content"].as_array().cloned().unwrap_or_default();
     assert_eq!(catalogs.len(), 2, "{list}");
+    assert_eq!(
+        (
+            &list["page"],
+            &list["size"],
+            &list["totalElements"],
+            &list["totalPages"]
+        ),
+        (&json!(0), &json!(20), &json!(2), &json!(1))
+    );
+    let (_, second) = clevertap(
+        &sandbox,
+        &format!("{CLEVERTAP}?page=1&size=1"),
+        Some(TOKEN),
+        true,
+    );
+    assert_eq!(second["content"][0]["id"], 124, "{second}");
+    assert_eq!(second["totalPages"], 2, "{second}");
+    let (status, _) = clevertap(
+        &sandbox,
+        &format!("{CLEVERTAP}?size=101"),
+        Some(TOKEN),
+        true,
+    );
+    assert_eq!(status, 400, "size is at most 100");
     assert_eq!(catalogs[0], documented);
     assert_eq!(catalogs[1]["id"], 124);
     assert_eq!(catalogs[1]["catalogName"], "apparel_catalog");

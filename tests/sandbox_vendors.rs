@@ -379,7 +379,7 @@ fn catalogix_reports_bad_items_in_error_info_and_stores_the_good_ones() {
     assert_eq!(errors[0]["index"], 1);
     assert_eq!(errors[0]["parent_code"], "BAD1");
     assert!(
-        errors[0]["error"]
+        errors[0]["details"]
             .as_str()
             .is_some_and(|e| e.contains("not an http(s) URL")),
         "{reply}"
@@ -387,7 +387,7 @@ fn catalogix_reports_bad_items_in_error_info_and_stores_the_good_ones() {
     assert_eq!(errors[1]["index"], 2);
     assert_eq!(errors[1]["parent_code"], Value::Null);
     assert!(
-        errors[1]["error"]
+        errors[1]["details"]
             .as_str()
             .is_some_and(|e| e.contains("parent_code is missing")),
         "{reply}"

@@ -25,7 +25,7 @@ use crate::error::{exit, Failure};
 use crate::http::ApiError;
 use crate::input::typed::ValueType;
 use crate::input::{self, InputFormat, Records, Typing};
-use crate::vendors::{BulkReply, BulkTarget};
+use crate::vendors::{BulkReply, BulkTarget, VendorKind};
 use chunk::{Chunk, Chunker, RowSpan, TooLarge};
 pub use journal::JournalHeader;
 use journal::{Journal, RowSet};
@@ -70,6 +70,7 @@ enum Event {
         rows: Vec<u64>,
         created: Option<u64>,
         updated: Option<u64>,
+        indexing_token: Option<String>,
     },
     /// Rows that could not be delivered (retries exhausted, or the run stopped); a resume
     /// sends them again. `record` says whether they go to the rejects file.
@@ -94,6 +95,8 @@ struct Counters {
     updated: AtomicU64,
     counts_reported: AtomicBool,
     rows_valid: AtomicU64,
+    /// batch: the indexing token of the last accepted edit.
+    indexing_token: Mutex<Option<String>>,
 }
 
 impl Counters {
@@ -108,8 +111,9 @@ struct Delivery {
     throttle: Throttle,
     counters: Arc<Counters>,
     events: mpsc::Sender<Event>,
-    /// The first error that makes further requests pointless (401, 403, 404).
-    fatal: Mutex<Option<ApiError>>,
+    /// The first error that makes further requests pointless (401, 403, 404, a reply that
+    /// cannot be read, a refusal that is about the request), with a hint of our own.
+    fatal: Mutex<Option<(ApiError, Option<&'static str>)>>,
     stop: Arc<AtomicBool>,
     quiet: bool,
 }
@@ -268,13 +272,24 @@ pub async fn run(settings: Settings, target: BulkTarget) -> anyhow::Result<Outco
             "skipped": Counters::get(&counters.skipped),
         })
     };
+    let mut summary = summary;
+    if target.http().vendor() == VendorKind::Batch && !settings.dry_run {
+        // edit-items: the token of an edit tells, through `view`, when it is applied; the last
+        // one covers the run.
+        let token = counters
+            .indexing_token
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        summary["indexing_token"] = json!(token);
+    }
     if !settings.quiet {
         eprintln!(
             "{}",
             human_summary(&settings, &summary, &target.destination(), elapsed)
         );
         if interrupted {
-            print_resume_hint(journal_path.as_deref());
+            eprintln!("hint: {}", resume_hint(journal_path.as_deref()));
         }
     }
     let code = if interrupted {
@@ -287,7 +302,12 @@ pub async fn run(settings: Settings, target: BulkTarget) -> anyhow::Result<Outco
     Ok(Outcome {
         summary,
         code,
-        error: fatal.map(anyhow::Error::from),
+        error: fatal.map(|(err, hint)| {
+            let mut failure = Failure::new(err.exit_code(), err.to_string());
+            failure.hints.extend(hint.map(str::to_string));
+            failure.hints.extend(err.hints());
+            failure.hint(resume_hint(journal_path.as_deref())).into()
+        }),
     })
 }
 
@@ -432,33 +452,86 @@ impl RowSink<'_> {
     }
 }
 
+/// A request to make: one chunk, or the two halves of a refused chunk, sent one after the
+/// other so their answers can be compared before either is split further.
+enum Step {
+    One(Chunk),
+    Halves(Chunk, Chunk),
+}
+
+/// How a vendor refused a chunk, when it did.
+enum Refusal {
+    /// The body was refused (400, 422, or a 2xx that says so): some row may be to blame.
+    Content,
+    /// 413: too large, whatever the rows hold.
+    TooLarge,
+}
+
+fn refusal(err: &ApiError) -> Option<Refusal> {
+    match err {
+        ApiError::Refused { .. } => Some(Refusal::Content),
+        _ => match err.status().map(|s| s.as_u16()) {
+            Some(400 | 422) => Some(Refusal::Content),
+            Some(413) => Some(Refusal::TooLarge),
+            _ => None,
+        },
+    }
+}
+
 /// Stage 2: sends one chunk, splitting it when the vendor refuses it, until every row is
 /// accepted, rejected with the vendor's reason, or failed.
 async fn deliver(chunk: Chunk, delivery: &Delivery) {
-    let counters = &delivery.counters;
-    counters
+    delivery
+        .counters
         .rows_sent
         .fetch_add(chunk.len() as u64, Ordering::Relaxed);
-    let mut parts = vec![chunk];
-    while let Some(part) = parts.pop() {
-        if delivery.is_fatal() {
-            delivery
-                .emit(Event::Failed {
-                    chunk: part,
-                    error: "not sent: the run stopped on an earlier error".into(),
-                    record: false,
-                })
-                .await;
-            continue;
+    let mut steps = vec![Step::One(chunk)];
+    while let Some(step) = steps.pop() {
+        match step {
+            Step::One(part) => {
+                let result = delivery.send(&part).await;
+                delivery.settle(part, result, &mut steps).await;
+            }
+            Step::Halves(first, second) => {
+                let first_result = delivery.send(&first).await;
+                let second_result = delivery.send(&second).await;
+                if let (Some(Err(a)), Some(Err(b))) = (&first_result, &second_result) {
+                    // Both halves refused alike: the vendor objects to the request itself (an
+                    // attribute the catalog lacks, say), not to a row. Splitting on would
+                    // reject every row one request at a time; stop instead, rows unsent.
+                    if matches!(refusal(a), Some(Refusal::Content)) && a.reason() == b.reason() {
+                        let reason = a.reason();
+                        if let Some(Err(err)) = first_result {
+                            delivery.set_fatal(err, Some(SAME_REFUSAL_HINT));
+                        }
+                        for half in [first, second] {
+                            delivery.not_sent(half, &reason).await;
+                        }
+                        continue;
+                    }
+                }
+                delivery.settle(first, first_result, &mut steps).await;
+                delivery.settle(second, second_result, &mut steps).await;
+            }
         }
-        delivery.throttle.acquire(part.len()).await;
-        let throttled_before = delivery.target.http().throttled();
-        let body = part.body();
-        let requests = counters.requests.fetch_add(1, Ordering::Relaxed) + 1;
-        let result = delivery.target.send(body).await;
-        if delivery.target.http().throttled() > throttled_before {
-            if let Some(rates) = delivery.throttle.lower(requests) {
-                if !delivery.quiet {
+    }
+}
+
+const SAME_REFUSAL_HINT: &str = "both halves of a refused chunk got this same answer, so it is about the request, not a row: fix the cause (the catalog's schema, the profile) and run again; rows not sent are not in the journal, so --resume sends them";
+
+impl Delivery {
+    /// One request for `part`, under the rate limits; `None` when the run has stopped.
+    async fn send(&self, part: &Chunk) -> Option<Result<BulkReply, ApiError>> {
+        if self.is_fatal() {
+            return None;
+        }
+        self.throttle.acquire(part.len()).await;
+        let throttled_before = self.target.http().throttled();
+        let requests = self.counters.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        let result = self.target.send(part.body()).await;
+        if self.target.http().throttled() > throttled_before {
+            if let Some(rates) = self.throttle.lower(requests) {
+                if !self.quiet {
                     eprintln!(
                         "warning: the vendor is rate limiting (429); lowering to {} for the rest of the run",
                         describe_rates(rates)
@@ -466,49 +539,69 @@ async fn deliver(chunk: Chunk, delivery: &Delivery) {
                 }
             }
         }
-        match result {
-            Ok(reply) => delivery.accept(part, reply, &mut parts).await,
-            Err(err) => {
-                let status = err.status().map(|s| s.as_u16());
-                match status {
-                    // SPEC §4: a refused multi-row chunk is split to isolate the bad rows.
-                    Some(400 | 413 | 422) if part.len() > 1 => {
-                        let (first, second) = part.split();
-                        parts.push(second);
-                        parts.push(first);
-                    }
-                    Some(400 | 413 | 422) => {
-                        for row in part.rows() {
-                            delivery.reject(&part, row, err.reason()).await;
-                        }
-                    }
-                    Some(401 | 403 | 404) => {
-                        let reason = err.reason();
-                        delivery.set_fatal(err);
-                        delivery
-                            .emit(Event::Failed {
-                                chunk: part,
-                                error: reason,
-                                record: true,
-                            })
-                            .await;
-                    }
-                    _ => {
-                        delivery
-                            .emit(Event::Failed {
-                                chunk: part,
-                                error: err.reason(),
-                                record: true,
-                            })
-                            .await;
-                    }
+        Some(result)
+    }
+
+    /// Records what became of `part`, queueing its halves when it must be split.
+    async fn settle(
+        &self,
+        part: Chunk,
+        result: Option<Result<BulkReply, ApiError>>,
+        steps: &mut Vec<Step>,
+    ) {
+        let err = match result {
+            None => {
+                return self
+                    .not_sent(part, "the run stopped on an earlier error")
+                    .await
+            }
+            Some(Ok(reply)) => return self.accept(part, reply, steps).await,
+            Some(Err(err)) => err,
+        };
+        if refusal(&err).is_some() {
+            // SPEC §4: a refused multi-row chunk is split to isolate the bad rows.
+            if part.len() > 1 {
+                let (first, second) = part.split();
+                steps.push(Step::Halves(first, second));
+            } else {
+                for row in part.rows() {
+                    self.reject(&part, row, err.reason()).await;
                 }
             }
+            return;
         }
+        let stops_the_run = matches!(err, ApiError::Decode { .. })
+            || matches!(err.status().map(|s| s.as_u16()), Some(401 | 403 | 404));
+        if matches!(err, ApiError::Decode { .. }) {
+            // An answer we cannot read (a wrong base URL, a proxy's page) accepted nothing we
+            // know of: leave the rows for --resume rather than swallow the file.
+            let reason = err.reason();
+            self.set_fatal(err, None);
+            return self.not_sent(part, &reason).await;
+        }
+        let reason = err.reason();
+        if stops_the_run {
+            self.set_fatal(err, None);
+        }
+        self.emit(Event::Failed {
+            chunk: part,
+            error: reason,
+            record: true,
+        })
+        .await;
     }
-}
 
-impl Delivery {
+    /// Rows that were not delivered and are not to blame: not in the rejects file, not in the
+    /// journal, so a resume sends them again.
+    async fn not_sent(&self, chunk: Chunk, why: &str) {
+        self.emit(Event::Failed {
+            chunk,
+            error: format!("not sent: {why}"),
+            record: false,
+        })
+        .await;
+    }
+
     async fn emit(&self, event: Event) {
         // The outcome task outlives every sender; a send error means it already failed.
         let _ = self.events.send(event).await;
@@ -525,13 +618,13 @@ impl Delivery {
         .await;
     }
 
-    async fn accept(&self, part: Chunk, reply: BulkReply, parts: &mut Vec<Chunk>) {
+    async fn accept(&self, part: Chunk, reply: BulkReply, steps: &mut Vec<Step>) {
         if reply.unattributed_failures > 0 {
             // The vendor says some rows failed but not which: halve until each is known.
             if part.len() > 1 {
                 let (first, second) = part.split();
-                parts.push(second);
-                parts.push(first);
+                steps.push(Step::One(second));
+                steps.push(Step::One(first));
             } else {
                 for row in part.rows() {
                     self.reject(&part, row, "the vendor reported this item as failed".into())
@@ -551,6 +644,7 @@ impl Delivery {
             rows: accepted,
             created: reply.created,
             updated: reply.updated,
+            indexing_token: reply.indexing_token,
         })
         .await;
     }
@@ -562,10 +656,10 @@ impl Delivery {
             .unwrap_or(true)
     }
 
-    fn set_fatal(&self, err: ApiError) {
+    fn set_fatal(&self, err: ApiError, hint: Option<&'static str>) {
         let mut fatal = self.fatal.lock().unwrap_or_else(|p| p.into_inner());
         if fatal.is_none() {
-            *fatal = Some(err);
+            *fatal = Some((err, hint));
         }
         self.stop.store(true, Ordering::Relaxed);
     }
@@ -599,7 +693,14 @@ async fn record_outcomes(
                     mut rows,
                     created,
                     updated,
+                    indexing_token,
                 } => {
+                    if let Some(token) = indexing_token {
+                        *counters
+                            .indexing_token
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner()) = Some(token);
+                    }
                     counters
                         .accepted
                         .fetch_add(rows.len() as u64, Ordering::Relaxed);
@@ -691,17 +792,17 @@ async fn wait_for_signal() -> bool {
     }
 }
 
-fn print_resume_hint(journal: Option<&std::path::Path>) {
+/// How to send the rows this run did not deliver.
+fn resume_hint(journal: Option<&std::path::Path>) -> String {
     if journal.is_none() {
-        eprintln!("hint: no --journal was given, so this run cannot be resumed; upserts are idempotent, so running the whole file again is safe");
-        return;
+        return "no --journal was given, so this run cannot be resumed; upserts are idempotent, so running the whole file again is safe".to_string();
     }
     let mut args: Vec<String> = std::env::args().collect();
     if !args.iter().any(|a| a == "--resume") {
         args.push("--resume".to_string());
     }
     let command: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
-    eprintln!("hint: resume with: {}", command.join(" "));
+    format!("resume with: {}", command.join(" "))
 }
 
 fn shell_quote(arg: &str) -> String {

@@ -9,12 +9,21 @@ use crate::context::Context;
 use crate::error::{exit, usage, Failure};
 
 use crate::vendors::rastro::{NewCatalog, SchemaDefinition, SchemaField};
-use crate::vendors::Operation;
+use crate::vendors::{Api, Operation, MAX_CATALOGS_PAGE};
+
+use super::paging::Advance;
 
 #[derive(Debug, Subcommand)]
 pub enum CatalogsCommand {
-    /// List the catalogs the token can see (rastro, clevertap)
-    List,
+    /// List the catalogs the token can see (rastro, clevertap): the first 100, or all
+    #[command(after_help = "Examples:
+  catops -p sandbox catalogs list
+  catops -p sandbox-clevertap catalogs list --all -o ndjson")]
+    List {
+        /// Follow pages until the last one
+        #[arg(long)]
+        all: bool,
+    },
     /// Print one catalog (clevertap)
     Get {
         /// Catalog id
@@ -41,10 +50,9 @@ pub enum CatalogsCommand {
 
 pub async fn run(command: CatalogsCommand, ctx: &Context) -> anyhow::Result<u8> {
     match command {
-        CatalogsCommand::List => {
+        CatalogsCommand::List { all } => {
             let api = ctx.api(Operation::CatalogsList).await?;
-            let catalogs = api.catalogs_list().await?;
-            ctx.print_list(&catalogs)?;
+            list(ctx, &api, all).await?;
         }
         CatalogsCommand::Get { id } => {
             let api = ctx.api(Operation::CatalogsGet).await?;
@@ -82,6 +90,44 @@ pub async fn run(command: CatalogsCommand, ctx: &Context) -> anyhow::Result<u8> 
         }
     }
     Ok(exit::OK)
+}
+
+/// Pages through the catalogs (100 a page, the most both vendors take), printing each page as
+/// it arrives. A failure half-way still closes the printed list before it is reported.
+async fn list(ctx: &Context, api: &Api, all: bool) -> anyhow::Result<()> {
+    let vendor = api.http().vendor().to_string();
+    let mut printed = ctx.list();
+    let mut advance = Advance::default();
+    let mut seen = 0u64;
+    let mut index = 0u64;
+    let outcome = loop {
+        let page = match api.catalogs_page(index, MAX_CATALOGS_PAGE).await {
+            Ok(page) => page,
+            Err(err) => break Err(err),
+        };
+        if let Err(err) = advance.check(&vendor, &page.records) {
+            break Err(err);
+        }
+        seen += page.records.len() as u64;
+        for record in &page.records {
+            printed.push(record)?;
+        }
+        printed.flush()?;
+        let more = match page.total {
+            Some(total) => !page.records.is_empty() && seen < total,
+            None => page.records.len() == MAX_CATALOGS_PAGE as usize,
+        };
+        if !more {
+            break Ok(());
+        }
+        if !all {
+            ctx.note_more(seen, page.total, "--all");
+            break Ok(());
+        }
+        index += 1;
+    };
+    printed.finish()?;
+    outcome
 }
 
 fn parse_field(spec: &str) -> anyhow::Result<SchemaField> {

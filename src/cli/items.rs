@@ -10,7 +10,9 @@ use crate::context::Context;
 use crate::error::{exit, usage, Failure};
 use crate::input::typed::split_type_hint;
 
-use crate::vendors::rastro::MAX_PAGE_LIMIT;
+use crate::vendors::rastro::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
+
+use super::paging::Advance;
 use crate::vendors::{Api, Operation, Page};
 
 /// Pages fetched ahead of the one being printed: enough to overlap network and output,
@@ -49,8 +51,18 @@ pub enum ItemsCommand {
         #[arg(value_parser = resource_id)]
         item_id: String,
     },
-    /// Update some fields of one item
+    /// Update some fields of one item: read it, change the fields given, send it whole
     #[command(group(ArgGroup::new("fields").required(true).args(["set", "json"])))]
+    #[command(
+        after_help = "rastro's docs say PUT changes only the fields sent; its own client says PUT replaces
+the whole item. So catops reads the item, merges the fields given and sends the whole item,
+which is right either way (-v shows what changed). --partial sends only the fields given,
+for servers known to merge.
+
+Examples:
+  catops -p sandbox items update --catalog cat_demo item_1 --set price:number=24.5
+  catops -p sandbox items update --catalog cat_demo item_1 --json '{\"title\":\"New\"}' -v"
+    )]
     Update {
         /// Catalog id
         #[arg(long, value_name = "ID", value_parser = resource_id)]
@@ -65,6 +77,9 @@ pub enum ItemsCommand {
         /// The fields as a JSON object, or @FILE (@- reads stdin)
         #[arg(long, value_name = "JSON|@FILE")]
         json: Option<String>,
+        /// Send only the given fields (for servers whose PUT merges), without reading the item
+        #[arg(long)]
+        partial: bool,
     },
 }
 
@@ -80,8 +95,17 @@ pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
             if all {
                 list_all(ctx, api, catalog, page, limit.unwrap_or(MAX_PAGE_LIMIT)).await?;
             } else {
-                let page = api.rastro()?.items_page(&catalog, page, limit).await?;
-                ctx.print_list(&page.records)?;
+                let limit = limit.unwrap_or(DEFAULT_PAGE_LIMIT);
+                let found = api.rastro()?.items_page(&catalog, page, limit).await?;
+                ctx.print_list(&found.records)?;
+                let shown = (page - 1) * u64::from(limit) + found.records.len() as u64;
+                let more = match found.total {
+                    Some(total) => !found.records.is_empty() && shown < total,
+                    None => found.records.len() == limit as usize,
+                };
+                if more {
+                    ctx.note_more(shown, found.total, "--all or --limit");
+                }
             }
         }
         ItemsCommand::Get { catalog, item_id } => {
@@ -94,20 +118,56 @@ pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
             item_id,
             set,
             json,
+            partial,
         } => {
             let fields = match json {
                 Some(json) => parse_json_fields(&json)?,
                 None => parse_set_fields(&set)?,
             };
             let api = ctx.api(Operation::ItemsUpdate).await?;
-            let item = api
-                .rastro()?
-                .items_update(&catalog, &item_id, &fields)
-                .await?;
+            let rastro = api.rastro()?;
+            let body = if partial {
+                fields
+            } else {
+                let current = rastro.items_get(&catalog, &item_id).await?;
+                let (merged, changes) = merge_fields(current, fields);
+                if ctx.verbosity() >= 1 {
+                    for change in &changes {
+                        eprintln!("* {change}");
+                    }
+                    if changes.is_empty() {
+                        eprintln!("* no field changes; sending the item as it is");
+                    }
+                }
+                merged
+            };
+            let item = rastro.items_put(&catalog, &item_id, &body).await?;
             ctx.print(&item)?;
         }
     }
     Ok(exit::OK)
+}
+
+/// The item with `fields` laid over it, without `id` (it is in the path), and one line per
+/// changed field for `-v`.
+fn merge_fields(current: Value, fields: Value) -> (Value, Vec<String>) {
+    let (Value::Object(mut item), Value::Object(fields)) = (current, fields) else {
+        return (Value::Null, Vec::new());
+    };
+    item.shift_remove("id");
+    let mut changes = Vec::new();
+    for (key, value) in fields {
+        if key == "id" {
+            continue;
+        }
+        match item.get(&key) {
+            Some(old) if *old == value => {}
+            Some(old) => changes.push(format!("{key}: {old} → {value}")),
+            None => changes.push(format!("{key}: (new) {value}")),
+        }
+        item.insert(key, value);
+    }
+    (Value::Object(item), changes)
 }
 
 /// Fetches pages in a background task, `PAGES_AHEAD` in flight, and prints each as it lands.
@@ -122,14 +182,16 @@ async fn list_all(
     let (pages, mut received) = tokio::sync::mpsc::channel::<anyhow::Result<Page>>(PAGES_AHEAD);
     let fetcher = tokio::spawn(async move {
         let mut number = first_page;
+        let mut advance = Advance::default();
         // Items on the pages before the first one listed, then every item received.
         let mut seen = (first_page - 1).saturating_mul(u64::from(limit));
         loop {
             let page = match api.rastro() {
                 Ok(rastro) => rastro
-                    .items_page(&catalog, number, Some(limit))
+                    .items_page(&catalog, number, limit)
                     .await
-                    .map_err(anyhow::Error::from),
+                    .map_err(anyhow::Error::from)
+                    .and_then(|page| advance.check("rastro", &page.records).map(|()| page)),
                 Err(err) => Err(err),
             };
             let done = match &page {
@@ -159,8 +221,16 @@ async fn list_all(
         bar
     });
     let mut list = ctx.list();
+    let mut failure = None;
     while let Some(page) = received.recv().await {
-        let page = page?;
+        let page = match page {
+            Ok(page) => page,
+            Err(err) => {
+                // The records printed so far stay valid output: close the list, then fail.
+                failure = Some(err);
+                break;
+            }
+        };
         if let (Some(bar), Some(total)) = (&progress, page.total) {
             bar.set_length(total);
         }
@@ -177,7 +247,10 @@ async fn list_all(
     }
     list.finish()?;
     fetcher.await.ok();
-    Ok(())
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
 }
 
 /// An id becomes one URL path segment; `.` and `..` would be folded away by URL rules and

@@ -10,6 +10,7 @@ pub mod completions;
 pub mod delta;
 pub mod enrich;
 pub mod items;
+pub mod paging;
 pub mod profile;
 pub mod sandbox;
 

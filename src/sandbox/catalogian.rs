@@ -64,13 +64,14 @@ const DEMO_SLUG: &str = "demo-feed";
 pub const DEMO_SOURCE_KEY: &str = "cat_src_demo";
 
 /// vendors/catalogian.txt, "Get delta events": limit default 50, max 200; keysLimit default
-/// 100, max 1000. The rows page size is undocumented: the sandbox takes 100 and 1000.
+/// 100, max 1000.
 const DEFAULT_EVENTS_LIMIT: u64 = 50;
 const MAX_EVENTS_LIMIT: u64 = 200;
 const DEFAULT_KEYS_LIMIT: u64 = 100;
 const MAX_KEYS_LIMIT: u64 = 1000;
-const DEFAULT_ROWS_LIMIT: u64 = 100;
-const MAX_ROWS_LIMIT: u64 = 1000;
+/// catalogian.com/docs/pagination: delta rows "default 50, max 200".
+const DEFAULT_ROWS_LIMIT: u64 = 50;
+const MAX_ROWS_LIMIT: u64 = 200;
 const CHANGE_TYPES: [&str; 3] = ["new", "changed", "deleted"];
 
 pub fn seed(tx: &Transaction) -> rusqlite::Result<()> {
@@ -704,7 +705,7 @@ fn cursor_check(scope: &str, position: i64) -> u32 {
 }
 
 /// vendors/catalogian.txt shows times as `2026-03-08T20:00:00.000Z`.
-fn rfc3339_ms(ms: i64) -> String {
+pub(super) fn rfc3339_ms(ms: i64) -> String {
     let (secs, milli) = (ms.div_euclid(1000), ms.rem_euclid(1000));
     let (days, day_secs) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (year, month, day) = civil_from_days(days);

@@ -1,6 +1,6 @@
 //! catalogix emulation (vendors/catalogix.txt) under `/catalogix/v1`: the assets upsert with
 //! its 100-item limit. A bad item does not sink the request: it is counted in `failed` and
-//! described in `error_info`. Errors use the documented `ErrorResponseModel`,
+//! described in `error_info` (`reason`/`details`, as the Get Assets page shows them). Errors use the documented `ErrorResponseModel`,
 //! `{"status": "error", "detail": "..."}`, and 401 the `UnauthorizedError` body.
 
 use std::collections::HashMap;
@@ -210,10 +210,13 @@ fn upsert(
                 Some(Value::String(code)) => Value::String(code.clone()),
                 _ => Value::Null,
             };
+            // `reason` and `details` are the keys the Get Assets page documents; `index` and
+            // `parent_code` are the sandbox's own, so a client can tell which item failed.
             outcome.error_info.push(json!({
                 "index": index,
                 "parent_code": parent_code,
-                "error": why,
+                "reason": "invalid_request",
+                "details": why,
             }));
             continue;
         }

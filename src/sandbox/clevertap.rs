@@ -3,9 +3,10 @@
 //! clevertap's `{"status": "fail", "code": "<ERROR CODE>", "error": "<message>"}` body with
 //! the documented error codes.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -167,21 +168,63 @@ async fn require_headers(
     next.run(request).await
 }
 
-/// `GET /v2/catalogs`: `{"status": "success", "catalogs": [...]}`, by id.
-async fn list_catalogs(State(shared): State<Arc<Shared>>) -> Result<Response, Fail> {
-    let catalogs = shared
+/// list-catalogs-api: `page` zero-based (default 0), `size` default 20, at most 100.
+const DEFAULT_PAGE_SIZE: u64 = 20;
+const MAX_PAGE_SIZE: u64 = 100;
+
+/// `GET /v2/catalogs?page=&size=`: the documented `content`, with the Spring-style page facts
+/// the page's cut-off example most likely continues with (`page`, `size`, `totalElements`,
+/// `totalPages`). Catalogs come by id.
+async fn list_catalogs(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, Fail> {
+    let number = |key: &str, default: u64, min: u64, max: u64| -> Result<u64, Fail> {
+        match query.get(key) {
+            None => Ok(default),
+            Some(raw) => raw
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (min..=max).contains(n))
+                .ok_or_else(|| {
+                    fail(
+                        StatusCode::BAD_REQUEST,
+                        "CATALOG_INVALID_REQUEST",
+                        format!("{key} must be an integer from {min} to {max}, got '{raw}'"),
+                    )
+                }),
+        }
+    };
+    let page = number("page", 0, 0, i64::MAX as u64 / MAX_PAGE_SIZE)?;
+    let size = number("size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)?;
+    let (catalogs, total) = shared
         .db
-        .call(|conn| -> Result<Vec<Value>, Fail> {
-            let mut stmt = conn.prepare("SELECT body FROM clevertap_catalogs ORDER BY id")?;
-            let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
+        .call(move |conn| -> Result<(Vec<Value>, u64), Fail> {
+            let tx = conn.transaction()?;
+            let total: i64 =
+                tx.query_row("SELECT COUNT(*) FROM clevertap_catalogs", [], |row| {
+                    row.get(0)
+                })?;
+            let mut stmt =
+                tx.prepare("SELECT body FROM clevertap_catalogs ORDER BY id LIMIT ?1 OFFSET ?2")?;
+            let rows = stmt.query_map(params![size as i64, (page * size) as i64], |row| {
+                row.get::<_, String>(0)
+            })?;
             let mut catalogs = Vec::new();
             for body in rows {
                 catalogs.push(serde_json::from_str(&body?).unwrap_or(Value::Null));
             }
-            Ok(catalogs)
+            Ok((catalogs, total as u64))
         })
         .await??;
-    Ok(Json(json!({"status": "success", "catalogs": catalogs})).into_response())
+    Ok(Json(json!({
+        "content": catalogs,
+        "page": page,
+        "size": size,
+        "totalElements": total,
+        "totalPages": total.div_ceil(size),
+    }))
+    .into_response())
 }
 
 /// `GET /v2/catalogs/{id}`: the catalog object itself. The id is a Number (vendors/

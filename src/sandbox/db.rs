@@ -91,6 +91,7 @@ impl Db {
         for vendor in VENDORS {
             tx.execute_batch(vendor.schema)?;
         }
+        add_missing_columns(&tx)?;
         seed_missing(&tx)?;
         tx.commit()?;
         Ok(Db {
@@ -124,6 +125,27 @@ impl Db {
         .await
         .map_err(|err| anyhow::anyhow!("sandbox worker failed: {err}"))
     }
+}
+
+/// Columns added to tables after the first state files were written: `CREATE TABLE IF NOT
+/// EXISTS` keeps an old table as it was, so they are added here.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("rastro_catalogs", "description", "TEXT"),
+    ("rastro_catalogs", "created_at", "TEXT"),
+];
+
+fn add_missing_columns(tx: &Transaction) -> rusqlite::Result<()> {
+    for (table, column, kind) in ADDED_COLUMNS {
+        let present: bool = tx.query_row(
+            &format!("SELECT EXISTS(SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1)"),
+            [column],
+            |row| row.get(0),
+        )?;
+        if !present {
+            tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Every vendor's data back to the seeded start.

@@ -30,7 +30,9 @@ CREATE TABLE IF NOT EXISTS rastro_catalogs (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
     unique_id_field TEXT NOT NULL,
-    schema_json TEXT NOT NULL
+    schema_json TEXT NOT NULL,
+    description TEXT,
+    created_at TEXT
 );
 CREATE TABLE IF NOT EXISTS rastro_items (
     id INTEGER PRIMARY KEY,
@@ -43,6 +45,8 @@ CREATE INDEX IF NOT EXISTS rastro_items_order ON rastro_items (catalog_id, id);
 ";
 
 pub const DEMO_CATALOG: &str = "cat_demo";
+/// When the demo catalog says it was created: 2026-01-01T00:00:00Z.
+const DEMO_CREATED_MS: i64 = 1_767_225_600_000;
 
 pub fn seed(tx: &Transaction) -> rusqlite::Result<()> {
     let schema = json!({"fields": [
@@ -53,8 +57,15 @@ pub fn seed(tx: &Transaction) -> rusqlite::Result<()> {
         {"name": "price", "type": "number"},
     ]});
     tx.execute(
-        "INSERT INTO rastro_catalogs (id, name, unique_id_field, schema_json) VALUES (?1, ?2, 'sku', ?3)",
-        params![DEMO_CATALOG, "Demo products", schema.to_string()],
+        "INSERT INTO rastro_catalogs (id, name, unique_id_field, schema_json, description, created_at)
+         VALUES (?1, ?2, 'sku', ?3, ?4, ?5)",
+        params![
+            DEMO_CATALOG,
+            "Demo products",
+            schema.to_string(),
+            "The sandbox's demo catalog",
+            catalogian::rfc3339_ms(DEMO_CREATED_MS)
+        ],
     )?;
     let brands = ["Acme", "Northwind", "Globex", "Initech", "Umbrella"];
     let products = [
@@ -239,25 +250,73 @@ pub(super) fn catalog_unique_field(conn: &Connection, catalog: &str) -> Result<S
     })
 }
 
-async fn list_catalogs(State(shared): State<Arc<Shared>>) -> Result<Response, Fail> {
-    let catalogs = shared
+/// docs.rastro.ai/catalogs/reference: the catalog list is paged by `limit` (1–100, default
+/// 10) and `offset`, and answers `{catalogs, total_count, page, page_size}`.
+const DEFAULT_CATALOGS_LIMIT: u64 = 10;
+const MAX_CATALOGS_LIMIT: u64 = 100;
+
+async fn list_catalogs(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, Fail> {
+    let limit = query_number(&query, "limit", DEFAULT_CATALOGS_LIMIT, 1)?;
+    if limit > MAX_CATALOGS_LIMIT {
+        return Err(unprocessable(format!(
+            "limit must be at most {MAX_CATALOGS_LIMIT}, got {limit}"
+        )));
+    }
+    let offset = query_number(&query, "offset", 0, 0)?;
+    let body = shared
         .db
-        .call(|conn| -> Result<Vec<Value>, Fail> {
-            let mut stmt = conn.prepare(
-                "SELECT c.id, c.name, (SELECT COUNT(*) FROM rastro_items i WHERE i.catalog_id = c.id)
-                 FROM rastro_catalogs c ORDER BY c.rowid",
+        .call(move |conn| -> Result<Value, Fail> {
+            let tx = conn.transaction()?;
+            let total: i64 =
+                tx.query_row("SELECT COUNT(*) FROM rastro_catalogs", [], |row| row.get(0))?;
+            let mut stmt = tx.prepare(
+                "SELECT c.id, c.name, c.description, c.created_at,
+                        (SELECT COUNT(*) FROM rastro_items i WHERE i.catalog_id = c.id)
+                 FROM rastro_catalogs c ORDER BY c.rowid LIMIT ?1 OFFSET ?2",
             )?;
-            let rows = stmt.query_map([], |row| {
+            let rows = stmt.query_map(params![limit as i64, offset as i64], |row| {
                 Ok(json!({
                     "id": row.get::<_, String>(0)?,
                     "name": row.get::<_, String>(1)?,
-                    "item_count": row.get::<_, i64>(2)?,
+                    "description": row.get::<_, Option<String>>(2)?,
+                    // The sandbox neither evolves schemas nor refuses unknown fields.
+                    "auto_evolve_schema": false,
+                    "strict_mode": false,
+                    "item_count": row.get::<_, i64>(4)?,
+                    "current_schema_version": 1,
+                    "created_at": row.get::<_, Option<String>>(3)?,
                 }))
             })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            let catalogs: Vec<Value> = rows.collect::<Result<_, _>>()?;
+            Ok(json!({
+                "catalogs": catalogs,
+                "total_count": total,
+                "page": offset / limit + 1,
+                "page_size": limit,
+            }))
         })
         .await??;
-    Ok(Json(json!({ "catalogs": catalogs })).into_response())
+    Ok(Json(body).into_response())
+}
+
+/// A non-negative integer query parameter, at least `min`.
+fn query_number(
+    query: &HashMap<String, String>,
+    key: &str,
+    default: u64,
+    min: u64,
+) -> Result<u64, Fail> {
+    match query.get(key) {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n >= min && *n <= i64::MAX as u64)
+            .ok_or_else(|| unprocessable(format!("{key} must be an integer ≥ {min}, got '{raw}'"))),
+    }
 }
 
 async fn create_catalog(State(shared): State<Arc<Shared>>, body: Bytes) -> Result<Response, Fail> {
@@ -314,8 +373,15 @@ async fn create_catalog(State(shared): State<Arc<Shared>>, body: Bytes) -> Resul
         .db
         .call(move |conn| -> Result<(), Fail> {
             conn.execute(
-                "INSERT INTO rastro_catalogs (id, name, unique_id_field, schema_json) VALUES (?1, ?2, ?3, ?4)",
-                params![id, name, unique_id_field, schema],
+                "INSERT INTO rastro_catalogs (id, name, unique_id_field, schema_json, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    id,
+                    name,
+                    unique_id_field,
+                    schema,
+                    catalogian::rfc3339_ms(unix_ms_now())
+                ],
             )?;
             Ok(())
         })
@@ -328,22 +394,19 @@ async fn list_items(
     Path(catalog): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, Fail> {
-    let number =
-        |key: &str, default: u64| -> Result<u64, Fail> {
-            match query.get(key) {
-                None => Ok(default),
-                Some(raw) => raw.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                    unprocessable(format!("{key} must be an integer ≥ 1, got '{raw}'"))
-                }),
-            }
-        };
-    let page = number("page", 1)?;
-    let limit = number("limit", DEFAULT_PAGE_LIMIT)?;
+    let page = query_number(&query, "page", 1, 1)?;
+    let limit = query_number(&query, "limit", DEFAULT_PAGE_LIMIT, 1)?;
     if limit > MAX_PAGE_LIMIT {
         return Err(unprocessable(format!(
             "limit must be at most {MAX_PAGE_LIMIT}, got {limit}"
         )));
     }
+    // The excerpt pages by `page`, rastro's own client by `offset`; an offset decides.
+    let offset = match query.get("offset") {
+        Some(_) => query_number(&query, "offset", 0, 0)?,
+        None => (page - 1).saturating_mul(limit),
+    };
+    let page = offset / limit + 1;
     let body = shared
         .db
         .call(move |conn| -> Result<String, Fail> {
@@ -356,7 +419,7 @@ async fn list_items(
                 [&catalog],
                 |row| row.get(0),
             )?;
-            let offset = (page - 1).saturating_mul(limit).min(i64::MAX as u64) as i64;
+            let offset = offset.min(i64::MAX as u64) as i64;
             let mut stmt = tx.prepare_cached(
                 "SELECT id, body FROM rastro_items WHERE catalog_id = ?1 ORDER BY id LIMIT ?2 OFFSET ?3",
             )?;
@@ -411,7 +474,10 @@ fn find_item(conn: &Connection, catalog: &str, item: &str) -> Result<(i64, Strin
     .ok_or_else(not_found)
 }
 
-/// PUT: "Only the fields you provide will be updated."
+/// PUT replaces the item's fields with the body. The excerpt says PUT changes only the
+/// fields given; rastro's own client says the backend replaces the whole item and can drop
+/// fields. The sandbox takes the stricter reading, so a client that sends only some fields
+/// loses the others here too, as it would there.
 async fn update_item(
     State(shared): State<Arc<Shared>>,
     Path((catalog, item)): Path<(String, String)>,
@@ -421,6 +487,7 @@ async fn update_item(
         return Err(unprocessable("the body must be a JSON object of fields"));
     };
     changes.shift_remove("id");
+
     let body = shared
         .db
         .call(move |conn| -> Result<String, Fail> {
@@ -433,11 +500,10 @@ async fn update_item(
                 [id],
                 |row| row.get::<_, String>(0),
             )?;
-            let mut fields: Map<String, Value> = serde_json::from_str(&stored).unwrap_or_default();
-            fields.extend(changes);
+            let fields = changes;
             let key = unique_key(fields.get(&unique_field)).ok_or_else(|| {
                 unprocessable(format!(
-                    "{unique_field} must stay a non-empty string or number"
+                    "{unique_field} is required: PUT replaces the whole item, and the item keeps a non-empty string or number in it"
                 ))
             })?;
             let body = Value::Object(fields).to_string();

@@ -59,6 +59,12 @@ pub struct ItemsEdit {
 
 const EDIT_PATH: &str = "/catalogs/items/edit";
 
+/// The documented 202 body of `/catalogs/items/edit`.
+#[derive(serde::Deserialize)]
+struct EditAccepted {
+    indexing_token: String,
+}
+
 impl ItemsEdit {
     /// The field a flat record's item id comes from.
     pub fn id_field(&self) -> &str {
@@ -133,13 +139,20 @@ impl ItemsEdit {
         }
     }
 
-    /// batch answers 202 with an indexing token; a refused chunk is a 400 for the whole chunk.
+    /// batch answers 202 with an indexing token (edit-items: "you will receive an HTTP 202
+    /// confirmation and a token"); a refused chunk is a 400 for the whole chunk. A 2xx
+    /// without the token is not batch's answer, so it accepts nothing.
     pub async fn send(&self, body: bytes::Bytes) -> Result<BulkReply, ApiError> {
         // Adds and removes by id are safe to repeat.
-        self.http
+        let reply = self
+            .http
             .send(Method::POST, EDIT_PATH, &[], Some(body), true)
             .await?;
-        Ok(BulkReply::default())
+        let accepted: EditAccepted = self.http.decode(&Method::POST, EDIT_PATH, &reply.body)?;
+        Ok(BulkReply {
+            indexing_token: Some(accepted.indexing_token),
+            ..BulkReply::default()
+        })
     }
 }
 

@@ -1,5 +1,6 @@
 //! catalogian (vendors/catalogian.txt): sources and their delta feed.
 
+use reqwest::Method;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -10,8 +11,8 @@ pub const DEFAULT_BASE_URL: &str = "https://api.catalogian.com";
 /// vendors/catalogian.txt: delta `limit` "default 50, max 200", `keysLimit` "default 100, max 1000".
 pub const MAX_DELTA_LIMIT: u32 = 200;
 pub const MAX_KEYS_LIMIT: u32 = 1000;
-/// Rows pages: the docs give no maximum; this one keeps a page's memory bounded.
-pub const MAX_ROWS_LIMIT: u32 = 1000;
+/// catalogian.com/docs/pagination: delta rows pages "default 50, max 200".
+pub const MAX_ROWS_LIMIT: u32 = 200;
 
 /// One page of a cursor-paginated list.
 pub struct CursorPage {
@@ -20,23 +21,22 @@ pub struct CursorPage {
     pub has_more: bool,
 }
 
+/// The documented cursor envelope (catalogian.com/docs/pagination): the records under
+/// `events` or `rows`, and `hasMore`/`nextCursor`. A reply without its array is an error, not
+/// an empty page.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct DeltaReply {
-    #[serde(default)]
     events: Vec<Value>,
     next_cursor: Option<String>,
-    #[serde(default)]
     has_more: bool,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RowsReply {
-    #[serde(default)]
     rows: Vec<Value>,
     next_cursor: Option<String>,
-    #[serde(default)]
     has_more: bool,
 }
 
@@ -62,8 +62,23 @@ impl Catalogian {
         &self.http
     }
 
+    /// `GET /v1/sources`: a bare array of sources, each with its `id`.
     pub async fn sources(&self) -> Result<Vec<Value>, ApiError> {
-        self.http.get_json("/v1/sources", &[]).await
+        let path = "/v1/sources";
+        let reply = self.http.send(Method::GET, path, &[], None, true).await?;
+        let sources: Vec<Value> = self.http.decode(&Method::GET, path, &reply.body)?;
+        if sources
+            .iter()
+            .any(|s| !s.get("id").is_some_and(Value::is_string))
+        {
+            return Err(self.http.unexpected(
+                &Method::GET,
+                path,
+                &reply.body,
+                "a source without an id",
+            ));
+        }
+        Ok(sources)
     }
 
     pub async fn delta_page(
@@ -93,9 +108,26 @@ impl Catalogian {
         })
     }
 
+    /// `GET …/delta/latest`: "a single event object, not an array". Whether it is wrapped
+    /// in the list envelope is not documented, so an `event` wrapper is taken too.
     pub async fn latest(&self, source: &str) -> Result<Value, ApiError> {
         let path = format!("/v1/sources/{}/delta/latest", segment(source));
-        self.http.get_json(&path, &[]).await
+        let reply = self.http.send(Method::GET, &path, &[], None, true).await?;
+        let mut event: Value = self.http.decode(&Method::GET, &path, &reply.body)?;
+        if event.get("id").is_none() {
+            if let Some(inner) = event.get_mut("event").map(Value::take) {
+                event = inner;
+            }
+        }
+        if !(event.get("id").is_some_and(Value::is_string) && event.get("detectedAt").is_some()) {
+            return Err(self.http.unexpected(
+                &Method::GET,
+                &path,
+                &reply.body,
+                "an event without id or detectedAt",
+            ));
+        }
+        Ok(event)
     }
 
     pub async fn rows_page(

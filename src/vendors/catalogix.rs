@@ -27,16 +27,25 @@ pub struct AssetsUpsert {
 
 const ASSETS_PATH: &str = "/assets";
 
+/// `AssetUpsertResponse` (create-assets): the `StandardStatus` and, on success, the counts.
 #[derive(Deserialize)]
 struct AssetsReply {
+    status: StandardStatus,
     data: Option<AssetsCounts>,
+}
+
+/// "0 = success, -1 = error".
+#[derive(Deserialize)]
+struct StandardStatus {
+    code: i64,
+    message: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct AssetsCounts {
-    created: Option<u64>,
-    updated: Option<u64>,
-    failed: Option<u64>,
+    created: u64,
+    updated: u64,
+    failed: u64,
     #[serde(default)]
     error_info: Vec<Value>,
 }
@@ -104,33 +113,55 @@ impl AssetsUpsert {
             .http
             .send(Method::POST, ASSETS_PATH, &query, Some(body), true)
             .await?;
-        let reply: AssetsReply = self.http.decode(&Method::POST, ASSETS_PATH, &reply.body)?;
-        let Some(data) = reply.data else {
-            return Ok(BulkReply::default());
-        };
-        // error_info entries name the item by its index where the server gives one.
-        let mut refused = Vec::new();
-        let mut unattributed = 0;
-        for info in &data.error_info {
-            let reason = info
-                .get("error")
-                .or_else(|| info.get("message"))
-                .and_then(Value::as_str)
-                .map_or_else(|| info.to_string(), str::to_string);
-            match info.get("index").and_then(Value::as_u64) {
-                Some(index) => refused.push((index as usize, reason)),
-                None => unattributed += 1,
-            }
+        let body = reply.body;
+        let reply: AssetsReply = self.http.decode(&Method::POST, ASSETS_PATH, &body)?;
+        if reply.status.code != 0 {
+            // A 200 whose status says -1 is a refusal, whatever the HTTP status claims.
+            let message = crate::http::vendor_message(&body)
+                .or(reply.status.message)
+                .unwrap_or_else(|| "status.code is -1".to_string());
+            return Err(self.http.refused(&Method::POST, ASSETS_PATH, message));
         }
-        let failed = data.failed.unwrap_or(0);
-        Ok(BulkReply {
-            created: data.created,
-            updated: data.updated,
-            unattributed_failures: failed
-                .saturating_sub(refused.len() as u64)
-                .max(unattributed),
-            refused,
-        })
+        let Some(data) = reply.data else {
+            return Err(self.http.unexpected(
+                &Method::POST,
+                ASSETS_PATH,
+                &body,
+                "status.code 0 without data (created/updated/failed)",
+            ));
+        };
+        Ok(read_counts(data))
+    }
+}
+
+/// `failed` is the vendor's count of failed items. `error_info` entries are untyped: the
+/// documented example is `[{}]` on success, so an entry only means a failure when `failed`
+/// says so; one naming its item by `index` pins the failure to that row (the sandbox does), and
+/// the reason is in `details`/`reason` (the keys the Get Assets page documents).
+fn read_counts(data: AssetsCounts) -> BulkReply {
+    let mut refused = Vec::new();
+    if data.failed > 0 {
+        for info in &data.error_info {
+            let Some(index) = info.get("index").and_then(Value::as_u64) else {
+                continue;
+            };
+            let text = |key: &str| info.get(key).and_then(Value::as_str).map(str::to_string);
+            let reason = match (text("details"), text("reason")) {
+                (Some(details), Some(reason)) => format!("{details} ({reason})"),
+                (Some(one), None) | (None, Some(one)) => one,
+                (None, None) => text("error")
+                    .or_else(|| text("message"))
+                    .unwrap_or_else(|| info.to_string()),
+            };
+            refused.push((index as usize, reason));
+        }
+    }
+    BulkReply {
+        created: Some(data.created),
+        updated: Some(data.updated),
+        unattributed_failures: data.failed.saturating_sub(refused.len() as u64),
+        refused,
+        indexing_token: None,
     }
 }
 
@@ -194,6 +225,34 @@ fn is_web_url(url: &str) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn counts(reply: Value) -> BulkReply {
+        read_counts(serde_json::from_value(reply).unwrap())
+    }
+
+    #[test]
+    fn empty_error_info_entries_are_not_failures() {
+        // create-assets' documented example: one created, `error_info: [{}]`.
+        let reply = counts(json!({"created": 1, "updated": 0, "failed": 0, "error_info": [{}]}));
+        assert_eq!((reply.created, reply.updated), (Some(1), Some(0)));
+        assert_eq!(reply.unattributed_failures, 0);
+        assert!(reply.refused.is_empty());
+    }
+
+    #[test]
+    fn failures_are_pinned_by_index_or_left_to_splitting() {
+        let reply = counts(
+            json!({"created": 1, "updated": 0, "failed": 2, "error_info": [
+                {"index": 2, "reason": "invalid_request", "details": "bad URL"},
+                {"reason": "invalid_request", "details": "no index"},
+            ]}),
+        );
+        assert_eq!(
+            reply.refused,
+            vec![(2, "bad URL (invalid_request)".to_string())]
+        );
+        assert_eq!(reply.unattributed_failures, 1);
+    }
 
     #[test]
     fn the_documented_example_is_valid() {

@@ -1,12 +1,16 @@
 //! clevertap (vendors/clevertap.txt): catalogs get and list, authenticated by two headers.
 
+use reqwest::Method;
+use serde::Deserialize;
 use serde_json::Value;
 
-use super::segment;
+use super::{segment, Page};
 use crate::config::{Profile, Secret};
 use crate::http::{ApiError, AuthHeader, Http};
 
 pub const DEFAULT_REGION: &str = "in1";
+/// list-catalogs-api: `size` "default 20, max 100".
+pub const MAX_PAGE_SIZE: u32 = 100;
 
 pub fn default_base_url(profile: &Profile) -> String {
     let region = profile.region.as_deref().unwrap_or(DEFAULT_REGION);
@@ -41,20 +45,54 @@ impl Clevertap {
 
     pub async fn catalogs_get(&self, id: &str) -> Result<Value, ApiError> {
         let path = format!("/v2/catalogs/{}", segment(id));
-        self.http.get_json(&path, &[]).await
+        let reply = self.http.send(Method::GET, &path, &[], None, true).await?;
+        let catalog: Value = self.http.decode(&Method::GET, &path, &reply.body)?;
+        require_catalog(&self.http, &Method::GET, &path, &reply.body, &catalog)?;
+        Ok(catalog)
     }
 
-    /// The list's envelope is not documented; the catalogs are the `catalogs` array, or the
-    /// body itself when it is an array.
-    pub async fn catalogs_list(&self) -> Result<Vec<Value>, ApiError> {
-        let body: Value = self.http.get_json("/v2/catalogs", &[]).await?;
-        Ok(match body {
-            Value::Array(catalogs) => catalogs,
-            Value::Object(mut map) => match map.remove("catalogs") {
-                Some(Value::Array(catalogs)) => catalogs,
-                _ => Vec::new(),
-            },
-            _ => Vec::new(),
+    /// One page of `GET /v2/catalogs` (zero-based `page`, `size` at most 100): the catalogs
+    /// are `content`, and the Spring-style `totalElements`, where the server sends it, is the
+    /// total (developer.clevertap.com/docs/list-catalogs-api).
+    pub async fn catalogs_page(&self, page: u64, size: u32) -> Result<Page, ApiError> {
+        let query = [("page", page.to_string()), ("size", size.to_string())];
+        let reply = self
+            .http
+            .send(Method::GET, LIST_PATH, &query, None, true)
+            .await?;
+        let list: CatalogList = self.http.decode(&Method::GET, LIST_PATH, &reply.body)?;
+        for catalog in &list.content {
+            require_catalog(&self.http, &Method::GET, LIST_PATH, &reply.body, catalog)?;
+        }
+        Ok(Page {
+            records: list.content,
+            total: list.total_elements,
         })
+    }
+}
+
+const LIST_PATH: &str = "/v2/catalogs";
+
+/// The documented envelope of the list; `totalElements` is likely but not shown on the page.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CatalogList {
+    content: Vec<Value>,
+    total_elements: Option<u64>,
+}
+
+/// A catalog object has at least its `id` and `catalogName` (get-catalog-api).
+fn require_catalog(
+    http: &Http,
+    method: &Method,
+    path: &str,
+    body: &[u8],
+    catalog: &Value,
+) -> Result<(), ApiError> {
+    let has = |key: &str| catalog.get(key).is_some_and(|v| !v.is_null());
+    if has("id") && has("catalogName") {
+        Ok(())
+    } else {
+        Err(http.unexpected(method, path, body, "a catalog without id or catalogName"))
     }
 }

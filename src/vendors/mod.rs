@@ -162,6 +162,13 @@ impl Operation {
     }
 }
 
+/// The largest catalogs page that every vendor with a catalog list takes.
+pub const MAX_CATALOGS_PAGE: u32 = if rastro::MAX_CATALOGS_LIMIT < clevertap::MAX_PAGE_SIZE {
+    rastro::MAX_CATALOGS_LIMIT
+} else {
+    clevertap::MAX_PAGE_SIZE
+};
+
 /// One page of a paginated list.
 pub struct Page {
     pub records: Vec<Value>,
@@ -228,10 +235,14 @@ impl Api {
         .into()
     }
 
-    pub async fn catalogs_list(&self) -> anyhow::Result<Vec<Value>> {
+    /// Page `index` (from 0) of the catalogs, `size` to a page (at most `MAX_CATALOGS_PAGE`).
+    pub async fn catalogs_page(&self, index: u64, size: u32) -> anyhow::Result<Page> {
         Ok(match self {
-            Api::Clevertap(client) => client.catalogs_list().await?,
-            other => other.rastro()?.catalogs_list().await?,
+            Api::Clevertap(client) => client.catalogs_page(index, size).await?,
+            other => {
+                let offset = index.saturating_mul(u64::from(size));
+                other.rastro()?.catalogs_page(offset, size).await?
+            }
         })
     }
 }
@@ -258,6 +269,8 @@ pub struct BulkReply {
     pub refused: Vec<(usize, String)>,
     /// Rows the vendor says failed without saying which.
     pub unattributed_failures: u64,
+    /// batch: the token that tells, through `view`, when this edit is applied.
+    pub indexing_token: Option<String>,
 }
 
 /// One vendor's bulk endpoint: how a record becomes the vendor's item, how items are wrapped

@@ -13,6 +13,10 @@ use crate::http::{ApiError, Http};
 pub const DEFAULT_BASE_URL: &str = "https://catalogapi.rastro.ai/api";
 /// vendors/rastro.txt: "Items per page (max 1000)".
 pub const MAX_PAGE_LIMIT: u32 = 1000;
+/// vendors/rastro.txt: `limit` "100" by default; catops asks for it explicitly.
+pub const DEFAULT_PAGE_LIMIT: u32 = 100;
+/// docs.rastro.ai/catalogs/reference: catalog list `limit` "default 10, 1–100".
+pub const MAX_CATALOGS_LIMIT: u32 = 100;
 /// vendors/rastro.txt: "Create or update up to 1000 items at once."
 pub const MAX_BULK_ITEMS: usize = 1000;
 
@@ -36,11 +40,15 @@ pub struct SchemaField {
     pub kind: String,
 }
 
+/// `GET /public/catalogs`: the excerpt shows only `catalogs`; the current reference pages it
+/// with `limit`/`offset` and adds `total_count` (docs.rastro.ai/catalogs/reference).
 #[derive(Deserialize)]
 struct CatalogList {
     catalogs: Vec<Value>,
+    total_count: Option<u64>,
 }
 
+/// `GET …/items`: `items` and `total` in the excerpt and in rastro's own client.
 #[derive(Deserialize)]
 struct ItemPage {
     items: Vec<Value>,
@@ -60,59 +68,146 @@ impl Rastro {
         &self.http
     }
 
-    pub async fn catalogs_list(&self) -> Result<Vec<Value>, ApiError> {
-        let list: CatalogList = self.http.get_json("/public/catalogs", &[]).await?;
-        Ok(list.catalogs)
+    /// One page of the catalogs: `limit` at most 100, from `offset`.
+    pub async fn catalogs_page(&self, offset: u64, limit: u32) -> Result<Page, ApiError> {
+        let path = "/public/catalogs";
+        let query = [("limit", limit.to_string()), ("offset", offset.to_string())];
+        let reply = self
+            .http
+            .send(Method::GET, path, &query, None, true)
+            .await?;
+        let list: CatalogList = self.http.decode(&Method::GET, path, &reply.body)?;
+        for catalog in &list.catalogs {
+            require_id(&self.http, path, &reply.body, catalog, "a catalog")?;
+        }
+        Ok(Page {
+            records: list.catalogs,
+            total: list.total_count,
+        })
     }
 
     pub async fn catalogs_create(&self, request: &NewCatalog) -> Result<Value, ApiError> {
+        let path = "/public/catalogs";
         let body = serde_json::to_value(request).unwrap_or(Value::Null);
         // Not idempotent: a retried create after a lost response would make a second catalog.
-        self.http
-            .send_json(Method::POST, "/public/catalogs", &body, false)
-            .await
+        let created: Value = self
+            .http
+            .send_json(Method::POST, path, &body, false)
+            .await?;
+        let reply = created.to_string();
+        require_id(
+            &self.http,
+            path,
+            reply.as_bytes(),
+            &created,
+            "the new catalog",
+        )?;
+        Ok(created)
     }
 
-    pub async fn items_page(
-        &self,
-        catalog: &str,
-        page: u64,
-        limit: Option<u32>,
-    ) -> Result<Page, ApiError> {
+    /// One page of items. The excerpt pages by `page`, rastro's own client by `offset`; both
+    /// are sent, so a server honouring either returns the same page.
+    pub async fn items_page(&self, catalog: &str, page: u64, limit: u32) -> Result<Page, ApiError> {
         let path = format!("/public/catalogs/{}/items", segment(catalog));
-        let mut query = vec![("page", page.to_string())];
-        if let Some(limit) = limit {
-            query.push(("limit", limit.to_string()));
+        let offset = (page - 1).saturating_mul(u64::from(limit));
+        let query = [
+            ("page", page.to_string()),
+            ("limit", limit.to_string()),
+            ("offset", offset.to_string()),
+        ];
+        let reply = self
+            .http
+            .send(Method::GET, &path, &query, None, true)
+            .await?;
+        let page: ItemPage = self.http.decode(&Method::GET, &path, &reply.body)?;
+        let mut records = Vec::with_capacity(page.items.len());
+        for item in page.items {
+            require_id(&self.http, &path, &reply.body, &item, "an item")?;
+            records.push(flat_item(item));
         }
-        let page: ItemPage = self.http.get_json(&path, &query).await?;
         Ok(Page {
-            records: page.items,
+            records,
             total: page.total,
         })
     }
 
+    /// One item, flat (`id` and its fields) whichever shape the server sends.
     pub async fn items_get(&self, catalog: &str, item: &str) -> Result<Value, ApiError> {
-        let path = format!(
-            "/public/catalogs/{}/items/{}",
-            segment(catalog),
-            segment(item)
-        );
-        self.http.get_json(&path, &[]).await
+        let path = item_path(catalog, item);
+        let reply = self.http.send(Method::GET, &path, &[], None, true).await?;
+        let found: Value = self.http.decode(&Method::GET, &path, &reply.body)?;
+        require_id(&self.http, &path, &reply.body, &found, "the item")?;
+        Ok(flat_item(found))
     }
 
-    pub async fn items_update(
+    /// PUT the item's fields. The excerpt says PUT changes only the fields given; rastro's
+    /// own client says the backend replaces the whole item. Callers send the whole item
+    /// unless the user asked for `--partial`.
+    pub async fn items_put(
         &self,
         catalog: &str,
         item: &str,
         fields: &Value,
     ) -> Result<Value, ApiError> {
-        let path = format!(
-            "/public/catalogs/{}/items/{}",
-            segment(catalog),
-            segment(item)
-        );
-        self.http.send_json(Method::PUT, &path, fields, true).await
+        let path = item_path(catalog, item);
+        let body = serde_json::to_vec(fields).unwrap_or_default();
+        let reply = self
+            .http
+            .send(Method::PUT, &path, &[], Some(body.into()), true)
+            .await?;
+        let updated: Value = self.http.decode(&Method::PUT, &path, &reply.body)?;
+        require_id(&self.http, &path, &reply.body, &updated, "the updated item")?;
+        Ok(flat_item(updated))
     }
+}
+
+fn item_path(catalog: &str, item: &str) -> String {
+    format!(
+        "/public/catalogs/{}/items/{}",
+        segment(catalog),
+        segment(item)
+    )
+}
+
+/// Every catalog and item the docs show is an object with an `id`.
+fn require_id(
+    http: &Http,
+    path: &str,
+    body: &[u8],
+    record: &Value,
+    what: &str,
+) -> Result<(), ApiError> {
+    match record.get("id") {
+        Some(Value::String(_) | Value::Number(_)) => Ok(()),
+        _ => Err(http.unexpected(&Method::GET, path, body, format!("{what} without an id"))),
+    }
+}
+
+/// Items come flat (`{id, sku, …}`, the excerpt) or as `{id, data: {…}, metadata: {…}}`
+/// (the newer quickstart and rastro's own client). Both print as the flat form, so
+/// `--columns`, `--jq` and CSV output work the same whichever the server sends.
+pub fn flat_item(item: Value) -> Value {
+    let Value::Object(mut map) = item else {
+        return item;
+    };
+    let nested = map.get("data").is_some_and(Value::is_object)
+        && map.contains_key("id")
+        && map
+            .keys()
+            .all(|key| matches!(key.as_str(), "id" | "data" | "metadata"));
+    if !nested {
+        return Value::Object(map);
+    }
+    let mut flat = Map::new();
+    if let Some(id) = map.shift_remove("id") {
+        flat.insert("id".to_string(), id);
+    }
+    if let Some(Value::Object(data)) = map.shift_remove("data") {
+        for (key, value) in data {
+            flat.entry(key).or_insert(value);
+        }
+    }
+    Value::Object(flat)
 }
 
 impl Rastro {
@@ -120,9 +215,12 @@ impl Rastro {
     pub async fn enrich_start(&self, catalog: &str, request: &Value) -> Result<Value, ApiError> {
         let path = format!("/public/catalogs/{}/enrich", segment(catalog));
         // Not idempotent: a repeated start would run a second job.
-        self.http
-            .send_json(Method::POST, &path, request, false)
-            .await
+        let body = serde_json::to_vec(request).unwrap_or_default();
+        let reply = self
+            .http
+            .send(Method::POST, &path, &[], Some(body.into()), false)
+            .await?;
+        self.job(&Method::POST, &path, &reply.body)
     }
 
     pub async fn enrich_status(&self, catalog: &str, job: &str) -> Result<Value, ApiError> {
@@ -131,7 +229,8 @@ impl Rastro {
             segment(catalog),
             segment(job)
         );
-        self.http.get_json(&path, &[]).await
+        let reply = self.http.send(Method::GET, &path, &[], None, true).await?;
+        self.job(&Method::GET, &path, &reply.body)
     }
 
     pub async fn enrich_cancel(&self, catalog: &str, job: &str) -> Result<Value, ApiError> {
@@ -142,7 +241,21 @@ impl Rastro {
         );
         // Cancelling twice leaves the job cancelled, so a retry is harmless.
         let reply = self.http.send(Method::POST, &path, &[], None, true).await?;
-        self.http.decode(&Method::POST, &path, &reply.body)
+        self.job(&Method::POST, &path, &reply.body)
+    }
+
+    /// A job reply: the docs' examples all carry `job_id`, `status` and `total_items`.
+    fn job(&self, method: &Method, path: &str, body: &[u8]) -> Result<Value, ApiError> {
+        let job: Value = self.http.decode(method, path, body)?;
+        let fits = job.get("job_id").is_some_and(Value::is_string)
+            && job.get("status").is_some_and(Value::is_string);
+        if fits {
+            Ok(job)
+        } else {
+            Err(self
+                .http
+                .unexpected(method, path, body, "a job without job_id or status"))
+        }
     }
 }
 
@@ -156,11 +269,23 @@ pub struct BulkUpsert {
     suffix: Box<[u8]>,
 }
 
+/// The bulk reply, in either documented shape: the excerpt's `{created, updated, failed}`,
+/// or the current docs' `{success, items_processed, items_created, items_failed,
+/// schema_evolved}` (docs.rastro.ai/catalogs/bulk).
 #[derive(Deserialize)]
-struct BulkCounts {
-    created: Option<u64>,
-    updated: Option<u64>,
-    failed: Option<u64>,
+#[serde(untagged)]
+enum BulkCounts {
+    Excerpt {
+        created: u64,
+        updated: u64,
+        failed: u64,
+    },
+    Current {
+        success: bool,
+        items_processed: u64,
+        items_created: u64,
+        items_failed: u64,
+    },
 }
 
 impl BulkUpsert {
@@ -228,12 +353,84 @@ impl BulkUpsert {
             .http
             .send(Method::POST, &self.path, &[], Some(body), true)
             .await?;
-        let counts: BulkCounts = self.http.decode(&Method::POST, &self.path, &reply.body)?;
+        let counts: BulkCounts = serde_json::from_slice(&reply.body).map_err(|_| {
+            self.http.unexpected(
+                &Method::POST,
+                &self.path,
+                &reply.body,
+                "expected created/updated/failed or success/items_processed/items_created/items_failed",
+            )
+        })?;
+        let (created, updated, failed) = match counts {
+            BulkCounts::Excerpt {
+                created,
+                updated,
+                failed,
+            } => (created, updated, failed),
+            BulkCounts::Current {
+                success,
+                items_processed,
+                items_created,
+                items_failed,
+            } => {
+                if !success && items_failed == 0 {
+                    return Err(self.http.unexpected(
+                        &Method::POST,
+                        &self.path,
+                        &reply.body,
+                        "success is false but no item is counted as failed",
+                    ));
+                }
+                let updated = items_processed.saturating_sub(items_created + items_failed);
+                (items_created, updated, items_failed)
+            }
+        };
         Ok(BulkReply {
-            created: counts.created,
-            updated: counts.updated,
+            created: Some(created),
+            updated: Some(updated),
             refused: Vec::new(),
-            unattributed_failures: counts.failed.unwrap_or(0),
+            unattributed_failures: failed,
+            indexing_token: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nested_items_print_flat() {
+        let nested = json!({"id": "i1", "data": {"sku": "A1", "price": 2}, "metadata": {"v": 1}});
+        assert_eq!(
+            flat_item(nested),
+            json!({"id": "i1", "sku": "A1", "price": 2})
+        );
+        let flat = json!({"id": "i1", "sku": "A1", "data": {"x": 1}});
+        assert_eq!(
+            flat_item(flat.clone()),
+            flat,
+            "a flat item with a data field stays"
+        );
+    }
+
+    #[test]
+    fn both_bulk_reply_shapes_are_read() {
+        let excerpt: BulkCounts =
+            serde_json::from_value(json!({"created": 10, "updated": 5, "failed": 0})).unwrap();
+        assert!(matches!(excerpt, BulkCounts::Excerpt { created: 10, .. }));
+        let current: BulkCounts = serde_json::from_value(json!({"success": true,
+            "items_processed": 15, "items_created": 10, "items_failed": 0,
+            "schema_evolved": false}))
+        .unwrap();
+        assert!(matches!(
+            current,
+            BulkCounts::Current {
+                items_processed: 15,
+                ..
+            }
+        ));
+        assert!(serde_json::from_value::<BulkCounts>(json!({"status": "queued"})).is_err());
     }
 }
