@@ -192,6 +192,16 @@ impl<W: Write> ListPrinter<W> {
         Ok(())
     }
 
+    /// Ends a list that stopped on an error: what was printed stays valid (a JSON array is
+    /// closed), but nothing stands for a list that never began, and no jq program runs on a
+    /// part of the records.
+    pub fn finish_after_error(mut self) -> anyhow::Result<()> {
+        if self.jq.is_some() || self.count == 0 {
+            return Ok(self.out.flush()?);
+        }
+        self.finish()
+    }
+
     /// SPEC §5: the header comes from the first record. Fields a later record adds cannot get a
     /// column, so say so once instead of dropping them silently.
     fn push_csv(&mut self, record: &Value) -> io::Result<()> {

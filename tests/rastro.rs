@@ -22,6 +22,34 @@ fn catalogs_list_shows_the_demo_catalog() {
     );
 }
 
+/// The sandbox pages catalogs as rastro does (10 by default); catops asks for 100 a page and
+/// follows `total_count`, so a listing is not cut at the server's default.
+#[test]
+fn catalogs_list_is_not_cut_at_the_default_page_of_ten() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    for n in 0..11 {
+        let name = format!("Catalog {n}");
+        env.rastro_json(
+            &sandbox,
+            &[
+                "catalogs",
+                "create",
+                "--name",
+                &name,
+                "--unique-id-field",
+                "sku",
+                "--field",
+                "sku",
+            ],
+        );
+    }
+    let list = env.rastro_json(&sandbox, &["catalogs", "list"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(12), "{list}");
+    let all = env.rastro_json(&sandbox, &["catalogs", "list", "--all"]);
+    assert_eq!(all, list);
+}
+
 #[test]
 fn catalogs_create_with_fields_then_it_is_listed() {
     let sandbox = Sandbox::start();

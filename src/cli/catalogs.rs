@@ -126,8 +126,13 @@ async fn list(ctx: &Context, api: &Api, all: bool) -> anyhow::Result<()> {
         }
         index += 1;
     };
-    printed.finish()?;
-    outcome
+    match outcome {
+        Ok(()) => printed.finish(),
+        Err(err) => {
+            printed.finish_after_error()?;
+            Err(err)
+        }
+    }
 }
 
 fn parse_field(spec: &str) -> anyhow::Result<SchemaField> {

@@ -245,11 +245,13 @@ async fn list_all(
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    list.finish()?;
     fetcher.await.ok();
     match failure {
-        Some(err) => Err(err),
-        None => Ok(()),
+        Some(err) => {
+            list.finish_after_error()?;
+            Err(err)
+        }
+        None => list.finish(),
     }
 }
 

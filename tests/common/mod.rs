@@ -424,3 +424,5 @@ pub fn product_csv(rows: usize) -> String {
     }
     csv
 }
+pub mod openapi;
+pub mod replay;
