@@ -140,6 +140,20 @@ impl Context {
         Ok((target, profile))
     }
 
+    /// The base URL as configured (`--base-url`, `$CATOPS_BASE_URL`, the profile's, else the
+    /// vendor's): `embedded` for the built-in sandbox, whatever port it then runs on.
+    pub fn configured_base_url(&self, profile: &Profile) -> String {
+        self.base_url
+            .clone()
+            .or_else(|| profile.base_url.clone())
+            .unwrap_or_else(|| profile.vendor.default_base_url(profile))
+    }
+
+    /// Per request, `--timeout`.
+    pub fn timeout(&self) -> Duration {
+        self.http.timeout
+    }
+
     /// Checks the selected profile's vendor can run `op`, then builds its HTTP client.
     /// A profile on the embedded sandbox starts it here, on a loopback port.
     async fn connect(&self, op: Operation) -> anyhow::Result<(Selected, Http)> {
@@ -156,11 +170,7 @@ impl Context {
             .hint(format!("vendors that can: {}", able.join(", ")))
             .into());
         }
-        let configured = self
-            .base_url
-            .clone()
-            .or_else(|| profile.base_url.clone())
-            .unwrap_or_else(|| vendor.default_base_url(profile));
+        let configured = self.configured_base_url(profile);
         let base_url = if configured == EMBEDDED {
             let root = sandbox::start_embedded().await?;
             format!("{root}{}", vendor.sandbox_prefix(profile))

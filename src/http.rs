@@ -89,6 +89,13 @@ pub enum ApiError {
         path: String,
         reason: String,
     },
+    /// Ctrl-C or SIGTERM came while the request waited to be retried.
+    #[error("{vendor}: {method} {path}: interrupted before a retry")]
+    Interrupted {
+        vendor: VendorKind,
+        method: Method,
+        path: String,
+    },
     /// A 2xx reply that says the request was refused (catalogix's `status.code` -1).
     #[error("{vendor}: {method} {path}: refused: {message}")]
     Refused {
@@ -122,6 +129,7 @@ impl ApiError {
             } => format!("{status}: {message}"),
             ApiError::Transport { reason, .. } => reason.clone(),
             ApiError::Refused { message, .. } => format!("refused: {message}"),
+            ApiError::Interrupted { .. } => "interrupted before a retry".to_string(),
             ApiError::Decode { reason, .. } => format!("unexpected response: {reason}"),
         }
     }
@@ -172,7 +180,7 @@ impl ApiError {
                 500..=599 => "the vendor failed; it was retried. Try again later, or raise --max-retries",
                 _ => return Vec::new(),
             },
-            ApiError::Refused { .. } => return Vec::new(),
+            ApiError::Refused { .. } | ApiError::Interrupted { .. } => return Vec::new(),
             ApiError::Transport { .. } => {
                 "check the base URL (`catops profile show`, --base-url) and the network; --timeout sets the per-request limit"
             }
@@ -417,8 +425,12 @@ impl Http {
                     if status.is_success() || !(retryable && retries_left) {
                         return Ok((status, bytes));
                     }
-                    self.wait_before_retry(attempt, retry_after, &status.to_string())
-                        .await;
+                    if !self
+                        .wait_before_retry(attempt, retry_after, &status.to_string())
+                        .await
+                    {
+                        return Err(self.interrupted(&method, path));
+                    }
                 }
                 Err(err) => {
                     self.log_response(&method, &url, None, elapsed, None);
@@ -427,15 +439,24 @@ impl Http {
                     if !(retryable && retries_left) {
                         return Err(self.transport_error(&method, path, &err));
                     }
-                    self.wait_before_retry(attempt, None, &transport_reason(&err, &self.settings))
-                        .await;
+                    let why = transport_reason(&err, &self.settings);
+                    if !self.wait_before_retry(attempt, None, &why).await {
+                        return Err(self.interrupted(&method, path));
+                    }
                 }
             }
             attempt += 1;
         }
     }
 
-    async fn wait_before_retry(&self, attempt: u32, retry_after: Option<Duration>, why: &str) {
+    /// Sleeps before a retry; false when Ctrl-C or SIGTERM cut the wait short (nobody waits
+    /// out a long `Retry-After` after asking to stop).
+    async fn wait_before_retry(
+        &self,
+        attempt: u32,
+        retry_after: Option<Duration>,
+        why: &str,
+    ) -> bool {
         self.retries.fetch_add(1, Ordering::Relaxed);
         let delay = backoff_delay(attempt, retry_after, fastrand::f64());
         if self.settings.verbosity >= 1 {
@@ -446,7 +467,18 @@ impl Http {
                 self.settings.max_retries
             );
         }
-        tokio::time::sleep(delay).await;
+        tokio::select! {
+            () = tokio::time::sleep(delay) => true,
+            () = crate::interrupt::interrupted() => false,
+        }
+    }
+
+    fn interrupted(&self, method: &Method, path: &str) -> ApiError {
+        ApiError::Interrupted {
+            vendor: self.vendor,
+            method: method.clone(),
+            path: path.to_string(),
+        }
     }
 
     fn url(&self, path: &str, query: &[(&str, String)]) -> Url {

@@ -7,6 +7,7 @@ mod context;
 mod error;
 mod http;
 mod input;
+mod interrupt;
 mod jq;
 mod json;
 mod output;

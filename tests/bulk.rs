@@ -329,9 +329,28 @@ fn a_refused_token_stops_the_import_with_exit_4() {
     );
     let summary = run.json();
     assert_eq!(summary["accepted"], 0);
+    // Every row read is in exactly one count: the refused chunks' rows failed (and are in the
+    // rejects file), the rest were not sent; the resume command says how to send them.
+    let n = |key: &str| summary[key].as_u64().unwrap();
     assert_eq!(
-        summary["failed"].as_u64().unwrap() + summary["rejected"].as_u64().unwrap(),
-        summary["rows_read"].as_u64().unwrap()
+        n("accepted")
+            + n("failed")
+            + n("rejected")
+            + n("unconfirmed")
+            + n("not_sent")
+            + n("skipped"),
+        n("rows_read"),
+        "{summary}"
+    );
+    assert!(n("not_sent") > 0, "{summary}");
+    assert_eq!(
+        rejects(&env, "p.rejects.ndjson").len() as u64,
+        n("failed") + n("rejected")
+    );
+    assert!(
+        run.stderr.contains("hint: no --journal was given"),
+        "{}",
+        run.stderr
     );
 }
 
@@ -652,7 +671,7 @@ fn a_journal_of_another_import_is_refused() {
         .expect_code(2);
     assert!(
         run.error_line()
-            .contains("belongs to `bulk upsert` into rastro cat_demo"),
+            .contains("belongs to another import: the profile was sandbox, now sandbox-batch; the vendor was rastro, now batch"),
         "{}",
         run.stderr
     );

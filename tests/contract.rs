@@ -436,9 +436,23 @@ fn rastro_bulk_reads_both_documented_reply_shapes() {
 
 #[test]
 fn rastro_bulk_an_unknown_reply_stops_the_run_and_leaves_the_rows_to_resume() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
     let env = Env::new();
     let file = products_csv(&env, 2500);
-    let replay = Replay::always(Reply::json(200, &json!({"status": "queued"})));
+    // The same server (a resume must go to the one the journal was written for), first
+    // answering in a shape no rastro page documents, then as documented.
+    let fixed = Arc::new(AtomicBool::new(false));
+    let replay = Replay::start({
+        let fixed = fixed.clone();
+        move |_| {
+            if fixed.load(Ordering::Relaxed) {
+                Reply::fixture(200, "rastro", "bulk-reply-excerpt.json")
+            } else {
+                Reply::json(200, &json!({"status": "queued"}))
+            }
+        }
+    });
     let args = [
         "bulk",
         "upsert",
@@ -454,10 +468,16 @@ fn rastro_bulk_an_unknown_reply_stops_the_run_and_leaves_the_rows_to_resume() {
     let error = run.error_line();
     assert!(error.contains("unexpected response"), "{error}");
     assert!(error.contains("created/updated/failed"), "{error}");
+    let summary = run.json();
     assert_eq!(
-        run.json()["accepted"],
-        0,
+        summary["accepted"], 0,
         "a reply we cannot read accepts nothing"
+    );
+    assert_eq!(summary["unconfirmed"], 1000, "the chunk sent: {summary}");
+    assert_eq!(
+        summary["not_sent"].as_u64().unwrap() + 1000,
+        summary["rows_read"].as_u64().unwrap(),
+        "{summary}"
     );
     assert!(run.stderr.contains("hint: resume with:"), "{}", run.stderr);
     assert_eq!(
@@ -466,10 +486,10 @@ fn rastro_bulk_an_unknown_reply_stops_the_run_and_leaves_the_rows_to_resume() {
         "the run stops at the first unreadable reply"
     );
 
-    let good = Replay::always(Reply::fixture(200, "rastro", "bulk-reply-excerpt.json"));
+    fixed.store(true, Ordering::Relaxed);
     let mut resume = args.to_vec();
     resume.push("--resume");
-    let resumed = on(&env, &good, "sandbox", &resume).ok();
+    let resumed = on(&env, &replay, "sandbox", &resume).ok();
     assert_eq!(resumed.json()["accepted"], 2500, "every row is sent again");
 }
 
@@ -657,10 +677,15 @@ fn batch_a_refusal_of_the_whole_request_stops_after_one_split() {
         (&summary["accepted"], &summary["rejected"]),
         (&json!(0), &json!(0))
     );
-    assert!(
-        !env.home.path().join("colours.rejects.ndjson").exists(),
-        "no row is blamed"
+    assert_eq!(
+        summary["failed"], 200,
+        "the refused chunk's rows: {summary}"
     );
+    let failed = env.read("colours.rejects.ndjson");
+    assert_eq!(failed.lines().count(), 200);
+    assert!(failed
+        .lines()
+        .all(|l| l.contains("failed: 400 Bad Request: Attribute 'colour'")));
 }
 
 #[test]

@@ -24,9 +24,23 @@ pub struct Chunk {
     rows: Vec<RowSpan>,
     prefix_len: usize,
     suffix_len: usize,
+    /// Numbered as the reader closes chunks; the halves of a split keep their chunk's number.
+    id: u64,
+    /// A hash of each row's key (unique field, id), for rows that must wait for this chunk's
+    /// answer; a half has none (its whole chunk holds them).
+    keys: Vec<u64>,
 }
 
 impl Chunk {
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The rows' key hashes (a half has none: its whole chunk holds them).
+    pub fn keys(&self) -> &[u64] {
+        &self.keys
+    }
+
     pub fn len(&self) -> usize {
         self.rows.len()
     }
@@ -57,9 +71,9 @@ impl Chunk {
             for span in spans {
                 builder.start_item();
                 builder.buffer.extend_from_slice(self.item(span));
-                builder.commit(span.row, span.line);
+                builder.commit(span.row, span.line, None);
             }
-            builder.close(suffix)
+            builder.close(suffix, self.id)
         };
         (part(&self.rows[..half]), part(&self.rows[half..]))
     }
@@ -69,6 +83,7 @@ impl Chunk {
 struct Builder {
     buffer: Vec<u8>,
     rows: Vec<RowSpan>,
+    keys: Vec<u64>,
     prefix_len: usize,
     /// Where the item being written begins, and where the buffer ended before it (its comma);
     /// both the buffer's end when no item is started.
@@ -85,6 +100,7 @@ impl Builder {
             mark: buffer.len(),
             buffer,
             rows: Vec::with_capacity(rows),
+            keys: Vec::new(),
             prefix_len: prefix.len(),
         }
     }
@@ -105,7 +121,8 @@ impl Builder {
         self.buffer.truncate(self.mark);
     }
 
-    fn commit(&mut self, row: u64, line: u64) {
+    fn commit(&mut self, row: u64, line: u64, key: Option<u64>) {
+        self.keys.extend(key);
         self.rows.push(RowSpan {
             row,
             line,
@@ -123,13 +140,15 @@ impl Builder {
         self.buffer.truncate(end);
     }
 
-    fn close(mut self, suffix: &[u8]) -> Chunk {
+    fn close(mut self, suffix: &[u8], id: u64) -> Chunk {
         self.buffer.extend_from_slice(suffix);
         Chunk {
             body: Bytes::from(self.buffer),
             rows: self.rows,
             prefix_len: self.prefix_len,
             suffix_len: suffix.len(),
+            id,
+            keys: self.keys,
         }
     }
 }
@@ -149,6 +168,7 @@ pub struct Chunker {
     current: Builder,
     /// The last body's size, so the next buffer is allocated once at about the right size.
     last_body: usize,
+    closed: u64,
 }
 
 impl Chunker {
@@ -160,6 +180,7 @@ impl Chunker {
             prefix: prefix.into(),
             suffix: suffix.into(),
             last_body: 0,
+            closed: 0,
         }
     }
 
@@ -179,9 +200,14 @@ impl Chunker {
         self.current.discard();
     }
 
-    /// Keeps the item written since `start_item` as row `row`; returns a chunk that is full
-    /// and ready to send, if keeping it closed one.
-    pub fn commit_item(&mut self, row: u64, line: u64) -> Result<Option<Chunk>, TooLarge> {
+    /// Keeps the item written since `start_item` as row `row` (with its key's hash); returns a
+    /// chunk that is full and ready to send, if keeping it closed one.
+    pub fn commit_item(
+        &mut self,
+        row: u64,
+        line: u64,
+        key: Option<u64>,
+    ) -> Result<Option<Chunk>, TooLarge> {
         let item_bytes = self.current.buffer.len() - self.current.item_start;
         let envelope = self.prefix.len() + self.suffix.len();
         if item_bytes + envelope > MAX_BODY_BYTES {
@@ -195,11 +221,11 @@ impl Chunker {
             let full = self.close();
             self.current.start_item();
             self.current.buffer.extend_from_slice(&item);
-            self.current.commit(row, line);
+            self.current.commit(row, line, key);
             debug_assert!(self.max_items > 1, "a one-row chunk is closed at once");
             return Ok(Some(full));
         }
-        self.current.commit(row, line);
+        self.current.commit(row, line, key);
         Ok((self.current.rows.len() >= self.max_items).then(|| self.close()))
     }
 
@@ -209,7 +235,8 @@ impl Chunker {
             self.max_items,
             self.last_body + self.last_body / 8,
         );
-        let full = std::mem::replace(&mut self.current, next).close(&self.suffix);
+        self.closed += 1;
+        let full = std::mem::replace(&mut self.current, next).close(&self.suffix, self.closed);
         self.last_body = full.body.len();
         full
     }
@@ -227,7 +254,7 @@ mod tests {
 
     fn push(chunker: &mut Chunker, n: u64, item: &[u8]) -> Result<Option<Chunk>, TooLarge> {
         chunker.start_item().extend_from_slice(item);
-        chunker.commit_item(n, n + 1)
+        chunker.commit_item(n, n + 1, Some(n))
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! The rejects file (SPEC §4): one JSON line per rejected or failed row,
-//! `{"row":N,"line":N,"error":"...","record":{...}}`, created only when there is one.
+//! `{"row":N,"line":N,"error":"...","record":{...}}`, created only when there is one, plus
+//! `"raw_base64"` with the row's own bytes when they are not valid UTF-8.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use base64::prelude::{Engine as _, BASE64_STANDARD};
 use serde_json::{json, Value};
 
 pub struct Rejects {
@@ -14,14 +16,26 @@ pub struct Rejects {
 }
 
 impl Rejects {
-    /// `append` keeps an earlier run's lines (for `--resume`); otherwise the first line
-    /// written replaces the file.
-    pub fn new(path: PathBuf, append: bool) -> Rejects {
-        Rejects {
+    /// `append` keeps an earlier run's lines (for `--resume`). Otherwise an earlier run's file
+    /// is removed now, so a rejects file never outlives the run that wrote it (a CI step that
+    /// uploads "the rejects file if present" must not find a stale one).
+    pub fn new(path: PathBuf, append: bool) -> std::io::Result<Rejects> {
+        if !append {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(Rejects {
             path,
             append,
             file: None,
-        }
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     pub fn write(
@@ -30,6 +44,7 @@ impl Rejects {
         line: u64,
         error: &str,
         record: &Value,
+        original: Option<&[u8]>,
     ) -> std::io::Result<()> {
         if self.file.is_none() {
             let file = OpenOptions::new()
@@ -41,7 +56,10 @@ impl Rejects {
             self.file = Some(BufWriter::new(file));
         }
         if let Some(file) = &mut self.file {
-            let entry = json!({"row": row, "line": line, "error": error, "record": record});
+            let mut entry = json!({"row": row, "line": line, "error": error, "record": record});
+            if let Some(bytes) = original {
+                entry["raw_base64"] = json!(BASE64_STANDARD.encode(bytes));
+            }
             serde_json::to_writer(&mut *file, &entry)?;
             file.write_all(b"\n")?;
         }

@@ -48,6 +48,9 @@ pub enum BulkCommand {
     },
 }
 
+/// The longest wait for requests in flight after Ctrl-C or SIGTERM.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The options of SPEC §4 "Bulk options".
 #[derive(Debug, Args)]
 pub struct BulkArgs {
@@ -142,6 +145,7 @@ pub async fn run(command: BulkCommand, ctx: &Context) -> anyhow::Result<u8> {
 /// prints the summary.
 pub async fn execute(ctx: &Context, args: BulkArgs, request: BulkRequest) -> anyhow::Result<u8> {
     let command = request.operation.command();
+    let profile_name = ctx.selected()?.name;
     let (target, profile) = ctx.bulk_target(request).await?;
     let max = target.max_items();
     let batch_size = match args.batch_size {
@@ -182,6 +186,11 @@ pub async fn execute(ctx: &Context, args: BulkArgs, request: BulkRequest) -> any
         dry_run: args.dry_run,
         progress: ctx.progress,
         quiet: ctx.quiet,
+        verbose: ctx.verbosity() >= 1,
+        // SPEC §4: requests in flight answer within --timeout, at most 10 s, after a signal.
+        grace: ctx.timeout().min(GRACE),
+        base_url: ctx.configured_base_url(&profile),
+        profile: profile_name,
         input: args.file,
     };
     let outcome = bulk::run(settings, target).await?;

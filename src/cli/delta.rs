@@ -266,7 +266,7 @@ async fn watch(
             Err(err) => return Err(err.into()),
         },
     };
-    let interrupted = tokio::signal::ctrl_c();
+    let interrupted = crate::interrupt::interrupted();
     tokio::pin!(interrupted);
     let stdout = std::io::stdout();
     loop {

@@ -200,7 +200,7 @@ async fn wait_for(
         bar
     });
     let mut pause = FIRST_POLL;
-    let interrupted = tokio::signal::ctrl_c();
+    let interrupted = crate::interrupt::interrupted();
     tokio::pin!(interrupted);
     loop {
         let status = job["status"].as_str().unwrap_or("unknown").to_string();

@@ -14,11 +14,13 @@ pub mod paging;
 pub mod profile;
 pub mod sandbox;
 
+use std::future::Future;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::context::Context;
+use crate::error::exit;
 use crate::output::Format;
 
 #[derive(Debug, Parser)]
@@ -151,33 +153,60 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Sandbox(command) => sandbox::run(command, &cli.global),
         Command::Catalogs(command) => {
             let ctx = Context::new(&cli.global)?;
-            runtime()?.block_on(catalogs::run(command, &ctx))
+            until_interrupted(catalogs::run(command, &ctx))
         }
         Command::Items(command) => {
             let ctx = Context::new(&cli.global)?;
-            runtime()?.block_on(items::run(command, &ctx))
+            until_interrupted(items::run(command, &ctx))
         }
+        // A bulk run stops on a signal by itself: it lets the requests in flight answer and
+        // prints where every row is.
         Command::Bulk(command) => {
             let ctx = Context::new(&cli.global)?;
-            runtime()?.block_on(bulk::run(command, &ctx))
+            with_signals(bulk::run(command, &ctx))
         }
         Command::Assets(command) => {
             let ctx = Context::new(&cli.global)?;
-            runtime()?.block_on(assets::run(command, &ctx))
+            with_signals(assets::run(command, &ctx))
         }
         Command::Enrich(command) => {
             let ctx = Context::new(&cli.global)?;
-            runtime()?.block_on(enrich::run(command, &ctx))
+            until_interrupted(enrich::run(command, &ctx))
         }
         Command::Delta(command) => {
             let ctx = Context::new(&cli.global)?;
-            runtime()?.block_on(delta::run(command, &ctx))
+            until_interrupted(delta::run(command, &ctx))
         }
         Command::Api(args) => {
             let ctx = Context::new(&cli.global)?;
-            runtime()?.block_on(api::run(args, &ctx))
+            until_interrupted(api::run(args, &ctx))
         }
     }
+}
+
+/// Runs `command`, which watches for signals itself, with Ctrl-C, SIGTERM and SIGHUP heard.
+fn with_signals(command: impl Future<Output = anyhow::Result<u8>>) -> anyhow::Result<u8> {
+    runtime()?.block_on(async {
+        crate::interrupt::listen();
+        command.await
+    })
+}
+
+/// Runs `command` until it ends or a signal comes: then "interrupted", exit 130. A command
+/// that answers the signal itself (`enrich --wait` prints the cancel command) is polled first,
+/// so it gets to.
+fn until_interrupted(command: impl Future<Output = anyhow::Result<u8>>) -> anyhow::Result<u8> {
+    runtime()?.block_on(async {
+        crate::interrupt::listen();
+        tokio::select! {
+            biased;
+            result = command => result,
+            () = crate::interrupt::interrupted() => {
+                eprintln!("interrupted");
+                Ok(exit::INTERRUPTED)
+            }
+        }
+    })
 }
 
 /// Built only by commands that do I/O, so `--help`, `--version` and `profile` stay instant.

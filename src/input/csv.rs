@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::csv_reader::CsvReader;
 use super::typed::{split_type_hint, ValueType};
-use super::{EmptyCells, InputError, Record, RowError, RowResult, Typing};
+use super::{EmptyCells, InputError, Record, RowError, RowResult, Typing, Undecodable};
 
 struct Column {
     name: String,
@@ -33,6 +33,13 @@ impl CsvRecords {
             Ok(Some(_)) => {}
             Ok(None) => return Err(InputError("the CSV input is empty: no header row".into())),
             Err(err) => return Err(InputError(format!("cannot read the CSV header: {err}"))),
+        }
+        if let Some(over) = reader.oversized() {
+            return Err(InputError(format!(
+                "the CSV header is {} bytes, over the {} MiB a row may hold: is this a CSV file?",
+                over.bytes,
+                crate::input::MAX_RECORD_BYTES >> 20
+            )));
         }
         let header = reader.record();
         let mut columns: Vec<Column> = Vec::with_capacity(header.len());
@@ -104,6 +111,15 @@ impl CsvRecords {
             );
         }
         Value::Object(raw)
+    }
+
+    /// The row as a CSV line, when its bytes are not valid UTF-8.
+    fn original(&self) -> Option<Box<Undecodable>> {
+        let record = self.reader.record();
+        record
+            .iter()
+            .any(|cell| std::str::from_utf8(cell).is_err())
+            .then(|| Box::new(Undecodable(record.to_csv_line())))
     }
 
     fn typed(&self, line: u64) -> Result<Map<String, Value>, String> {
@@ -193,6 +209,11 @@ impl CsvRecords {
             .map(|index| (index, self.columns[index].kind))
     }
 
+    /// The current row's cell at `index`, unquoted.
+    pub fn cell(&self, index: usize) -> Option<&[u8]> {
+        self.reader.record().get(index)
+    }
+
     /// Whether the current row's cell at `index` is empty (or missing).
     pub fn cell_is_empty(&self, index: usize) -> bool {
         self.reader.record().get(index).is_none_or(<[u8]>::is_empty)
@@ -211,6 +232,7 @@ impl CsvRecords {
                 line,
                 message,
                 raw: self.raw(),
+                original: self.original(),
             }),
         })
     }
@@ -239,6 +261,22 @@ impl CsvRecords {
         }
         Ok(())
     }
+}
+
+/// Why a row too large to hold was passed over, and where it runs.
+fn oversized_message(over: super::csv_reader::Oversized, line: u64) -> String {
+    let mut message = format!(
+        "the row is {} bytes, over the {} MiB a row may hold; it was read past, not sent",
+        over.bytes,
+        crate::input::MAX_RECORD_BYTES >> 20
+    );
+    if over.lines > 1 {
+        message.push_str(&format!(
+            " (it runs from line {line} to line {}: is a closing quote missing?)",
+            line + over.lines - 1
+        ));
+    }
+    message
 }
 
 /// One cell's JSON value; `text` gives the cell as checked UTF-8, asked for only when needed.
@@ -299,6 +337,7 @@ impl Iterator for CsvRecords {
                 line,
                 message,
                 raw: self.raw(),
+                original: self.original(),
             }),
         })
     }
@@ -317,7 +356,16 @@ impl CsvRecords {
             }
             Ok(Some(line)) => {
                 self.row += 1;
-                Some(Ok(line))
+                match self.reader.oversized() {
+                    None => Some(Ok(line)),
+                    Some(over) => Some(Err(RowError {
+                        row: self.row,
+                        line,
+                        message: oversized_message(over, line),
+                        raw: Value::Null,
+                        original: None,
+                    })),
+                }
             }
             Err(err) => {
                 // An I/O error ends the input: what follows cannot be trusted to line up.
@@ -328,6 +376,7 @@ impl CsvRecords {
                     line: self.reader.line(),
                     message: format!("unreadable CSV: {err}"),
                     raw: Value::Null,
+                    original: None,
                 }))
             }
         }

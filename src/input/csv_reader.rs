@@ -30,6 +30,20 @@ pub struct CsvReader<R> {
     source: Source,
     /// The current record's fields, as ranges of its bytes.
     fields: Vec<Range<usize>>,
+    /// Bytes of the current line already searched for its end, from `start`: a long line read
+    /// from a pipe in small pieces is searched once, not again after each piece.
+    scanned: usize,
+    /// Records longer than this are passed over, not held (`oversized`).
+    max_record: usize,
+    /// The current record was over `max_record`: its size in bytes, and the lines it spans.
+    oversized: Option<Oversized>,
+}
+
+/// A record too large to hold: read past, not kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Oversized {
+    pub bytes: u64,
+    pub lines: u64,
 }
 
 #[derive(Clone, Copy)]
@@ -43,6 +57,8 @@ enum Source {
 pub struct Record<'a> {
     bytes: &'a [u8],
     fields: &'a [Range<usize>],
+    /// `bytes` is the line as it is in the input (not csv-core's unquoted output).
+    in_place: bool,
 }
 
 impl<'a> Record<'a> {
@@ -70,6 +86,36 @@ impl<'a> Record<'a> {
     pub fn as_slice(&self) -> &'a [u8] {
         self.bytes
     }
+
+    /// The record as one CSV line without its line break: as it was in the input when it was
+    /// read in place, else with each field quoted where it needs to be.
+    pub fn to_csv_line(self) -> Vec<u8> {
+        if self.in_place {
+            return self.bytes.to_vec();
+        }
+        let mut line = Vec::with_capacity(self.bytes.len() + self.fields.len() * 3);
+        for (index, field) in self.iter().enumerate() {
+            if index > 0 {
+                line.push(b',');
+            }
+            if field
+                .iter()
+                .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+            {
+                line.push(b'"');
+                for &byte in field {
+                    if byte == b'"' {
+                        line.push(b'"');
+                    }
+                    line.push(byte);
+                }
+                line.push(b'"');
+            } else {
+                line.extend_from_slice(field);
+            }
+        }
+        line
+    }
 }
 
 impl<R: Read> CsvReader<R> {
@@ -95,18 +141,33 @@ impl<R: Read> CsvReader<R> {
             core_ends: vec![0; 64],
             source: Source::Core { len: 0 },
             fields: Vec::new(),
+            scanned: 0,
+            max_record: crate::input::MAX_RECORD_BYTES,
+            oversized: None,
         }
+    }
+
+    #[cfg(test)]
+    fn with_max_record(mut self, max: usize) -> Self {
+        self.max_record = max;
+        self
+    }
+
+    /// Whether the last record read was too large to hold (its record is then empty).
+    pub fn oversized(&self) -> Option<Oversized> {
+        self.oversized
     }
 
     /// The record the last `read` found.
     pub fn record(&self) -> Record<'_> {
-        let bytes = match self.source {
-            Source::Buffer { start, end } => &self.buffer[start..end],
-            Source::Core { len } => &self.core_bytes[..len],
+        let (bytes, in_place) = match self.source {
+            Source::Buffer { start, end } => (&self.buffer[start..end], true),
+            Source::Core { len } => (&self.core_bytes[..len], false),
         };
         Record {
             bytes,
             fields: &self.fields,
+            in_place,
         }
     }
 
@@ -117,6 +178,8 @@ impl<R: Read> CsvReader<R> {
             self.at_beginning = false;
             self.skip_bom()?;
         }
+        self.oversized = None;
+        self.scanned = 0;
         loop {
             // Line breaks before a record are not part of it.
             while self.start < self.end && matches!(self.buffer[self.start], b'\n' | b'\r') {
@@ -131,10 +194,19 @@ impl<R: Read> CsvReader<R> {
                 continue;
             }
             let window = &self.buffer[self.start..self.end];
-            let line_len = match memchr::memchr(b'\n', window) {
-                Some(index) => index + 1,
+            let line_len = match memchr::memchr(b'\n', &window[self.scanned..]) {
+                Some(index) => self.scanned + index + 1,
                 None if self.eof => window.len(),
                 None => {
+                    self.scanned = window.len();
+                    if window.len() > self.max_record {
+                        return if memchr::memchr(b'"', window).is_some() {
+                            // A quoted field may hold line breaks: csv-core finds the end.
+                            self.read_with_core()
+                        } else {
+                            self.pass_over_line()
+                        };
+                    }
                     self.fill()?;
                     continue;
                 }
@@ -164,6 +236,35 @@ impl<R: Read> CsvReader<R> {
         }
     }
 
+    /// Reads past the rest of an unquoted line too long to hold, keeping none of it.
+    fn pass_over_line(&mut self) -> io::Result<Option<u64>> {
+        let line = self.line;
+        let mut bytes = 0u64;
+        loop {
+            let window = &self.buffer[self.start..self.end];
+            if let Some(index) = memchr::memchr(b'\n', window) {
+                bytes += index as u64;
+                self.start += index + 1;
+                break;
+            }
+            bytes += window.len() as u64;
+            self.start = self.end;
+            if self.eof {
+                break;
+            }
+            self.fill()?;
+        }
+        self.line += 1;
+        self.pass_over(bytes, 1);
+        Ok(Some(line))
+    }
+
+    fn pass_over(&mut self, bytes: u64, lines: u64) {
+        self.oversized = Some(Oversized { bytes, lines });
+        self.fields.clear();
+        self.source = Source::Core { len: 0 };
+    }
+
     /// The line of the next unread byte.
     pub fn line(&self) -> u64 {
         self.line
@@ -173,7 +274,14 @@ impl<R: Read> CsvReader<R> {
     fn read_with_core(&mut self) -> io::Result<Option<u64>> {
         let line = self.line;
         let (mut written, mut fields) = (0, 0);
+        // Past `max_record` bytes the output is dropped as it comes, so memory stays flat.
+        let mut dropped = 0u64;
         loop {
+            if written > self.max_record || fields > self.max_record / 2 {
+                dropped += written as u64;
+                written = 0;
+                fields = 0;
+            }
             let input = &self.buffer[self.start..self.end];
             let (result, read, wrote, ended) = self.core.read_record(
                 input,
@@ -200,6 +308,10 @@ impl<R: Read> CsvReader<R> {
                     let grown = self.core_ends.len() * 2;
                     self.core_ends.resize(grown, 0);
                 }
+                ReadRecordResult::Record if dropped > 0 => {
+                    self.pass_over(dropped + written as u64, self.line - line);
+                    return Ok(Some(line));
+                }
                 ReadRecordResult::Record => {
                     self.fields.clear();
                     let mut field_start = 0;
@@ -208,6 +320,10 @@ impl<R: Read> CsvReader<R> {
                         field_start = field_end;
                     }
                     self.source = Source::Core { len: written };
+                    return Ok(Some(line));
+                }
+                ReadRecordResult::End if dropped > 0 => {
+                    self.pass_over(dropped + written as u64, self.line - line);
                     return Ok(Some(line));
                 }
                 ReadRecordResult::End => return Ok(None),
@@ -285,6 +401,74 @@ mod tests {
                 "capacity {capacity}"
             );
         }
+    }
+
+    /// A reader that hands out at most `piece` bytes a call, as a pipe does.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        piece: usize,
+        calls: std::rc::Rc<std::cell::Cell<u64>>,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.calls.set(self.calls.get() + 1);
+            let n = self.data.len().min(self.piece).min(buf.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_record_over_the_limit_is_passed_over_and_the_next_one_read() {
+        for long in [
+            format!("big,{}\n", "x".repeat(5000)),
+            format!("big,\"{}\"\n", "y\n".repeat(2500)),
+            format!("big,\"{}\"\n", "z".repeat(5000)),
+        ] {
+            let input = format!("a,b\n{long}c,d\n");
+            let mut reader = CsvReader::with_capacity(input.as_bytes(), 64).with_max_record(1000);
+            assert_eq!(reader.read().unwrap(), Some(1));
+            assert_eq!(reader.oversized(), None);
+            assert_eq!(reader.read().unwrap(), Some(2));
+            let over = reader.oversized().expect("the long record is passed over");
+            assert!(over.bytes > 1000, "{over:?}");
+            assert_eq!(reader.record().len(), 0);
+            let lines = long.matches('\n').count() as u64;
+            assert_eq!(over.lines, lines);
+            assert_eq!(reader.read().unwrap(), Some(2 + lines));
+            assert_eq!(reader.record().get(0), Some(&b"c"[..]));
+            assert_eq!(reader.oversized(), None);
+            assert!(
+                reader.buffer.len() <= 4096,
+                "the buffer stayed small: {}",
+                reader.buffer.len()
+            );
+        }
+    }
+
+    #[test]
+    fn a_long_line_from_a_pipe_is_searched_once() {
+        // 4 MiB in 4 KiB pieces: with the line searched again after each piece this is
+        // about 2 TB of scanning; searched once, 4 MiB.
+        let line = format!("{}\n", "x".repeat(4 << 20));
+        let calls = std::rc::Rc::new(std::cell::Cell::new(0));
+        let trickle = Trickle {
+            data: line.as_bytes(),
+            piece: 4096,
+            calls: calls.clone(),
+        };
+        let started = std::time::Instant::now();
+        let mut reader = CsvReader::with_capacity(trickle, 4096);
+        assert_eq!(reader.read().unwrap(), Some(1));
+        assert_eq!(reader.record().get(0).map(<[u8]>::len), Some(4 << 20));
+        assert!(calls.get() > 1000);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::io::BufRead;
 
 use serde_json::Value;
 
-use super::{InputError, Record, RowError, RowResult, MAX_RECORD_BYTES};
+use super::{InputError, Record, RowError, RowResult, Undecodable, MAX_RECORD_BYTES};
 
 /// The elements of a top-level JSON array, one record each.
 pub struct JsonArrayRecords {
@@ -174,6 +174,7 @@ impl Iterator for JsonArrayRecords {
                     line,
                     message: "the JSON input ends in the middle of this element".into(),
                     raw: Value::String(String::from_utf8_lossy(&self.element).into_owned()),
+                    original: None,
                 })
             }
             Scan::Close | Scan::Comma if self.oversized => {
@@ -183,6 +184,7 @@ impl Iterator for JsonArrayRecords {
                     line,
                     message: too_large(),
                     raw: Value::Null,
+                    original: None,
                 })
             }
             Scan::Close | Scan::Comma => {
@@ -203,6 +205,7 @@ impl JsonArrayRecords {
             line: self.line,
             message: message.to_string(),
             raw,
+            original: None,
         }
     }
 
@@ -256,6 +259,7 @@ impl Iterator for NdjsonRecords {
                         line: self.line,
                         message: too_large(),
                         raw: Value::Null,
+                        original: None,
                     }));
                 }
                 Ok(_) => {}
@@ -266,6 +270,7 @@ impl Iterator for NdjsonRecords {
                         line: self.line + 1,
                         message: format!("cannot read the input: {err}"),
                         raw: Value::Null,
+                        original: None,
                     }));
                 }
             }
@@ -331,12 +336,16 @@ fn parse_object(bytes: &[u8], row: u64, line: u64, column: u64) -> RowResult {
             line,
             message: format!("expected a JSON object, got {}", kind(&other)),
             raw: other,
+            original: None,
         }),
         Err(err) => Err(RowError {
             row,
             line,
             message: describe_error(&err, line, column),
             raw: raw(),
+            original: std::str::from_utf8(bytes)
+                .is_err()
+                .then(|| Box::new(Undecodable(bytes.trim_ascii().to_vec()))),
         }),
     }
 }

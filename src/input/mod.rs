@@ -17,9 +17,9 @@ use serde_json::{Map, Value};
 
 use self::typed::ValueType;
 
-/// The most text a reader holds for one record. A record larger than a request may carry
-/// (5 MiB) cannot be sent anyway; past this the reader stops holding it, so a missing bracket
-/// or line end in a huge file cannot fill memory. (CSV's own buffer is the csv crate's.)
+/// The most text a reader holds for one record, in every format. A record larger than a
+/// request may carry (5 MiB) cannot be sent anyway; past this the reader stops holding it, so
+/// a missing bracket, quote or line end in a huge file cannot fill memory.
 pub const MAX_RECORD_BYTES: usize = 8 * 1024 * 1024;
 
 /// One input record: `row` counts records from 1 (a CSV header is not a row), `line` is the
@@ -39,7 +39,15 @@ pub struct RowError {
     pub line: u64,
     pub message: String,
     pub raw: Value,
+    /// The row's own bytes when they are not valid UTF-8: `raw` shows them with U+FFFD, and
+    /// re-importing that would store U+FFFD, so the rejects file keeps these too. (Boxed
+    /// whole: it is rare, and a `RowError` is moved once per bad row.)
+    pub original: Option<Box<Undecodable>>,
 }
+
+/// The bytes of a row that are not valid UTF-8, kept whole for the rejects file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Undecodable(pub Vec<u8>);
 
 pub type RowResult = Result<Record, RowError>;
 
@@ -100,17 +108,138 @@ impl Default for Typing {
 #[error("{0}")]
 pub struct InputError(pub String);
 
-/// Opens `path`, or stdin for `-`, counting the bytes read into `read` (for progress).
-/// Returns the reader and the input's size when it is known.
+/// How much of the input has been read, and a hash of exactly those bytes: progress, and the
+/// input's identity for a journal. A resumed run checks, as it reads, that its input begins
+/// with the bytes the journal saw (`expect`), so a file edited in between is refused.
+#[derive(Default)]
+pub struct InputTrack {
+    state: std::sync::Mutex<TrackState>,
+    /// The bytes read so far, readable without the lock (progress bars).
+    bytes: AtomicU64,
+    expect: Option<Prefix>,
+}
+
+/// The first `bytes` bytes of an input and their hash (xxh3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Prefix {
+    pub bytes: u64,
+    pub hash: u64,
+}
+
+#[derive(Default)]
+struct TrackState {
+    bytes: u64,
+    hash: xxhash_rust::xxh3::Xxh3,
+    verdict: Verdict,
+}
+
+/// Whether the input begins as `expect` says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not read that far yet.
+    #[default]
+    Pending,
+    Same,
+    /// The first `expect.bytes` differ, or the input is shorter.
+    Different,
+}
+
+impl InputTrack {
+    /// A tracker that checks the input begins with `expect` (an empty prefix always matches).
+    pub fn expecting(expect: Option<Prefix>) -> InputTrack {
+        let expect = expect.filter(|prefix| prefix.bytes > 0);
+        let verdict = if expect.is_some() {
+            Verdict::Pending
+        } else {
+            Verdict::Same
+        };
+        InputTrack {
+            state: std::sync::Mutex::new(TrackState {
+                verdict,
+                ..TrackState::default()
+            }),
+            bytes: AtomicU64::new(0),
+            expect,
+        }
+    }
+
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// What has been read so far, as a prefix a journal can record.
+    pub fn prefix(&self) -> Prefix {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        Prefix {
+            bytes: state.bytes,
+            hash: state.hash.digest(),
+        }
+    }
+
+    pub fn verdict(&self) -> Verdict {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).verdict
+    }
+
+    pub fn expected(&self) -> Option<Prefix> {
+        self.expect
+    }
+
+    fn record(&self, bytes: &[u8]) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut rest = bytes;
+        if let (Some(expect), Verdict::Pending) = (self.expect, state.verdict) {
+            if bytes.is_empty() {
+                // The input ended before the part the journal covers.
+                state.verdict = Verdict::Different;
+            } else if state.bytes + bytes.len() as u64 >= expect.bytes {
+                let head = (expect.bytes - state.bytes) as usize;
+                state.hash.update(&bytes[..head]);
+                state.bytes += head as u64;
+                state.verdict = if state.hash.digest() == expect.hash {
+                    Verdict::Same
+                } else {
+                    Verdict::Different
+                };
+                rest = &bytes[head..];
+            }
+        }
+        state.hash.update(rest);
+        state.bytes += rest.len() as u64;
+        self.bytes.store(state.bytes, Ordering::Relaxed);
+    }
+}
+
+/// Whether the file at `path` begins with `prefix` (its first bytes hash as recorded).
+pub fn begins_with(path: &str, prefix: Prefix) -> io::Result<bool> {
+    let mut file = File::open(path)?;
+    let mut hash = xxhash_rust::xxh3::Xxh3::new();
+    let mut left = prefix.bytes;
+    let mut buffer = vec![0; 256 * 1024];
+    while left > 0 {
+        let want = buffer
+            .len()
+            .min(usize::try_from(left).unwrap_or(usize::MAX));
+        let read = file.read(&mut buffer[..want])?;
+        if read == 0 {
+            return Ok(false);
+        }
+        hash.update(&buffer[..read]);
+        left -= read as u64;
+    }
+    Ok(hash.digest() == prefix.hash)
+}
+
+/// Opens `path`, or stdin for `-`, recording what is read in `track`. Returns the reader and
+/// the input's size when it is known.
 pub fn open(
     path: &str,
-    read: Arc<AtomicU64>,
+    track: Arc<InputTrack>,
 ) -> Result<(Box<dyn BufRead + Send>, Option<u64>), InputError> {
     const BUFFER: usize = 256 * 1024;
     if path == "-" {
         let counted = Counted {
             inner: io::stdin(),
-            read,
+            track,
         };
         return Ok((Box::new(BufReader::with_capacity(BUFFER, counted)), None));
     }
@@ -120,19 +249,19 @@ pub fn open(
         .ok()
         .filter(|m| m.is_file())
         .map(|m| m.len());
-    let counted = Counted { inner: file, read };
+    let counted = Counted { inner: file, track };
     Ok((Box::new(BufReader::with_capacity(BUFFER, counted)), size))
 }
 
 struct Counted<R> {
     inner: R,
-    read: Arc<AtomicU64>,
+    track: Arc<InputTrack>,
 }
 
 impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        self.track.record(&buf[..n]);
         Ok(n)
     }
 }
@@ -140,7 +269,7 @@ impl<R: Read> Read for Counted<R> {
 /// A reader of any format; CSV is kept apart so the bulk pipeline can write its rows straight
 /// to JSON.
 pub enum Records {
-    Csv(csv::CsvRecords),
+    Csv(Box<csv::CsvRecords>),
     Json(json::JsonArrayRecords),
     Ndjson(json::NdjsonRecords),
 }
@@ -160,12 +289,102 @@ impl Iterator for Records {
 /// The records of `reader` in `format`, one at a time.
 pub fn records(
     format: InputFormat,
-    reader: Box<dyn BufRead + Send>,
+    mut reader: Box<dyn BufRead + Send>,
     typing: &Typing,
 ) -> Result<Records, InputError> {
+    if let Some(encoding) = utf16(reader.fill_buf().unwrap_or_default()) {
+        return Err(InputError(format!(
+            "the input is {encoding}, not UTF-8: convert it first, e.g. iconv -f UTF-16 -t UTF-8 FILE > FILE.utf8"
+        )));
+    }
     Ok(match format {
-        InputFormat::Csv => Records::Csv(csv::CsvRecords::new(reader, typing)?),
+        InputFormat::Csv => Records::Csv(Box::new(csv::CsvRecords::new(reader, typing)?)),
         InputFormat::Json => Records::Json(json::JsonArrayRecords::new(reader)?),
         InputFormat::Ndjson => Records::Ndjson(json::NdjsonRecords::new(reader)),
     })
+}
+
+/// Names a UTF-16 input, by its byte-order mark or by the zero bytes that ASCII text has
+/// beside every character in UTF-16.
+fn utf16(start: &[u8]) -> Option<&'static str> {
+    if start.starts_with(&[0xFF, 0xFE]) {
+        return Some("UTF-16 (little-endian, with a byte-order mark)");
+    }
+    if start.starts_with(&[0xFE, 0xFF]) {
+        return Some("UTF-16 (big-endian, with a byte-order mark)");
+    }
+    let head = &start[..start.len().min(64) & !1];
+    if head.len() < 4 {
+        return None;
+    }
+    let zeros = |parity: usize| head.iter().skip(parity).step_by(2).all(|&b| b == 0);
+    let text = |parity: usize| head.iter().skip(parity).step_by(2).all(|&b| b != 0);
+    if zeros(1) && text(0) {
+        Some("UTF-16 (little-endian)")
+    } else if zeros(0) && text(1) {
+        Some("UTF-16 (big-endian)")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(track: &Arc<InputTrack>, data: &[u8], piece: usize) {
+        let mut counted = Counted {
+            inner: data,
+            track: track.clone(),
+        };
+        let mut buf = vec![0; piece];
+        while counted.read(&mut buf).unwrap() > 0 {}
+    }
+
+    #[test]
+    fn a_resumed_input_must_begin_with_the_bytes_the_journal_saw() {
+        let original = b"sku,title\nA,1\nB,2\n";
+        let first = Arc::new(InputTrack::expecting(None));
+        read_all(&first, &original[..14], 5);
+        let seen = first.prefix();
+        assert_eq!(seen.bytes, 14);
+        for (input, verdict) in [
+            (&original[..], Verdict::Same),
+            (&b"sku,title\nA,1\nB,2\nC,3\n"[..], Verdict::Same),
+            (&b"sku,title\nX,1\nB,2\n"[..], Verdict::Different),
+            (&b"sku,title\nA"[..], Verdict::Different),
+        ] {
+            for piece in [1, 3, 64] {
+                let track = Arc::new(InputTrack::expecting(Some(seen)));
+                read_all(&track, input, piece);
+                assert_eq!(
+                    track.verdict(),
+                    verdict,
+                    "{:?} in pieces of {piece}",
+                    String::from_utf8_lossy(input)
+                );
+                assert_eq!(track.bytes_read(), input.len() as u64);
+            }
+        }
+        let whole = Arc::new(InputTrack::expecting(None));
+        read_all(&whole, original, 7);
+        let again = Arc::new(InputTrack::expecting(None));
+        read_all(&again, original, 2);
+        assert_eq!(
+            whole.prefix(),
+            again.prefix(),
+            "the hash does not depend on the pieces"
+        );
+    }
+
+    #[test]
+    fn utf16_is_named_and_utf8_is_not() {
+        assert!(super::utf16(b"\xff\xfes\0k\0u\0").is_some());
+        assert!(super::utf16(b"\xfe\xff\0s\0k").is_some());
+        assert!(super::utf16(b"s\0k\0u\0,\0").unwrap().contains("little"));
+        assert!(super::utf16(b"\0s\0k\0u\0,").unwrap().contains("big"));
+        assert_eq!(super::utf16(b"sku,title\n"), None);
+        assert_eq!(super::utf16("\u{feff}sku,é\n".as_bytes()), None);
+        assert_eq!(super::utf16(b""), None);
+    }
 }

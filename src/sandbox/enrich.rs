@@ -257,7 +257,7 @@ fn derived_value(field: &str, kind: &str, key: &str) -> Value {
 }
 
 fn fails(key: &str) -> bool {
-    stable_hash(&["enrich-failure", key]) % FAILURE_ONE_IN == 0
+    stable_hash(&["enrich-failure", key]).is_multiple_of(FAILURE_ONE_IN)
 }
 
 fn pick_category(categories: &[String], key: &str) -> String {

@@ -356,6 +356,26 @@ impl BulkTarget {
         }
     }
 
+    /// The key the vendor matches `item` on, as text: a later row with the same key must not
+    /// overtake an earlier one (rastro's unique field, batch's id, catalogix's parent code and
+    /// asset type).
+    pub fn item_key(&self, item: &Value) -> Option<String> {
+        let text = |value: &Value| match value {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        match self {
+            BulkTarget::Rastro(t) => text(item.get(t.unique_field())?),
+            BulkTarget::Batch(_) => text(item.get("id")?),
+            BulkTarget::Catalogix(_) => Some(format!(
+                "{}\u{0}{}",
+                text(item.get("parent_code")?)?,
+                text(item.get("asset_type")?)?
+            )),
+        }
+    }
+
     /// The field every flat record must have (rastro's unique field, batch's id field).
     pub fn key_field(&self) -> Option<&str> {
         match self {
