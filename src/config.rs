@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::Stdio;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,8 @@ pub const EMBEDDED: &str = "embedded";
 pub const SANDBOX_TOKEN: &str = "sandbox-token";
 /// Overrides whatever token the profile names.
 pub const TOKEN_ENV: &str = "CATOPS_TOKEN";
+/// The most requests in flight `--concurrency` and a profile's `concurrency` may ask for.
+pub const MAX_CONCURRENCY: usize = 64;
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -83,6 +86,33 @@ impl Profile {
             rate_limit_items: None,
             concurrency: None,
         }
+    }
+
+    /// The numbers a profile may set are held to the rules of the flags they stand for, so a
+    /// `concurrency = 0` or a negative rate is an error, not a silent default.
+    fn check_numbers(&self, name: &str, path: &Path) -> Result<(), Failure> {
+        let bad = |key: &str, value: String, rule: &str| {
+            Failure::usage(format!(
+                "profile '{name}' in {}: {key} = {value}: {rule}",
+                path.display()
+            ))
+        };
+        if let Some(n) = self.concurrency {
+            if !(1..=MAX_CONCURRENCY).contains(&n) {
+                return Err(bad("concurrency", n.to_string(), "must be from 1 to 64"));
+            }
+        }
+        for (key, rate) in [
+            ("rate_limit_rps", self.rate_limit_rps),
+            ("rate_limit_items", self.rate_limit_items),
+        ] {
+            if let Some(rate) = rate {
+                if !(rate.is_finite() && rate > 0.0) {
+                    return Err(bad(key, rate.to_string(), "must be a positive number"));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Where this profile's token comes from, by SPEC §2's precedence, without reading it.
@@ -277,10 +307,13 @@ impl Config {
             }
         };
         match self.find(name) {
-            Some(profile) => Ok(Selected {
-                name: name.to_string(),
-                profile,
-            }),
+            Some(profile) => {
+                profile.check_numbers(name, &self.path)?;
+                Ok(Selected {
+                    name: name.to_string(),
+                    profile,
+                })
+            }
             None => Err(Failure::usage(format!(
                 "profile '{name}' not found in {}",
                 self.path.display()
@@ -300,12 +333,13 @@ impl Config {
 }
 
 /// Reads the token by SPEC §2's precedence: `$CATOPS_TOKEN` > `token_env` > `token_cmd` > `token`.
-pub fn resolve_token(selected: &Selected) -> anyhow::Result<Secret> {
+/// A `token_cmd` gets `timeout` to print it.
+pub async fn resolve_token(selected: &Selected, timeout: Duration) -> anyhow::Result<Secret> {
     let env = |var: &str| std::env::var(var).ok().filter(|value| !value.is_empty());
     let profile = &selected.profile;
     match profile.token_source(&env) {
         TokenSource::Env(var) => Ok(Secret::new(env(&var).unwrap_or_default())),
-        TokenSource::Command(cmd) => run_token_cmd(&selected.name, &cmd),
+        TokenSource::Command(cmd) => run_token_cmd(&selected.name, &cmd, timeout).await,
         TokenSource::ConfigFile => Ok(Secret::new(profile.token.clone().unwrap_or_default())),
         TokenSource::UnsetEnv(var) => Err(Failure::usage(format!(
             "profile '{}' reads its token from ${var}, which is not set",
@@ -320,15 +354,38 @@ pub fn resolve_token(selected: &Selected) -> anyhow::Result<Secret> {
     }
 }
 
-fn run_token_cmd(profile: &str, cmd: &str) -> anyhow::Result<Secret> {
-    let output = Command::new("sh")
+/// Runs `token_cmd` in a process group of its own, so that a command that hangs (a password
+/// manager waiting for a prompt, say) is killed whole, its children too, when it runs past
+/// `timeout` or catops stops first; nothing is left behind.
+async fn run_token_cmd(profile: &str, cmd: &str, timeout: Duration) -> anyhow::Result<Secret> {
+    let mut command = tokio::process::Command::new("sh");
+    command
         .arg("-c")
         .arg(cmd)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|err| {
-            Failure::usage(format!("profile '{profile}': cannot run token_cmd: {err}"))
-        })?;
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    #[cfg(unix)]
+    command.process_group(0);
+    let child = command.spawn().map_err(|err| {
+        Failure::usage(format!("profile '{profile}': cannot run token_cmd: {err}"))
+    })?;
+    let mut group = ProcessGroup(child.id());
+    let output = tokio::select! {
+        output = child.wait_with_output() => output.map_err(|err| {
+            Failure::usage(format!("profile '{profile}': token_cmd: {err}"))
+        })?,
+        () = tokio::time::sleep(timeout) => {
+            return Err(Failure::usage(format!(
+                "profile '{profile}': token_cmd printed no token within {} s, so it was stopped",
+                timeout.as_secs_f64()
+            ))
+            .hint("check that the command runs without a prompt; --timeout gives it longer")
+            .into());
+        }
+    };
+    group.0 = None;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         return usage(format!(
@@ -344,6 +401,19 @@ fn run_token_cmd(profile: &str, cmd: &str) -> anyhow::Result<Secret> {
         return usage(format!("profile '{profile}': token_cmd printed nothing"));
     }
     Ok(Secret::new(token.to_string()))
+}
+
+/// A running token_cmd's process group, killed when this is dropped before it finished.
+struct ProcessGroup(Option<u32>);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(id) = self.0.and_then(|id| i32::try_from(id).ok()) {
+            use nix::sys::signal::{killpg, Signal};
+            let _ = killpg(nix::unistd::Pid::from_raw(id), Signal::SIGKILL);
+        }
+    }
 }
 
 #[cfg(unix)]
@@ -448,32 +518,46 @@ impl ConfigEditor {
     /// Checks the edited document still parses as a config, then replaces the file atomically.
     pub fn save(&self) -> anyhow::Result<()> {
         let text = self.doc.to_string();
-        toml::from_str::<ConfigFile>(&text).map_err(|err| {
+        let parsed = toml::from_str::<ConfigFile>(&text).map_err(|err| {
             Failure::usage(format!(
                 "the edit would make {} invalid: {}",
                 self.path.display(),
                 one_line(&err.to_string())
             ))
         })?;
-        if let Some(dir) = self.path.parent() {
+        // A config that is a symlink (dotfiles kept in a repository) is written through: the
+        // file it points to is replaced, and the link stays a link.
+        let target = match fs::canonicalize(&self.path) {
+            Ok(target) => target,
+            Err(_) => self.path.clone(),
+        };
+        if let Some(dir) = target.parent() {
             if !dir.as_os_str().is_empty() {
                 fs::create_dir_all(dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;
             }
         }
-        let tmp = self.path.with_extension("toml.tmp");
-        write_private(&tmp, &self.path, text.as_bytes())
+        let holds_token = parsed.profiles.values().any(|p| p.token.is_some());
+        let mut name = target.file_name().unwrap_or_default().to_os_string();
+        name.push(".tmp");
+        let tmp = target.with_file_name(name);
+        write_private(&tmp, &target, text.as_bytes(), holds_token)
             .with_context(|| format!("cannot write {}", tmp.display()))?;
-        fs::rename(&tmp, &self.path)
-            .with_context(|| format!("cannot replace {}", self.path.display()))?;
+        fs::rename(&tmp, &target)
+            .with_context(|| format!("cannot replace {}", target.display()))?;
         Ok(())
     }
 }
 
 /// Writes `tmp` readable by its owner only from the first byte (it may hold tokens), then gives
-/// it the mode `original` had, if there was one.
+/// it the mode `original` had, if there was one; a file holding a token stays owner-only.
 #[cfg(unix)]
-fn write_private(tmp: &Path, original: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn write_private(
+    tmp: &Path,
+    original: &Path,
+    bytes: &[u8],
+    holds_token: bool,
+) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let _ = fs::remove_file(tmp);
@@ -485,13 +569,17 @@ fn write_private(tmp: &Path, original: &Path, bytes: &[u8]) -> std::io::Result<(
     file.write_all(bytes)?;
     file.sync_all()?;
     if let Ok(meta) = fs::metadata(original) {
-        fs::set_permissions(tmp, fs::Permissions::from_mode(meta.permissions().mode()))?;
+        let mut mode = meta.permissions().mode() & 0o7777;
+        if holds_token {
+            mode &= 0o700;
+        }
+        fs::set_permissions(tmp, fs::Permissions::from_mode(mode))?;
     }
     Ok(())
 }
 
 #[cfg(not(unix))]
-fn write_private(tmp: &Path, _original: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn write_private(tmp: &Path, _original: &Path, bytes: &[u8], _holds_token: bool) -> std::io::Result<()> {
     fs::write(tmp, bytes)
 }
 
@@ -536,6 +624,28 @@ mod tests {
     #[test]
     fn secret_debug_hides_value() {
         assert_eq!(format!("{:?}", Secret::new("abc".into())), "Secret(***)");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_config_that_is_a_symlink_is_written_through_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("dotfiles-config.toml");
+        fs::write(&real, "# kept\n").unwrap();
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o644)).unwrap();
+        let link = dir.path().join("config.toml");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let mut editor = ConfigEditor::open(&link).unwrap();
+        editor
+            .add_profile("shop", &[("vendor", "rastro".into()), ("token", "t0k".into())])
+            .unwrap();
+        editor.save().unwrap();
+        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        let text = fs::read_to_string(&real).unwrap();
+        assert!(text.contains("# kept") && text.contains("t0k"), "{text}");
+        let mode = fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "a file with a token is owner-only");
     }
 
     #[test]

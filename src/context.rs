@@ -177,7 +177,7 @@ impl Context {
         } else {
             configured
         };
-        let token = config::resolve_token(&selected)?;
+        let token = config::resolve_token(&selected, self.http.timeout).await?;
         let auth = vendor.auth_headers(profile, &token)?;
         let http = Http::new(vendor, &base_url, auth, &token, self.http.clone())?;
         Ok((selected, http))

@@ -205,8 +205,37 @@ pub struct Http {
 }
 
 /// A response with a 2xx status.
-pub struct Reply {
+pub struct Success {
     pub body: bytes::Bytes,
+}
+
+/// A reply's body: read (up to the bound), or left open to be streamed.
+pub enum Reply {
+    Read(bytes::Bytes),
+    Open(reqwest::Response),
+}
+
+/// The most of one reply catops holds: a page of a listing (1000 items) or a bulk answer is
+/// far below it.
+pub const MAX_REPLY_BYTES: usize = 64 << 20;
+/// Of an error reply only the start is kept: the vendor's message is in it.
+const MAX_ERROR_BYTES: usize = 1 << 20;
+
+/// Reads up to `limit` bytes of a body; true when there was more (not read).
+pub async fn read_bounded(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<(bytes::Bytes, bool), reqwest::Error> {
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = limit - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body.freeze(), true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body.freeze(), false))
 }
 
 impl Http {
@@ -366,18 +395,18 @@ impl Http {
         query: &[(&str, String)],
         body: Option<bytes::Bytes>,
         idempotent: bool,
-    ) -> Result<Reply, ApiError> {
+    ) -> Result<Success, ApiError> {
         let (status, body) = self
             .send_raw(method.clone(), path, query, body, idempotent)
             .await?;
         if status.is_success() {
-            Ok(Reply { body })
+            Ok(Success { body })
         } else {
             Err(self.status_error(&method, path, status, &body))
         }
     }
 
-    /// Like `send`, but any final status is returned with its body (for `catops api`).
+    /// Like `send`, but any final status is returned with its body.
     pub async fn send_raw(
         &self,
         method: Method,
@@ -386,6 +415,46 @@ impl Http {
         body: Option<bytes::Bytes>,
         idempotent: bool,
     ) -> Result<(StatusCode, bytes::Bytes), ApiError> {
+        let (status, reply) = self
+            .exchange(method.clone(), path, query, body, idempotent, false)
+            .await?;
+        match reply {
+            Reply::Read(bytes) => Ok((status, bytes)),
+            Reply::Open(response) => {
+                let (bytes, _) = read_bounded(response, MAX_REPLY_BYTES)
+                    .await
+                    .map_err(|err| self.transport_error(&method, path, &err))?;
+                Ok((status, bytes))
+            }
+        }
+    }
+
+    /// Like `send_raw`, but a 2xx reply is left open to be streamed (`catops api`): it may be
+    /// larger than catops would hold.
+    pub async fn send_streaming(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<bytes::Bytes>,
+        idempotent: bool,
+    ) -> Result<(StatusCode, Reply), ApiError> {
+        self.exchange(method, path, query, body, idempotent, true)
+            .await
+    }
+
+    /// One request with its retries. A reply's body is read up to a bound: a page of a listing
+    /// or a bulk answer is far below it, and a server that sends gigabytes must not take the
+    /// memory with it.
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<bytes::Bytes>,
+        idempotent: bool,
+        stream_success: bool,
+    ) -> Result<(StatusCode, Reply), ApiError> {
         let url = self.url(path, query);
         let mut attempt = 0u32;
         loop {
@@ -402,11 +471,21 @@ impl Http {
             }
             self.log_request(&method, &url, body.as_deref());
             let outcome = match request.send().await {
+                Ok(response) if stream_success && response.status().is_success() => {
+                    let status = response.status();
+                    self.log_response(&method, &url, Some(status), started.elapsed(), None);
+                    return Ok((status, Reply::Open(response)));
+                }
                 Ok(response) => {
                     let status = response.status();
                     let retry_after = retry_after(response.headers());
-                    match response.bytes().await {
-                        Ok(bytes) => Ok((status, retry_after, bytes)),
+                    let limit = if status.is_success() {
+                        MAX_REPLY_BYTES
+                    } else {
+                        MAX_ERROR_BYTES
+                    };
+                    match read_bounded(response, limit).await {
+                        Ok((bytes, cut)) => Ok((status, retry_after, bytes, cut)),
                         Err(err) => Err(err),
                     }
                 }
@@ -415,15 +494,26 @@ impl Http {
             let elapsed = started.elapsed();
             let retries_left = attempt < self.settings.max_retries;
             match outcome {
-                Ok((status, retry_after, bytes)) => {
+                Ok((status, retry_after, bytes, cut)) => {
                     self.log_response(&method, &url, Some(status), elapsed, Some(&bytes));
+                    if cut && status.is_success() {
+                        return Err(self.unexpected(
+                            &method,
+                            path,
+                            &bytes,
+                            format!(
+                                "the reply is over {} MiB, more than catops reads of one response (catops api streams any size)",
+                                MAX_REPLY_BYTES >> 20
+                            ),
+                        ));
+                    }
                     if status == StatusCode::TOO_MANY_REQUESTS {
                         self.throttled.fetch_add(1, Ordering::Relaxed);
                     }
                     let retryable = status == StatusCode::TOO_MANY_REQUESTS
                         || (status.is_server_error() && idempotent);
                     if status.is_success() || !(retryable && retries_left) {
-                        return Ok((status, bytes));
+                        return Ok((status, Reply::Read(bytes)));
                     }
                     if !self
                         .wait_before_retry(attempt, retry_after, &status.to_string())
@@ -528,6 +618,10 @@ impl Http {
 
     pub fn redact(&self, text: &str) -> String {
         self.redactor.redact(text)
+    }
+
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 
     fn log_request(&self, method: &Method, url: &Url, body: Option<&[u8]>) {

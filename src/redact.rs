@@ -58,18 +58,137 @@ impl Redactor {
     }
 
     pub fn redact(&self, text: &str) -> String {
-        let mut text = redact_secret_parameters(text);
+        let redacted = self.redact_bytes(text.as_bytes());
+        // Only whole (valid UTF-8) forms are replaced, by ASCII: the text stays UTF-8.
+        String::from_utf8(redacted).unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
+    }
+
+    /// `redact` on bytes, which need not be UTF-8 (a body streamed to stdout).
+    pub fn redact_bytes(&self, bytes: &[u8]) -> Vec<u8> {
+        let mut text = redact_secret_parameters(bytes);
         for form in &self.forms {
-            if text.contains(form.as_str()) {
-                text = if form.chars().count() >= ANYWHERE_FROM_CHARS {
-                    text.replace(form.as_str(), MASK)
-                } else {
-                    replace_whole_words(&text, form)
-                };
-            }
+            let anywhere = form.chars().count() >= ANYWHERE_FROM_CHARS;
+            text = replace(&text, form.as_bytes(), anywhere);
         }
         text
     }
+
+    /// The longest form, for a stream that must not cut one in two.
+    fn longest(&self) -> usize {
+        self.forms.first().map_or(0, String::len)
+    }
+}
+
+/// Redacts a body that is written as it arrives: bytes that could be the start of a secret
+/// are held back until the next piece shows whether they are.
+pub struct StreamRedactor<'a> {
+    redactor: &'a Redactor,
+    held: Vec<u8>,
+}
+
+impl<'a> StreamRedactor<'a> {
+    pub fn new(redactor: &'a Redactor) -> Self {
+        StreamRedactor {
+            redactor,
+            held: Vec::new(),
+        }
+    }
+
+    /// The redacted bytes that can be written now.
+    pub fn push(&mut self, piece: &[u8]) -> Vec<u8> {
+        self.held.extend_from_slice(piece);
+        // A form cut by the end of what has arrived would be missed: keep enough back that any
+        // occurrence reaching past the cut is whole in the next round, and one byte more, for
+        // the whole-word rule and for `&` after a parameter value.
+        let keep = self.redactor.longest() + 1;
+        let mut cut = self.held.len().saturating_sub(keep);
+        if let Some(start) = self.straddling(cut) {
+            cut = start;
+        }
+        let ready: Vec<u8> = self.held.drain(..cut).collect();
+        self.redactor.redact_bytes(&ready)
+    }
+
+    /// The rest, at the end of the body.
+    pub fn finish(&mut self) -> Vec<u8> {
+        let rest = std::mem::take(&mut self.held);
+        self.redactor.redact_bytes(&rest)
+    }
+
+    /// The start of a form that runs across `cut`, if one does; and the start of a query
+    /// parameter whose value does (the value is cut at its end, which may not be here yet).
+    fn straddling(&self, cut: usize) -> Option<usize> {
+        let mut earliest: Option<usize> = None;
+        for form in &self.redactor.forms {
+            let form = form.as_bytes();
+            let from = cut.saturating_sub(form.len() - 1);
+            for (offset, window) in self.held[from..].windows(form.len()).enumerate() {
+                let start = from + offset;
+                if start >= cut {
+                    break;
+                }
+                if window == form {
+                    earliest = Some(earliest.map_or(start, |e| e.min(start)));
+                }
+            }
+        }
+        if let Some(start) = self.held[..cut]
+            .iter()
+            .rposition(|&b| b == b'?' || b == b'&')
+        {
+            if parameter_in_progress(&self.held[start + 1..cut]) {
+                earliest = Some(earliest.map_or(start, |e| e.min(start)));
+            }
+        }
+        // Holding back is bounded: a value this long is not a parameter worth the memory.
+        if earliest.is_some_and(|start| cut - start > MAX_HELD) {
+            return None;
+        }
+        earliest
+    }
+}
+
+/// How much of a possible `?name=value` a stream holds back at most.
+const MAX_HELD: usize = 64 * 1024;
+
+/// Whether `text` (what follows a `?` or `&` up to a cut) may still become a parameter whose
+/// value is to be masked: a name being written, or a name, `=` and a value not yet ended.
+fn parameter_in_progress(text: &[u8]) -> bool {
+    let name = text
+        .iter()
+        .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        .count();
+    match text.get(name) {
+        None => true,
+        Some(b'=') => text[name + 1..].iter().all(|&b| {
+            !matches!(b, b'&' | b'#' | b'"' | b'\'' | b'<' | b'>') && !b.is_ascii_whitespace()
+        }),
+        Some(_) => false,
+    }
+}
+
+/// Replaces `needle` in `text`: everywhere, or only where no word byte touches it.
+fn replace(text: &[u8], needle: &[u8], anywhere: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut copied = 0;
+    for start in memchr::memmem::find_iter(text, needle) {
+        if start < copied {
+            continue;
+        }
+        let end = start + needle.len();
+        if !anywhere {
+            let before = start.checked_sub(1).map(|i| text[i]);
+            let after = text.get(end).copied();
+            if before.is_some_and(is_word_byte) || after.is_some_and(is_word_byte) {
+                continue;
+            }
+        }
+        out.extend_from_slice(&text[copied..start]);
+        out.extend_from_slice(MASK.as_bytes());
+        copied = end;
+    }
+    out.extend_from_slice(&text[copied..]);
+    out
 }
 
 /// `%XX` for every byte that is not unreserved (RFC 3986), as strict encoders write it.
@@ -89,33 +208,9 @@ fn is_word_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-' || byte >= 0x80
 }
 
-/// Replaces the occurrences of `needle` that no word character touches on either side.
-fn replace_whole_words(text: &str, needle: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    for (start, _) in text.match_indices(needle) {
-        if start < copied {
-            continue;
-        }
-        let end = start + needle.len();
-        let before = start.checked_sub(1).map(|i| bytes[i]);
-        let after = bytes.get(end).copied();
-        if before.is_some_and(is_word_byte) || after.is_some_and(is_word_byte) {
-            continue;
-        }
-        out.push_str(&text[copied..start]);
-        out.push_str(MASK);
-        copied = end;
-    }
-    out.push_str(&text[copied..]);
-    out
-}
-
 /// `?api_key=abc&x=1` → `?api_key=***&x=1`, for the parameter names in `SECRET_PARAMETERS`.
-fn redact_secret_parameters(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
+fn redact_secret_parameters(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
     let mut copied = 0;
     let mut index = 0;
     while index < bytes.len() {
@@ -127,7 +222,7 @@ fn redact_secret_parameters(text: &str) -> String {
                     .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
                     .count();
             if bytes.get(name_end) == Some(&b'=') {
-                let name = &text[name_start..name_end];
+                let name = &bytes[name_start..name_end];
                 let value_start = name_end + 1;
                 let value_end = value_start
                     + bytes[value_start..]
@@ -139,10 +234,10 @@ fn redact_secret_parameters(text: &str) -> String {
                         .count();
                 let secret = SECRET_PARAMETERS
                     .iter()
-                    .any(|p| p.eq_ignore_ascii_case(name));
+                    .any(|p| p.as_bytes().eq_ignore_ascii_case(name));
                 if secret && value_end > value_start {
-                    out.push_str(&text[copied..value_start]);
-                    out.push_str(MASK);
+                    out.extend_from_slice(&bytes[copied..value_start]);
+                    out.extend_from_slice(MASK.as_bytes());
                     copied = value_end;
                 }
                 index = value_end;
@@ -151,7 +246,7 @@ fn redact_secret_parameters(text: &str) -> String {
         }
         index += 1;
     }
-    out.push_str(&text[copied..]);
+    out.extend_from_slice(&bytes[copied..]);
     out
 }
 
@@ -205,6 +300,24 @@ mod tests {
             redactor.redact("see ?keys=1&monkey=2"),
             "see ?keys=1&monkey=2"
         );
+    }
+
+    #[test]
+    fn a_stream_cut_anywhere_is_redacted_as_a_whole() {
+        let redactor = Redactor::new(["sk_live/AbC+123/xyz="]);
+        let body = br#"{"echo":"sk_live\/AbC+123\/xyz=","url":"https://h/x?api_key=s3cr3t&n=1","short":"sk_live/AbC+123/xyz="}"#;
+        let whole = redactor.redact_bytes(body);
+        for piece in [1, 2, 3, 7, 19, 64] {
+            let mut stream = StreamRedactor::new(&redactor);
+            let mut out = Vec::new();
+            for chunk in body.chunks(piece) {
+                out.extend(stream.push(chunk));
+            }
+            out.extend(stream.finish());
+            assert_eq!(out, whole, "pieces of {piece}: {}", String::from_utf8_lossy(&out));
+        }
+        assert!(!String::from_utf8_lossy(&whole).contains("AbC"));
+        assert!(!String::from_utf8_lossy(&whole).contains("s3cr3t"));
     }
 
     #[test]

@@ -311,12 +311,20 @@ fn dry_run_validates_and_plans_without_a_request() {
 fn a_refused_token_stops_the_import_with_exit_4() {
     let sandbox = Sandbox::start();
     let env = Env::new();
-    env.write("p.csv", &product_csv(5_000));
+    env.write("p.csv", &product_csv(50_000));
     let run = env
         .on_with(
             &sandbox,
             "sandbox",
-            &["bulk", "upsert", "p.csv", "--catalog", "cat_demo"],
+            &[
+                "bulk",
+                "upsert",
+                "p.csv",
+                "--catalog",
+                "cat_demo",
+                "--concurrency",
+                "1",
+            ],
             |c| {
                 c.env("CATOPS_TOKEN", "wrong");
             },

@@ -1,5 +1,6 @@
 //! `catops api [-X METHOD] PATH [-d JSON|@FILE]`: an authenticated raw request to the
-//! profile's vendor, for endpoints catops does not wrap. The body goes to stdout as it came.
+//! profile's vendor, for endpoints catops does not wrap. The body streams to stdout as it
+//! comes, whatever its size, with the token masked if the server echoes it.
 
 use std::io::{Read, Write};
 
@@ -8,6 +9,8 @@ use reqwest::Method;
 
 use crate::context::Context;
 use crate::error::{exit, usage, Failure};
+use crate::http::{read_bounded, Reply, MAX_REPLY_BYTES};
+use crate::redact::StreamRedactor;
 use crate::vendors::Operation;
 
 #[derive(Debug, Args)]
@@ -35,6 +38,11 @@ pub async fn run(args: ApiArgs, ctx: &Context) -> anyhow::Result<u8> {
         return usage(format!("PATH must start with /, e.g. /{}", args.path));
     }
     let (path, query) = split_query(&args.path);
+    if climbs_above_base(path) {
+        return usage(format!(
+            "PATH {path} climbs above the profile's base path: catops api reaches the vendor's API only"
+        ));
+    }
     let api = ctx.api(Operation::Api).await?;
     let http = api.http();
     // Only requests that change nothing are repeated after a server error.
@@ -43,7 +51,7 @@ pub async fn run(args: ApiArgs, ctx: &Context) -> anyhow::Result<u8> {
         Method::GET | Method::HEAD | Method::PUT | Method::DELETE
     );
     let (status, reply) = http
-        .send_raw(
+        .send_streaming(
             method.clone(),
             path,
             &query,
@@ -51,26 +59,111 @@ pub async fn run(args: ApiArgs, ctx: &Context) -> anyhow::Result<u8> {
             idempotent,
         )
         .await?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    match ctx.jq() {
-        Some(jq) if !reply.is_empty() => {
-            let json: serde_json::Value = serde_json::from_slice(&reply)
-                .map_err(|err| Failure::usage(format!("--jq: the response is not JSON: {err}")))?;
-            jq.write(&json, &mut out)?;
-        }
-        _ => {
-            out.write_all(&reply)?;
-            if !reply.ends_with(b"\n") && !reply.is_empty() {
-                out.write_all(b"\n")?;
+    let mut out = std::io::stdout().lock();
+    // SPEC §7: a token never reaches stdout, even when the server echoes it back.
+    let mut printer = Printed {
+        redacted: StreamRedactor::new(http.redactor()),
+        ends_with_newline: true,
+    };
+    let broke_off = |err: reqwest::Error| {
+        anyhow::anyhow!("{}: {method} {path}: the reply broke off: {err}", http.vendor())
+    };
+    let error_body = match (ctx.jq(), reply) {
+        (None, Reply::Open(mut response)) => {
+            while let Some(chunk) = response.chunk().await.map_err(broke_off)? {
+                printer.write(&mut out, &chunk)?;
             }
+            None
         }
-    }
-    out.flush()?;
+        (None, Reply::Read(bytes)) => {
+            printer.write(&mut out, &bytes)?;
+            Some(bytes)
+        }
+        (Some(jq), reply) => {
+            let whole = match reply {
+                Reply::Read(bytes) => bytes,
+                Reply::Open(response) => {
+                    let (bytes, cut) = read_bounded(response, MAX_REPLY_BYTES)
+                        .await
+                        .map_err(broke_off)?;
+                    if cut {
+                        return Err(Failure::new(
+                            exit::FAILURE,
+                            format!(
+                                "--jq: the reply is over {} MiB; without --jq it streams to stdout",
+                                MAX_REPLY_BYTES >> 20
+                            ),
+                        )
+                        .into());
+                    }
+                    bytes
+                }
+            };
+            if !whole.is_empty() {
+                let json: serde_json::Value = serde_json::from_slice(&whole).map_err(|err| {
+                    Failure::new(exit::FAILURE, format!("--jq: the response is not JSON: {err}"))
+                })?;
+                let mut filtered = Vec::new();
+                jq.write(&json, &mut filtered)?;
+                printer.write(&mut out, &filtered)?;
+            }
+            Some(whole)
+        }
+    };
+    printer.finish(&mut out)?;
     if status.is_success() {
         return Ok(exit::OK);
     }
-    Err(http.status_error(&method, path, status, &reply).into())
+    let body = error_body.unwrap_or_default();
+    Err(http.status_error(&method, path, status, &body).into())
+}
+
+/// The body on stdout, redacted as it goes, ending with a line break.
+struct Printed<'a> {
+    redacted: StreamRedactor<'a>,
+    ends_with_newline: bool,
+}
+
+impl Printed<'_> {
+    fn write(&mut self, out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
+        let ready = self.redacted.push(bytes);
+        self.emit(out, &ready)
+    }
+
+    fn finish(&mut self, out: &mut impl Write) -> std::io::Result<()> {
+        let rest = self.redacted.finish();
+        self.emit(out, &rest)?;
+        if !self.ends_with_newline {
+            out.write_all(b"\n")?;
+        }
+        out.flush()
+    }
+
+    fn emit(&mut self, out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
+        if let Some(&last) = bytes.last() {
+            self.ends_with_newline = last == b'\n';
+        }
+        out.write_all(bytes)
+    }
+}
+
+/// Whether `..` segments (plain or percent-encoded, which URL rules resolve alike) take the
+/// path above where it starts.
+fn climbs_above_base(path: &str) -> bool {
+    let mut depth = 0i64;
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        match percent_decode(segment).as_str() {
+            "." => {}
+            ".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return true;
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    false
 }
 
 /// `-d '{"a":1}'`, `-d @body.json` or `-d @-`; the body must be JSON.
@@ -151,5 +244,16 @@ mod tests {
         assert_eq!(split_query("/a").1, vec![]);
         assert_eq!(percent_decode("a%2"), "a%2");
         assert_eq!(percent_decode("%zz+b"), "%zz b");
+    }
+
+    #[test]
+    fn paths_may_not_climb_above_the_base() {
+        assert!(climbs_above_base("/../../x"));
+        assert!(climbs_above_base("/a/../../x"));
+        assert!(climbs_above_base("/%2e%2e/x"));
+        assert!(climbs_above_base("/%2E%2E"));
+        assert!(!climbs_above_base("/a/../b"));
+        assert!(!climbs_above_base("/public/catalogs/./x"));
+        assert!(!climbs_above_base("/v1/sources/a..b"));
     }
 }

@@ -146,7 +146,15 @@ pub async fn run(command: BulkCommand, ctx: &Context) -> anyhow::Result<u8> {
 pub async fn execute(ctx: &Context, args: BulkArgs, request: BulkRequest) -> anyhow::Result<u8> {
     let command = request.operation.command();
     let profile_name = ctx.selected()?.name;
-    let (target, profile) = ctx.bulk_target(request).await?;
+    // A bulk command hears signals itself; until its run starts (a token_cmd may still be
+    // running), one ends it here.
+    let (target, profile) = tokio::select! {
+        connected = ctx.bulk_target(request) => connected?,
+        () = crate::interrupt::interrupted() => {
+            eprintln!("interrupted");
+            return Ok(crate::error::exit::INTERRUPTED);
+        }
+    };
     let max = target.max_items();
     let batch_size = match args.batch_size {
         Some(n) if n as usize > max => {
