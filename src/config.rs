@@ -579,7 +579,12 @@ fn write_private(
 }
 
 #[cfg(not(unix))]
-fn write_private(tmp: &Path, _original: &Path, bytes: &[u8], _holds_token: bool) -> std::io::Result<()> {
+fn write_private(
+    tmp: &Path,
+    _original: &Path,
+    bytes: &[u8],
+    _holds_token: bool,
+) -> std::io::Result<()> {
     fs::write(tmp, bytes)
 }
 
@@ -638,10 +643,16 @@ mod tests {
         std::os::unix::fs::symlink(&real, &link).unwrap();
         let mut editor = ConfigEditor::open(&link).unwrap();
         editor
-            .add_profile("shop", &[("vendor", "rastro".into()), ("token", "t0k".into())])
+            .add_profile(
+                "shop",
+                &[("vendor", "rastro".into()), ("token", "t0k".into())],
+            )
             .unwrap();
         editor.save().unwrap();
-        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
         let text = fs::read_to_string(&real).unwrap();
         assert!(text.contains("# kept") && text.contains("t0k"), "{text}");
         let mode = fs::metadata(&real).unwrap().permissions().mode() & 0o777;

@@ -60,7 +60,8 @@ impl Redactor {
     pub fn redact(&self, text: &str) -> String {
         let redacted = self.redact_bytes(text.as_bytes());
         // Only whole (valid UTF-8) forms are replaced, by ASCII: the text stays UTF-8.
-        String::from_utf8(redacted).unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
+        String::from_utf8(redacted)
+            .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
     }
 
     /// `redact` on bytes, which need not be UTF-8 (a body streamed to stdout).
@@ -314,7 +315,12 @@ mod tests {
                 out.extend(stream.push(chunk));
             }
             out.extend(stream.finish());
-            assert_eq!(out, whole, "pieces of {piece}: {}", String::from_utf8_lossy(&out));
+            assert_eq!(
+                out,
+                whole,
+                "pieces of {piece}: {}",
+                String::from_utf8_lossy(&out)
+            );
         }
         assert!(!String::from_utf8_lossy(&whole).contains("AbC"));
         assert!(!String::from_utf8_lossy(&whole).contains("s3cr3t"));

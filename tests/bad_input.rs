@@ -168,6 +168,20 @@ const CASES: &[Case] = &[
         ..CASE
     },
     Case {
+        behaviour: "UTF-16 with a byte-order mark is named, not read as garbage",
+        file: "utf16_le_bom.csv",
+        code: 2,
+        error: "the input is UTF-16 (little-endian, with a byte-order mark), not UTF-8",
+        ..CASE
+    },
+    Case {
+        behaviour: "UTF-16 without a byte-order mark is named too",
+        file: "utf16_be_no_bom.csv",
+        code: 2,
+        error: "the input is UTF-16 (big-endian), not UTF-8",
+        ..CASE
+    },
+    Case {
         behaviour: "a header that is not UTF-8 makes the input unusable",
         file: "invalid_utf8_header.csv",
         code: 2,
@@ -816,6 +830,16 @@ fn check(case: &Case) {
                     "row {row}: expected {reason:?} in {error:?}"
                 );
                 assert!(line.get("record").is_some(), "row {row} has no record");
+                // A row shown with U+FFFD keeps its own bytes, so fixing and re-importing
+                // the rejects file cannot store the replacement character.
+                if line["record"].to_string().contains('\u{FFFD}') {
+                    use base64::Engine as _;
+                    let raw = line["raw_base64"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("row {row} lost its bytes: {line}"));
+                    let bytes = base64::prelude::BASE64_STANDARD.decode(raw).unwrap();
+                    assert!(std::str::from_utf8(&bytes).is_err(), "row {row}: {line}");
+                }
             }
         }
     }

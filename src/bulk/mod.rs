@@ -133,15 +133,17 @@ pub async fn run(settings: Settings, target: BulkTarget) -> anyhow::Result<Outco
         }
     };
     let append_rejects = settings.resume && !resumed.done.is_empty();
-    let rejects = Rejects::new(settings.rejects.clone(), append_rejects).map_err(|err| {
-        Failure::new(
-            exit::FAILURE,
-            format!(
-                "cannot replace the rejects file {}: {err}",
+    let rejects = match Rejects::new(settings.rejects.clone(), append_rejects) {
+        Ok(rejects) => rejects,
+        Err(err) => {
+            discard(journal);
+            return Err(Failure::usage(format!(
+                "cannot use {} as the rejects file: {err}",
                 settings.rejects.display()
-            ),
-        )
-    })?;
+            ))
+            .into());
+        }
+    };
 
     let halt = Arc::new(Halt::default());
     let interrupted = Arc::new(AtomicBool::new(false));

@@ -20,12 +20,18 @@ impl Rejects {
     /// is removed now, so a rejects file never outlives the run that wrote it (a CI step that
     /// uploads "the rejects file if present" must not find a stale one).
     pub fn new(path: PathBuf, append: bool) -> std::io::Result<Rejects> {
-        if !append {
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-                Err(err) => return Err(err),
-            }
+        // Only a regular file (or a link) is removed: a rejects path naming a device such as
+        // /dev/stdout is written to, never deleted.
+        let stale = std::fs::symlink_metadata(&path)
+            .is_ok_and(|meta| meta.is_file() || meta.file_type().is_symlink());
+        if !append && stale {
+            std::fs::remove_file(&path)?;
+        }
+        if std::fs::metadata(&path).is_ok_and(|meta| meta.is_dir()) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "it is a directory",
+            ));
         }
         Ok(Rejects {
             path,

@@ -66,7 +66,10 @@ pub async fn run(args: ApiArgs, ctx: &Context) -> anyhow::Result<u8> {
         ends_with_newline: true,
     };
     let broke_off = |err: reqwest::Error| {
-        anyhow::anyhow!("{}: {method} {path}: the reply broke off: {err}", http.vendor())
+        anyhow::anyhow!(
+            "{}: {method} {path}: the reply broke off: {err}",
+            http.vendor()
+        )
     };
     let error_body = match (ctx.jq(), reply) {
         (None, Reply::Open(mut response)) => {
@@ -101,7 +104,10 @@ pub async fn run(args: ApiArgs, ctx: &Context) -> anyhow::Result<u8> {
             };
             if !whole.is_empty() {
                 let json: serde_json::Value = serde_json::from_slice(&whole).map_err(|err| {
-                    Failure::new(exit::FAILURE, format!("--jq: the response is not JSON: {err}"))
+                    Failure::new(
+                        exit::FAILURE,
+                        format!("--jq: the response is not JSON: {err}"),
+                    )
                 })?;
                 let mut filtered = Vec::new();
                 jq.write(&json, &mut filtered)?;
