@@ -24,21 +24,13 @@ pub struct Chunk {
     rows: Vec<RowSpan>,
     prefix_len: usize,
     suffix_len: usize,
-    /// Numbered as the reader closes chunks; the halves of a split keep their chunk's number.
+    /// Numbered from 1 as the reader fills chunks; the halves of a split keep their number.
     id: u64,
-    /// A hash of each row's key (unique field, id), for rows that must wait for this chunk's
-    /// answer; a half has none (its whole chunk holds them).
-    keys: Vec<u64>,
 }
 
 impl Chunk {
     pub fn id(&self) -> u64 {
         self.id
-    }
-
-    /// The rows' key hashes (a half has none: its whole chunk holds them).
-    pub fn keys(&self) -> &[u64] {
-        &self.keys
     }
 
     pub fn len(&self) -> usize {
@@ -71,7 +63,7 @@ impl Chunk {
             for span in spans {
                 builder.start_item();
                 builder.buffer.extend_from_slice(self.item(span));
-                builder.commit(span.row, span.line, None);
+                builder.commit(span.row, span.line);
             }
             builder.close(suffix, self.id)
         };
@@ -83,7 +75,6 @@ impl Chunk {
 struct Builder {
     buffer: Vec<u8>,
     rows: Vec<RowSpan>,
-    keys: Vec<u64>,
     prefix_len: usize,
     /// Where the item being written begins, and where the buffer ended before it (its comma);
     /// both the buffer's end when no item is started.
@@ -100,7 +91,6 @@ impl Builder {
             mark: buffer.len(),
             buffer,
             rows: Vec::with_capacity(rows),
-            keys: Vec::new(),
             prefix_len: prefix.len(),
         }
     }
@@ -121,8 +111,7 @@ impl Builder {
         self.buffer.truncate(self.mark);
     }
 
-    fn commit(&mut self, row: u64, line: u64, key: Option<u64>) {
-        self.keys.extend(key);
+    fn commit(&mut self, row: u64, line: u64) {
         self.rows.push(RowSpan {
             row,
             line,
@@ -148,7 +137,6 @@ impl Builder {
             prefix_len: self.prefix_len,
             suffix_len: suffix.len(),
             id,
-            keys: self.keys,
         }
     }
 }
@@ -200,14 +188,10 @@ impl Chunker {
         self.current.discard();
     }
 
-    /// Keeps the item written since `start_item` as row `row` (with its key's hash); returns a
-    /// chunk that is full and ready to send, if keeping it closed one.
-    pub fn commit_item(
-        &mut self,
-        row: u64,
-        line: u64,
-        key: Option<u64>,
-    ) -> Result<Option<Chunk>, TooLarge> {
+    /// Keeps the item written since `start_item` as row `row`; returns a chunk that is full
+    /// and ready to send, if keeping it closed one (the row is in it, or opens the next chunk
+    /// when it did not fit).
+    pub fn commit_item(&mut self, row: u64, line: u64) -> Result<Option<Chunk>, TooLarge> {
         let item_bytes = self.current.buffer.len() - self.current.item_start;
         let envelope = self.prefix.len() + self.suffix.len();
         if item_bytes + envelope > MAX_BODY_BYTES {
@@ -221,11 +205,11 @@ impl Chunker {
             let full = self.close();
             self.current.start_item();
             self.current.buffer.extend_from_slice(&item);
-            self.current.commit(row, line, key);
+            self.current.commit(row, line);
             debug_assert!(self.max_items > 1, "a one-row chunk is closed at once");
             return Ok(Some(full));
         }
-        self.current.commit(row, line, key);
+        self.current.commit(row, line);
         Ok((self.current.rows.len() >= self.max_items).then(|| self.close()))
     }
 
@@ -254,7 +238,7 @@ mod tests {
 
     fn push(chunker: &mut Chunker, n: u64, item: &[u8]) -> Result<Option<Chunk>, TooLarge> {
         chunker.start_item().extend_from_slice(item);
-        chunker.commit_item(n, n + 1, Some(n))
+        chunker.commit_item(n, n + 1)
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::chunk::{Chunk, RowSpan};
-use super::inflight::InFlight;
+use super::inflight::Answered;
 use super::outcomes::{Counters, Event};
 use super::summary::describe_rates;
 use super::throttle::Throttle;
@@ -25,7 +25,8 @@ pub struct Delivery {
     pub counters: Arc<Counters>,
     pub events: mpsc::Sender<Event>,
     pub halt: Arc<Halt>,
-    pub in_flight: Arc<InFlight>,
+    /// Where the reader hears that a chunk's keys are free (None on a dry run).
+    pub answered: Option<Answered>,
     pub quiet: bool,
     /// The first error that makes further requests pointless (401, 403, 404, a reply that
     /// cannot be read, a refusal that is about the request), with a hint of our own.
@@ -70,7 +71,7 @@ impl Delivery {
         counters: Arc<Counters>,
         events: mpsc::Sender<Event>,
         halt: Arc<Halt>,
-        in_flight: Arc<InFlight>,
+        answered: Option<Answered>,
         quiet: bool,
     ) -> Delivery {
         Delivery {
@@ -79,7 +80,7 @@ impl Delivery {
             counters,
             events,
             halt,
-            in_flight,
+            answered,
             quiet,
             fatal: Mutex::new(None),
             unsettled: Mutex::new(HashMap::new()),
@@ -89,7 +90,7 @@ impl Delivery {
     /// Sends one chunk, splitting it when the vendor refuses it, until each of its rows has
     /// its end; then its keys are free for later rows.
     pub async fn deliver(&self, chunk: Chunk) {
-        let (id, keys) = (chunk.id(), chunk.keys().to_vec());
+        let id = chunk.id();
         self.lock_unsettled().insert(id, chunk.len());
         let mut first = true;
         let mut steps = vec![Step::One(chunk)];
@@ -128,7 +129,9 @@ impl Delivery {
                 }
             }
         }
-        self.in_flight.release(&keys);
+        if let Some(answered) = &self.answered {
+            answered.chunk(id);
+        }
         let mut unsettled = self.lock_unsettled();
         if unsettled.get(&id) == Some(&0) {
             unsettled.remove(&id);

@@ -36,7 +36,7 @@ use crate::input::{self, InputFormat, InputTrack, Typing};
 use crate::vendors::{BulkTarget, VendorKind};
 use chunk::Chunk;
 use deliver::Delivery;
-use inflight::InFlight;
+use inflight::KeyTracker;
 pub use journal::JournalHeader;
 use journal::{Journal, Resumed};
 use outcomes::{Counters, Event, Writer};
@@ -155,7 +155,7 @@ pub async fn run(settings: Settings, target: BulkTarget) -> anyhow::Result<Outco
     ));
     let counters = Arc::new(Counters::default());
     let target = Arc::new(target);
-    let in_flight = Arc::new(InFlight::default());
+    let (keys, answered) = KeyTracker::new();
     let (chunks_tx, mut chunks_rx) = mpsc::channel::<Chunk>(settings.concurrency.max(1));
     let (events_tx, events_rx) = mpsc::channel::<Event>(4096);
 
@@ -172,7 +172,7 @@ pub async fn run(settings: Settings, target: BulkTarget) -> anyhow::Result<Outco
         events: events_tx.clone(),
         halt: halt.clone(),
         counters: counters.clone(),
-        in_flight: (!settings.dry_run).then(|| in_flight.clone()),
+        keys: (!settings.dry_run).then_some(keys),
         track: track.clone(),
         verbose: settings.verbose,
     }
@@ -208,7 +208,7 @@ pub async fn run(settings: Settings, target: BulkTarget) -> anyhow::Result<Outco
         counters.clone(),
         events_tx.clone(),
         halt.clone(),
-        in_flight,
+        Some(answered),
         settings.quiet,
     ));
 
@@ -344,6 +344,9 @@ async fn resumed_input(
     settings: &Settings,
     prefix: Option<input::Prefix>,
 ) -> Result<InputTrack, Failure> {
+    if settings.journal.is_none() || settings.dry_run {
+        return Ok(InputTrack::counting());
+    }
     let Some(prefix) = prefix.filter(|p| p.bytes > 0) else {
         return Ok(InputTrack::expecting(None));
     };

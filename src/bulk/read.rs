@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::chunk::{Chunk, Chunker, TooLarge};
-use super::inflight::{key_hash, InFlight};
+use super::inflight::{key_hash, KeyTracker};
 use super::journal::RowSet;
 use super::outcomes::{Counters, Event};
 use super::Halt;
@@ -39,7 +39,7 @@ pub struct Reader {
     pub halt: Arc<Halt>,
     pub counters: Arc<Counters>,
     /// None on a dry run: nothing is in flight.
-    pub in_flight: Option<Arc<InFlight>>,
+    pub keys: Option<KeyTracker>,
     pub track: Arc<InputTrack>,
     pub verbose: bool,
 }
@@ -66,10 +66,13 @@ impl Reader {
                     return Ok(());
                 }
             };
+            let keys = self.keys.take();
             let (prefix, suffix) = self.target.envelope();
             let mut sink = Sink {
                 chunker: Chunker::new(self.batch_size, prefix, suffix),
                 reader: &self,
+                keys,
+                filling: Vec::new(),
                 duplicates_named: 0,
             };
             sink.read(records)
@@ -104,6 +107,9 @@ pub fn display_input(input: &str) -> &str {
 struct Sink<'a> {
     chunker: Chunker,
     reader: &'a Reader,
+    keys: Option<KeyTracker>,
+    /// The key hashes of the rows of the chunk being filled, in order.
+    filling: Vec<u64>,
     duplicates_named: u64,
 }
 
@@ -244,28 +250,27 @@ impl Sink<'_> {
         }
     }
 
-    /// Keeps the item written into `chunker.start_item()`, handing on the chunk it fills. A
-    /// row whose key is in a request still unanswered first waits for that answer.
+    /// Keeps the item written into `chunker.start_item()`, handing on the chunk it fills.
     fn commit(&mut self, row: u64, line: u64, key: &[u8]) -> Go {
-        let reader = self.reader;
-        let hash = match &reader.in_flight {
-            Some(in_flight) => {
-                let hash = key_hash(key);
-                if in_flight.contains(hash) {
-                    self.note_duplicate(row, line, key);
-                    in_flight.wait_for(hash, &reader.halt.flag);
-                    if reader.halt.is_set() {
-                        self.chunker.discard_item();
-                        return Go::Stop(Ok(()));
-                    }
-                }
-                Some(hash)
+        let hash = self.keys.as_ref().map(|_| key_hash(key));
+        match self.chunker.commit_item(row, line) {
+            Ok(None) => {
+                self.filling.extend(hash);
+                Go::On
             }
-            None => None,
-        };
-        match self.chunker.commit_item(row, line, hash) {
-            Ok(Some(full)) => self.hand_off(full),
-            Ok(None) => Go::On,
+            Ok(Some(full)) => {
+                // The row is in the chunk it filled, or else (it did not fit there) opens
+                // the next one.
+                let opened_next = full.rows().last().is_none_or(|r| r.row != row);
+                if !opened_next {
+                    self.filling.extend(hash);
+                }
+                let going = self.hand_off(full);
+                if opened_next {
+                    self.filling.extend(hash);
+                }
+                going
+            }
             Err(TooLarge { item_bytes }) => {
                 let reason = format!(
                     "the row is {item_bytes} bytes as JSON, more than a request may carry (5 MiB)"
@@ -275,36 +280,53 @@ impl Sink<'_> {
         }
     }
 
-    fn note_duplicate(&mut self, row: u64, line: u64, key: &[u8]) {
-        let reader = self.reader;
-        reader.counters.duplicates.fetch_add(1, Ordering::Relaxed);
-        if reader.verbose && self.duplicates_named < DUPLICATES_NAMED {
-            self.duplicates_named += 1;
-            eprintln!(
-                "* row {row} (line {line}): key {} is in a request not answered yet; waiting for it, so the last row for the key wins",
-                String::from_utf8_lossy(key)
-            );
-        }
-    }
-
-    /// Hands a full chunk to the senders; stops when a resumed input turns out not to begin
-    /// as the journal's did (stdin: checked as it is read).
+    /// Hands a full chunk to the senders, once no request in flight holds any of its rows'
+    /// keys; stops when a resumed input turns out not to begin as the journal's did (stdin:
+    /// checked as it is read).
     fn hand_off(&mut self, chunk: Chunk) -> Go {
         let reader = self.reader;
         if reader.track.verdict() == Verdict::Different {
             reader.halt.set();
             return Go::Stop(Err(identity_failure(&reader.input_name, &reader.track)));
         }
-        if let Some(in_flight) = &reader.in_flight {
-            in_flight.hold(chunk.keys());
+        if let Some(keys) = &mut self.keys {
+            let next = keys.new_list();
+            let mut hashes = std::mem::replace(&mut self.filling, next);
+            let Some(cleared) = keys.clear(&mut hashes, &reader.halt.flag) else {
+                return Go::Stop(Ok(()));
+            };
+            keys.handed_off(chunk.id(), hashes);
+            if cleared.duplicates > 0 {
+                self.note_duplicates(&chunk, &cleared.keys, cleared.duplicates);
+            }
         }
         match reader.chunks.blocking_send(chunk) {
             Ok(()) => Go::On,
-            Err(mpsc::error::SendError(chunk)) => {
-                if let Some(in_flight) = &reader.in_flight {
-                    in_flight.release(chunk.keys());
-                }
-                Go::Stop(Ok(()))
+            Err(_) => Go::Stop(Ok(())),
+        }
+    }
+
+    /// Counts the rows that waited for their key, and with -v names the first few.
+    fn note_duplicates(&mut self, chunk: &Chunk, met: &[u64], count: u64) {
+        let reader = self.reader;
+        reader
+            .counters
+            .duplicates
+            .fetch_add(count, Ordering::Relaxed);
+        if !reader.verbose || self.duplicates_named >= DUPLICATES_NAMED {
+            return;
+        }
+        for span in chunk.rows() {
+            let item: Value = serde_json::from_slice(chunk.item(span)).unwrap_or(Value::Null);
+            let Some(key) = reader.target.item_key(&item) else {
+                continue;
+            };
+            if met.contains(&key_hash(key.as_bytes())) && self.duplicates_named < DUPLICATES_NAMED {
+                self.duplicates_named += 1;
+                eprintln!(
+                    "* row {} (line {}): key {key} is in a request not answered yet; its request waits for that answer, so the last row for the key wins",
+                    span.row, span.line
+                );
             }
         }
     }
