@@ -3,7 +3,6 @@
 mod bulk;
 mod cli;
 mod config;
-mod context;
 mod error;
 mod http;
 mod input;
@@ -14,7 +13,7 @@ mod output;
 #[cfg(test)]
 mod proptests;
 mod redact;
-mod sandbox;
+mod secret;
 mod vendors;
 
 use std::process::ExitCode;
@@ -95,11 +94,12 @@ fn report(err: &anyhow::Error) -> u8 {
             return failure.code;
         }
         if let Some(api) = cause.downcast_ref::<ApiError>() {
+            let (code, hints) = vendors::explain(api);
             eprintln!("error: {api}");
-            for hint in api.hints() {
+            for hint in hints {
                 eprintln!("hint: {hint}");
             }
-            return api.exit_code();
+            return code;
         }
     }
     eprintln!("error: {err:#}");

@@ -12,7 +12,7 @@ use crate::input::csv_reader::CsvReader;
 use crate::input::json::{JsonArrayRecords, NdjsonRecords};
 use crate::input::typed::ValueType;
 use crate::input::{EmptyCells, Typing};
-use crate::vendors::{batch, catalogix};
+use catops_spec::{batch, catalogix};
 
 fn reader(bytes: Vec<u8>) -> Box<dyn BufRead + Send> {
     Box::new(std::io::Cursor::new(bytes))

@@ -3,6 +3,8 @@
 //! rejects file names (row, line, reason), which rows arrived at the vendor, and never a panic.
 //! The two huge cases (a row over 5 MiB, a row of 10,000 columns) are generated at test time.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,5 +1,7 @@
 //! Bulk imports end to end: the real binary streaming files into the sandbox over HTTP.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 mod common;
 
 use std::io::Read;
@@ -350,7 +352,7 @@ fn a_refused_token_stops_the_import_with_exit_4() {
         n("rows_read"),
         "{summary}"
     );
-    assert!(n("not_sent") > 0, "{summary}");
+    assert!(n("rows_read") < 50_000, "the run stopped early: {summary}");
     assert_eq!(
         rejects(&env, "p.rejects.ndjson").len() as u64,
         n("failed") + n("rejected")

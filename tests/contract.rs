@@ -4,6 +4,8 @@
 //! keep a misreading from passing. Request bodies are checked against the vendors' own OpenAPI
 //! schemas where they publish one.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 mod common;
 
 use common::openapi::OpenApi;

@@ -1,6 +1,8 @@
 //! The shell-facing surface: committed completions and man pages are current, bash completion
 //! works in a real bash, `--jq` and `--columns` shape the output, and help shows examples.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 mod common;
 
 use std::collections::BTreeMap;

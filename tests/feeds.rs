@@ -1,6 +1,8 @@
 //! Enrichment, the catalogian delta feed, clevertap catalogs and `catops api`, end to end
 //! against the sandbox, and the story a user would try across them.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 mod common;
 
 use std::io::{BufRead, BufReader};

@@ -3,6 +3,8 @@
 //! moments. Every case ends with its documented exit code, no panic, no token shown, and every
 //! row accounted for.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 mod common;
 
 use std::io::{Read, Write};

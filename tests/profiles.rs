@@ -1,5 +1,7 @@
 //! Config file and profiles (SPEC §2), through the real binary.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 mod common;
 
 use common::{Env, Sandbox};

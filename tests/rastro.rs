@@ -1,5 +1,7 @@
 //! rastro catalogs and items end to end: the real binary over HTTP against the sandbox.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 mod common;
 
 use common::{Env, Sandbox};

@@ -2,6 +2,8 @@
 //! order, as bash scripts in one temporary home with `examples/` beside them, against the
 //! embedded sandbox. An example that stops working fails here.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 mod common;
 
 use std::path::Path;

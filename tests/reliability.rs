@@ -2,6 +2,8 @@
 //! with the sandbox holding exactly the input; bad responses give clear errors; tokens never
 //! appear in any output, log, journal or rejects file.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 mod common;
 
 use std::collections::HashMap;

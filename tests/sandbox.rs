@@ -1,5 +1,7 @@
 //! The embedded sandbox, the HTTP core's retries, timeouts and redaction, and streaming lists.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 mod common;
 
 use std::io::{BufRead, BufReader};

@@ -2,6 +2,8 @@
 //! HTTP: jobs that progress with time, the delta events that follow cat_demo, scopes,
 //! pagination, limits and the vendors' error bodies.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 mod common;
 
 use std::collections::HashSet;

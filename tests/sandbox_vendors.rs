@@ -1,6 +1,8 @@
 //! The sandbox's batch and catalogix emulations, over raw HTTP: documented limits, error
 //! bodies, rate limits, and the state that a request leaves behind.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 mod common;
 
 use std::io::{BufRead, BufReader};

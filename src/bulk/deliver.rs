@@ -16,11 +16,11 @@ use super::summary::describe_rates;
 use super::throttle::Throttle;
 use super::Halt;
 use crate::http::ApiError;
-use crate::vendors::{BulkReply, BulkTarget};
+use crate::vendors::{BulkEndpoint, BulkReply};
 
 /// What sender tasks share.
 pub struct Delivery {
-    pub target: Arc<BulkTarget>,
+    pub target: Arc<dyn BulkEndpoint>,
     pub throttle: Throttle,
     pub counters: Arc<Counters>,
     pub events: mpsc::Sender<Event>,
@@ -66,7 +66,7 @@ const SAME_REFUSAL_HINT: &str = "both halves of a refused chunk got this same an
 
 impl Delivery {
     pub fn new(
-        target: Arc<BulkTarget>,
+        target: Arc<dyn BulkEndpoint>,
         throttle: Throttle,
         counters: Arc<Counters>,
         events: mpsc::Sender<Event>,

@@ -33,7 +33,7 @@ use tokio::task::JoinSet;
 
 use crate::error::{exit, Failure};
 use crate::input::{self, InputFormat, InputTrack, Typing};
-use crate::vendors::{BulkTarget, VendorKind};
+use crate::vendors::BulkEndpoint;
 use chunk::Chunk;
 use deliver::Delivery;
 use inflight::KeyTracker;
@@ -110,14 +110,14 @@ impl Halt {
 /// How long a stopped reader, not blocked on its input, takes to notice.
 const READER_SETTLES: Duration = Duration::from_millis(500);
 
-pub async fn run(settings: Settings, target: BulkTarget) -> anyhow::Result<Outcome> {
+pub async fn run(settings: Settings, target: Box<dyn BulkEndpoint>) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     paths::check_distinct(
         &settings.input,
         &settings.rejects,
         settings.journal.as_deref(),
     )?;
-    let (journal, resumed) = open_journal(&settings, &target)?;
+    let (journal, resumed) = open_journal(&settings, target.as_ref())?;
     let track = match resumed_input(&settings, resumed.prefix).await {
         Ok(track) => Arc::new(track),
         Err(err) => {
@@ -154,7 +154,7 @@ pub async fn run(settings: Settings, target: BulkTarget) -> anyhow::Result<Outco
         settings.quiet,
     ));
     let counters = Arc::new(Counters::default());
-    let target = Arc::new(target);
+    let target: Arc<dyn BulkEndpoint> = Arc::from(target);
     let (keys, answered) = KeyTracker::new();
     let (chunks_tx, mut chunks_rx) = mpsc::channel::<Chunk>(settings.concurrency.max(1));
     let (events_tx, events_rx) = mpsc::channel::<Event>(4096);
@@ -248,7 +248,7 @@ pub async fn run(settings: Settings, target: BulkTarget) -> anyhow::Result<Outco
             retries: target.http().retries(),
             elapsed,
             rejects_file: recorded.rejects_file.as_deref(),
-            indexing_token: target.http().vendor() == VendorKind::Batch,
+            indexing_token: target.reports_indexing_token(),
         },
     );
     let journal_path = recorded.journal.as_ref().map(|j| j.path().to_path_buf());
@@ -312,7 +312,7 @@ pub async fn run(settings: Settings, target: BulkTarget) -> anyhow::Result<Outco
 /// Opens the journal (not on a dry run), recording whose import this is.
 fn open_journal(
     settings: &Settings,
-    target: &BulkTarget,
+    target: &dyn BulkEndpoint,
 ) -> anyhow::Result<(Option<Journal>, Resumed)> {
     let Some(path) = settings.journal.as_deref().filter(|_| !settings.dry_run) else {
         return Ok((None, Resumed::default()));

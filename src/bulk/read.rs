@@ -21,7 +21,7 @@ use crate::input::typed::ValueType;
 use crate::input::{
     self, InputError, InputFormat, InputTrack, Records, Typing, Undecodable, Verdict,
 };
-use crate::vendors::BulkTarget;
+use crate::vendors::BulkEndpoint;
 
 /// How many rows that wait for their key `-v` names.
 const DUPLICATES_NAMED: u64 = 5;
@@ -31,7 +31,7 @@ pub struct Reader {
     pub input_name: String,
     pub format: InputFormat,
     pub typing: Typing,
-    pub target: Arc<BulkTarget>,
+    pub target: Arc<dyn BulkEndpoint>,
     pub done: RowSet,
     pub batch_size: usize,
     pub chunks: mpsc::Sender<Chunk>,
@@ -123,7 +123,7 @@ impl Sink<'_> {
     fn read(&mut self, mut records: Records) -> ReadResult {
         // rastro takes a record as it is, so a CSV row can go straight to JSON with no map in
         // between (most of the per-row cost); only the unique field needs a look.
-        let fast_unique = match (&records, self.reader.target.records_are_items()) {
+        let fast_unique = match (&records, self.reader.target.passthrough_key()) {
             (Records::Csv(csv), Some(field)) => csv
                 .column(field)
                 .filter(|(_, kind)| {

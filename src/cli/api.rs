@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use clap::Args;
 use reqwest::Method;
 
-use crate::context::Context;
+use crate::cli::Context;
 use crate::error::{exit, usage, Failure};
 use crate::http::{read_bounded, Reply, MAX_REPLY_BYTES};
 use crate::redact::StreamRedactor;

@@ -3,7 +3,7 @@
 use clap::Subcommand;
 
 use super::bulk::{execute, BulkArgs};
-use crate::context::Context;
+use crate::cli::Context;
 use crate::vendors::{BulkRequest, Operation};
 
 #[derive(Debug, Subcommand)]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 
 use crate::bulk::{self, Rates, Settings};
-use crate::context::Context;
+use crate::cli::Context;
 use crate::error::{usage, Failure};
 use crate::input::typed::ValueType;
 use crate::input::{EmptyCells, InputFormat, Typing};

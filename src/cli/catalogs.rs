@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Subcommand};
 use serde::Deserialize;
 
-use crate::context::Context;
+use crate::cli::Context;
 use crate::error::{exit, usage, Failure};
 
-use crate::vendors::rastro::{NewCatalog, SchemaDefinition, SchemaField};
+use crate::vendors::rastro::{self, NewCatalog, SchemaDefinition, SchemaField};
+use crate::vendors::clevertap;
 use crate::vendors::{Api, Operation, MAX_CATALOGS_PAGE};
 
 use super::paging::Advance;
@@ -56,7 +57,7 @@ pub async fn run(command: CatalogsCommand, ctx: &Context) -> anyhow::Result<u8> 
         }
         CatalogsCommand::Get { id } => {
             let api = ctx.api(Operation::CatalogsGet).await?;
-            let catalog = api.clevertap()?.catalogs_get(&id).await?;
+            let catalog = api.client::<clevertap::Client>()?.catalogs_get(&id).await?;
             ctx.print(&catalog)?;
         }
         CatalogsCommand::Create {
@@ -85,7 +86,7 @@ pub async fn run(command: CatalogsCommand, ctx: &Context) -> anyhow::Result<u8> 
                 schema_definition: SchemaDefinition { fields },
             };
             let api = ctx.api(Operation::CatalogsCreate).await?;
-            let created = api.rastro()?.catalogs_create(&request).await?;
+            let created = api.client::<rastro::Client>()?.catalogs_create(&request).await?;
             ctx.print(&created)?;
         }
     }
@@ -100,10 +101,11 @@ async fn list(ctx: &Context, api: &Api, all: bool) -> anyhow::Result<()> {
     let mut advance = Advance::default();
     let mut seen = 0u64;
     let mut index = 0u64;
-    let outcome = loop {
-        let page = match api.catalogs_page(index, MAX_CATALOGS_PAGE).await {
+    let pages = api.catalog_pages()?;
+    let outcome: anyhow::Result<()> = loop {
+        let page = match pages.catalogs_page(index, MAX_CATALOGS_PAGE).await {
             Ok(page) => page,
-            Err(err) => break Err(err),
+            Err(err) => break Err(err.into()),
         };
         if let Err(err) = advance.check(&vendor, &page.records) {
             break Err(err);

@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use clap::{Subcommand, ValueEnum};
 
-use crate::context::Context;
+use crate::cli::Context;
 use crate::error::{exit, usage, Failure};
 
 use crate::vendors::catalogian::{
-    Catalogian, CursorPage, DeltaQuery, MAX_DELTA_LIMIT, MAX_KEYS_LIMIT, MAX_ROWS_LIMIT,
+    Client as Catalogian, CursorPage, DeltaQuery, MAX_EVENTS_LIMIT, MAX_KEYS_LIMIT,
+    MAX_ROWS_LIMIT,
 };
 use crate::vendors::Operation;
 
@@ -33,7 +34,7 @@ pub enum DeltaCommand {
         #[arg(long, value_name = "TS")]
         since: Option<String>,
         /// Events per page, at most 200
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_DELTA_LIMIT as i64))]
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_EVENTS_LIMIT as i64))]
         limit: Option<u32>,
         /// Keys listed per category and event, at most 1000
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_KEYS_LIMIT as i64))]
@@ -99,7 +100,7 @@ pub async fn run(command: DeltaCommand, ctx: &Context) -> anyhow::Result<u8> {
     match command {
         DeltaCommand::Sources => {
             let api = ctx.api(Operation::DeltaSources).await?;
-            let sources = api.catalogian()?.sources().await?;
+            let sources = api.client::<Catalogian>()?.sources().await?;
             ctx.print_list(&sources)?;
         }
         DeltaCommand::List {
@@ -111,7 +112,7 @@ pub async fn run(command: DeltaCommand, ctx: &Context) -> anyhow::Result<u8> {
             cursor_file,
         } => {
             let api = ctx.api(Operation::DeltaList).await?;
-            let catalogian = api.catalogian()?;
+            let catalogian = api.client::<Catalogian>()?;
             let source = resolve_source(catalogian, source).await?;
             let query = DeltaQuery {
                 since,
@@ -131,7 +132,7 @@ pub async fn run(command: DeltaCommand, ctx: &Context) -> anyhow::Result<u8> {
         }
         DeltaCommand::Latest { source } => {
             let api = ctx.api(Operation::DeltaLatest).await?;
-            let catalogian = api.catalogian()?;
+            let catalogian = api.client::<Catalogian>()?;
             let source = resolve_source(catalogian, source).await?;
             let event = catalogian.latest(&source).await?;
             ctx.print(&event)?;
@@ -144,7 +145,7 @@ pub async fn run(command: DeltaCommand, ctx: &Context) -> anyhow::Result<u8> {
             cursor_file,
         } => {
             let api = ctx.api(Operation::DeltaRows).await?;
-            let catalogian = api.catalogian()?;
+            let catalogian = api.client::<Catalogian>()?;
             let (source, event) = match ids.as_slice() {
                 [event] => (None, event.clone()),
                 [source, event] => (Some(source.clone()), event.clone()),
@@ -173,7 +174,7 @@ pub async fn run(command: DeltaCommand, ctx: &Context) -> anyhow::Result<u8> {
             cursor_file,
         } => {
             let api = ctx.api(Operation::DeltaWatch).await?;
-            let catalogian = api.catalogian()?;
+            let catalogian = api.client::<Catalogian>()?;
             let source = resolve_source(catalogian, source).await?;
             return watch(
                 ctx,
@@ -274,7 +275,7 @@ async fn watch(
         loop {
             let query = DeltaQuery {
                 since: last.clone(),
-                limit: Some(MAX_DELTA_LIMIT),
+                limit: Some(MAX_EVENTS_LIMIT),
                 keys_limit: None,
                 cursor: cursor.clone(),
             };

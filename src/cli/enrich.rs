@@ -7,9 +7,9 @@ use clap::{ArgGroup, Subcommand, ValueEnum};
 use serde_json::{json, Map, Value};
 
 use super::items::resource_id;
-use crate::context::Context;
+use crate::cli::Context;
 use crate::error::{exit, usage, Failure};
-use crate::vendors::rastro::Rastro;
+use crate::vendors::rastro::Client as Rastro;
 use crate::vendors::Operation;
 
 /// `--wait` polls after 1 s, then each wait 1.5 times longer, up to 10 s (SPEC §4).
@@ -139,7 +139,7 @@ pub async fn run(command: EnrichCommand, ctx: &Context) -> anyhow::Result<u8> {
                 request.insert("quality_prompt".into(), json!(quality));
             }
             let api = ctx.api(Operation::EnrichStart).await?;
-            let rastro = api.rastro()?;
+            let rastro = api.client::<Rastro>()?;
             let job = rastro
                 .enrich_start(&catalog, &Value::Object(request))
                 .await?;
@@ -163,7 +163,7 @@ pub async fn run(command: EnrichCommand, ctx: &Context) -> anyhow::Result<u8> {
             wait,
         } => {
             let api = ctx.api(Operation::EnrichStatus).await?;
-            let rastro = api.rastro()?;
+            let rastro = api.client::<Rastro>()?;
             let job = rastro.enrich_status(&catalog, &job_id).await?;
             if wait {
                 return wait_for(ctx, rastro, &catalog, &job_id, job).await;
@@ -173,7 +173,7 @@ pub async fn run(command: EnrichCommand, ctx: &Context) -> anyhow::Result<u8> {
         }
         EnrichCommand::Cancel { catalog, job_id } => {
             let api = ctx.api(Operation::EnrichCancel).await?;
-            let job = api.rastro()?.enrich_cancel(&catalog, &job_id).await?;
+            let job = api.client::<Rastro>()?.enrich_cancel(&catalog, &job_id).await?;
             ctx.print(&job)?;
             Ok(exit::OK)
         }

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use clap::{ArgGroup, Subcommand};
 use serde_json::{Map, Value};
 
-use crate::context::Context;
+use crate::cli::Context;
 use crate::error::{exit, usage, Failure};
 use crate::input::typed::split_type_hint;
 
-use crate::vendors::rastro::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
+use crate::vendors::rastro::{self, DEFAULT_ITEMS_LIMIT, MAX_ITEMS_LIMIT};
 
 use super::paging::Advance;
 use crate::vendors::{Api, Operation, Page};
@@ -36,7 +36,7 @@ pub enum ItemsCommand {
         page: u64,
         /// Items per page, at most 1000 [default: 100, or 1000 with --all]
         #[arg(long, value_name = "N",
-              value_parser = clap::value_parser!(u32).range(1..=MAX_PAGE_LIMIT as i64))]
+              value_parser = clap::value_parser!(u32).range(1..=MAX_ITEMS_LIMIT as i64))]
         limit: Option<u32>,
         /// Follow pages until the last one
         #[arg(long)]
@@ -93,10 +93,10 @@ pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
         } => {
             let api = ctx.api(Operation::ItemsList).await?;
             if all {
-                list_all(ctx, api, catalog, page, limit.unwrap_or(MAX_PAGE_LIMIT)).await?;
+                list_all(ctx, api, catalog, page, limit.unwrap_or(MAX_ITEMS_LIMIT)).await?;
             } else {
-                let limit = limit.unwrap_or(DEFAULT_PAGE_LIMIT);
-                let found = api.rastro()?.items_page(&catalog, page, limit).await?;
+                let limit = limit.unwrap_or(DEFAULT_ITEMS_LIMIT);
+                let found = api.client::<rastro::Client>()?.items_page(&catalog, page, limit).await?;
                 ctx.print_list(&found.records)?;
                 let shown = (page - 1) * u64::from(limit) + found.records.len() as u64;
                 let more = match found.total {
@@ -110,7 +110,7 @@ pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
         }
         ItemsCommand::Get { catalog, item_id } => {
             let api = ctx.api(Operation::ItemsGet).await?;
-            let item = api.rastro()?.items_get(&catalog, &item_id).await?;
+            let item = api.client::<rastro::Client>()?.items_get(&catalog, &item_id).await?;
             ctx.print(&item)?;
         }
         ItemsCommand::Update {
@@ -125,7 +125,7 @@ pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
                 None => parse_set_fields(&set)?,
             };
             let api = ctx.api(Operation::ItemsUpdate).await?;
-            let rastro = api.rastro()?;
+            let rastro = api.client::<rastro::Client>()?;
             let body = if partial {
                 fields
             } else {
@@ -186,7 +186,7 @@ async fn list_all(
         // Items on the pages before the first one listed, then every item received.
         let mut seen = (first_page - 1).saturating_mul(u64::from(limit));
         loop {
-            let page = match api.rastro() {
+            let page = match api.client::<rastro::Client>() {
                 Ok(rastro) => rastro
                     .items_page(&catalog, number, limit)
                     .await

@@ -4,7 +4,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
 use crate::config::{ConfigEditor, Profile, TokenSource};
-use crate::context::Context;
+use crate::cli::Context;
 use crate::error::{exit, usage, Failure};
 
 use crate::vendors::VendorKind;
@@ -229,5 +229,5 @@ fn base_url(profile: &Profile) -> String {
     profile
         .base_url
         .clone()
-        .unwrap_or_else(|| profile.vendor.default_base_url(profile))
+        .unwrap_or_else(|| crate::vendors::vendor(profile.vendor).default_base_url(profile))
 }

@@ -3,12 +3,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use catops_sandbox::{Faults, SandboxOptions, StateLocation, SANDBOX_READONLY_TOKEN, SANDBOX_TOKEN};
 use clap::Subcommand;
 
-use crate::cli::{server_runtime, GlobalArgs};
-use crate::config::SANDBOX_TOKEN;
+use super::{server_runtime, GlobalArgs};
 use crate::error::{exit, Failure};
-use crate::sandbox::{self, Faults, RateLimits, SandboxOptions, StateLocation};
+use catops_spec::batch::{DEFAULT_API_VERSION, ITEMS_PER_SECOND, REQUESTS_PER_SECOND};
+use catops_spec::VendorKind;
 
 #[derive(Debug, Subcommand)]
 pub enum SandboxCommand {
@@ -42,6 +43,13 @@ pub enum SandboxCommand {
     },
 }
 
+/// `--rate-limits on|off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RateLimits {
+    On,
+    Off,
+}
+
 pub fn run(command: SandboxCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
     match command {
         SandboxCommand::Serve {
@@ -57,26 +65,94 @@ pub fn run(command: SandboxCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
                 .map(Faults::parse)
                 .transpose()
                 .map_err(|err| Failure::usage(format!("--faults: {err}")))?;
+            let limited = rate_limits == RateLimits::On;
             let options = SandboxOptions {
                 state: StateLocation::parse(&state),
-                token,
                 latency: Duration::from_millis(latency_ms),
                 faults,
-                rate_limits,
+                rate_limits: if limited {
+                    catops_sandbox::RateLimits::On
+                } else {
+                    catops_sandbox::RateLimits::Off
+                },
+                token: token.clone(),
             };
             let quiet = global.quiet;
-            server_runtime()?.block_on(sandbox::serve(&addr, options, quiet))?;
+            server_runtime()?.block_on(catops_sandbox::serve(
+                &addr,
+                options,
+                |local| announce(local, &token, limited, quiet),
+                shutdown_signal(),
+            ))?;
         }
         SandboxCommand::Reset { state } => {
             let path = match state {
                 Some(path) => path,
-                None => sandbox::embedded_state_path()?,
+                None => embedded_state_path()?,
             };
-            sandbox::reset(&StateLocation::File(path.clone()))?;
+            catops_sandbox::reset(&StateLocation::File(path.clone()))?;
             if !global.quiet {
                 eprintln!("sandbox state reset to the demo data: {}", path.display());
             }
         }
     }
     Ok(exit::OK)
+}
+
+/// One ready line with the address on stdout (scripts wait for it), the rest on stderr.
+fn announce(local: std::net::SocketAddr, token: &str, limited: bool, quiet: bool) {
+    println!("catops sandbox listening on http://{local}");
+    if quiet {
+        return;
+    }
+    for kind in VendorKind::ALL {
+        let prefix = catops_sandbox::prefix(kind, DEFAULT_API_VERSION);
+        eprintln!("  {:<10} http://{local}{prefix}", kind.name());
+    }
+    if token == SANDBOX_TOKEN {
+        eprintln!("  token      {SANDBOX_TOKEN} (all scopes)");
+    }
+    eprintln!("  token      {SANDBOX_READONLY_TOKEN} (catalogian read scope only)");
+    eprintln!(
+        "  token      {} (catalogian source-scoped key: {} only, read scope)",
+        catops_sandbox::DEMO_SOURCE_KEY,
+        catops_sandbox::DEMO_SOURCE
+    );
+    if limited {
+        eprintln!("  rate limits on (batch: {REQUESTS_PER_SECOND} requests/s, {ITEMS_PER_SECOND} items/s per project)");
+    } else {
+        eprintln!("  rate limits off");
+    }
+    eprintln!("  stop with Ctrl-C");
+}
+
+/// SPEC §8: `<data dir>/catops/sandbox.sqlite3`.
+pub fn embedded_state_path() -> anyhow::Result<PathBuf> {
+    match directories::BaseDirs::new() {
+        Some(dirs) => Ok(dirs.data_dir().join("catops").join("sandbox.sqlite3")),
+        None => crate::error::usage("cannot find a data directory (is HOME set?)"),
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
 }

@@ -1,18 +1,53 @@
-//! catalogian (vendors/catalogian.txt): sources and their delta feed.
+//! catalogian (vendors/catalogian.txt, catalogian.com/docs): sources and their delta feed.
+
+use std::any::Any;
 
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::segment;
+use super::{segment, Advice, Operation, Vendor, VendorKind};
+use crate::config::Profile;
 use crate::http::{ApiError, Http};
+pub use catops_spec::catalogian::{MAX_EVENTS_LIMIT, MAX_KEYS_LIMIT, MAX_ROWS_LIMIT};
 
-pub const DEFAULT_BASE_URL: &str = "https://api.catalogian.com";
-/// vendors/catalogian.txt: delta `limit` "default 50, max 200", `keysLimit` "default 100, max 1000".
-pub const MAX_DELTA_LIMIT: u32 = 200;
-pub const MAX_KEYS_LIMIT: u32 = 1000;
-/// catalogian.com/docs/pagination: delta rows pages "default 50, max 200".
-pub const MAX_ROWS_LIMIT: u32 = 200;
+const DEFAULT_BASE_URL: &str = "https://api.catalogian.com";
+
+pub struct Catalogian;
+
+impl Vendor for Catalogian {
+    fn kind(&self) -> VendorKind {
+        VendorKind::Catalogian
+    }
+
+    fn default_base_url(&self, _profile: &Profile) -> String {
+        DEFAULT_BASE_URL.to_string()
+    }
+
+    fn operations(&self) -> &'static [Operation] {
+        &[
+            Operation::DeltaSources,
+            Operation::DeltaList,
+            Operation::DeltaLatest,
+            Operation::DeltaRows,
+            Operation::DeltaWatch,
+        ]
+    }
+
+    fn client(&self, http: Http) -> Box<dyn super::Client> {
+        Box::new(Client { http })
+    }
+
+    /// A 403 means the key lacks a scope (catalogian.com/docs/api).
+    fn advice(&self, err: &ApiError) -> Advice {
+        Advice {
+            exit_code: None,
+            hint: (err.status().map(|s| s.as_u16()) == Some(403)).then_some(
+                "the key lacks a scope: `delta rows` needs read:rows; create a key with read:rows under Source Settings → API Keys",
+            ),
+        }
+    }
+}
 
 /// One page of a cursor-paginated list.
 pub struct CursorPage {
@@ -49,19 +84,21 @@ pub struct DeltaQuery {
     pub cursor: Option<String>,
 }
 
-pub struct Catalogian {
+pub struct Client {
     http: Http,
 }
 
-impl Catalogian {
-    pub fn new(http: Http) -> Self {
-        Catalogian { http }
-    }
-
-    pub fn http(&self) -> &Http {
+impl super::Client for Client {
+    fn http(&self) -> &Http {
         &self.http
     }
 
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Client {
     /// `GET /v1/sources`: a bare array of sources, each with its `id`.
     pub async fn sources(&self) -> Result<Vec<Value>, ApiError> {
         let path = "/v1/sources";

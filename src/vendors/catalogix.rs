@@ -1,21 +1,46 @@
-//! catalogix (vendors/catalogix.txt): connection facts and the asset item rules, which both the
-//! bulk validator and the sandbox's emulation enforce.
+//! catalogix (vendors/catalogix.txt, docs.streamoid.com): asset links. The asset item rules
+//! are in `catops_spec::catalogix`, shared with the sandbox.
 
 use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{BulkReply, BulkRequest};
+use super::{
+    key_text, BulkEndpoint, BulkReply, BulkRequest, Operation, PlainClient, Vendor, VendorKind,
+};
+use crate::config::Profile;
 use crate::error::Failure;
 use crate::http::{ApiError, Http};
+use catops_spec::catalogix::{validate_item, DEFAULT_CHANNEL, MAX_ITEMS_PER_REQUEST};
 
-pub const DEFAULT_BASE_URL: &str = "https://api.catalogix.ai/v1";
-/// vendors/catalogix.txt: "413 Payload too large: The API accepts upto 100 data items at a time."
-pub const MAX_ITEMS_PER_REQUEST: usize = 100;
-/// The `channel` query parameter's documented default.
-pub const DEFAULT_CHANNEL: &str = "SMP";
+const DEFAULT_BASE_URL: &str = "https://api.catalogix.ai/v1";
+
+pub struct Catalogix;
+
+impl Vendor for Catalogix {
+    fn kind(&self) -> VendorKind {
+        VendorKind::Catalogix
+    }
+
+    fn default_base_url(&self, _profile: &Profile) -> String {
+        DEFAULT_BASE_URL.to_string()
+    }
+
+    fn operations(&self) -> &'static [Operation] {
+        &[Operation::AssetsUpsert]
+    }
+
+    fn client(&self, http: Http) -> Box<dyn super::Client> {
+        Box::new(PlainClient(http))
+    }
+
+    fn bulk(&self, http: Arc<Http>, request: &BulkRequest) -> anyhow::Result<Box<dyn BulkEndpoint>> {
+        Ok(Box::new(AssetsUpsert::new(http, request)?))
+    }
+}
 
 /// `POST /assets?store_uuid=..&channel=..`: create or update asset links.
 pub struct AssetsUpsert {
@@ -67,22 +92,41 @@ impl AssetsUpsert {
             asset_type: request.asset_type.clone(),
         })
     }
+}
 
-    pub fn http(&self) -> &Http {
+impl BulkEndpoint for AssetsUpsert {
+    fn http(&self) -> &Http {
         &self.http
     }
 
-    pub fn destination(&self) -> String {
+    fn max_items(&self) -> usize {
+        MAX_ITEMS_PER_REQUEST
+    }
+
+    fn key_field(&self) -> Option<&str> {
+        None
+    }
+
+    /// Asset links are kept per parent code and asset type.
+    fn item_key(&self, item: &Value) -> Option<String> {
+        Some(format!(
+            "{}\u{0}{}",
+            key_text(item.get("parent_code")?)?,
+            key_text(item.get("asset_type")?)?
+        ))
+    }
+
+    fn destination(&self) -> String {
         format!("{} ({})", self.store_uuid, self.channel)
     }
 
-    pub fn envelope(&self) -> (&[u8], &[u8]) {
+    fn envelope(&self) -> (&[u8], &[u8]) {
         (b"[", b"]")
     }
 
     /// A record with an `assets` object passes through; a flat one (a CSV row) becomes
     /// `parent_code`, `asset_type`, `product_uuid` and every other column as an asset URL.
-    pub fn item(&self, mut fields: Map<String, Value>) -> Result<Value, (String, Value)> {
+    fn item(&self, mut fields: Map<String, Value>) -> Result<Value, (String, Value)> {
         if !fields.contains_key("assets") {
             let mut item = Map::new();
             for key in ["parent_code", "asset_type", "product_uuid"] {
@@ -103,7 +147,13 @@ impl AssetsUpsert {
         }
     }
 
-    pub async fn send(&self, body: bytes::Bytes) -> Result<BulkReply, ApiError> {
+    fn send(&self, body: bytes::Bytes) -> BoxFuture<'_, Result<BulkReply, ApiError>> {
+        Box::pin(self.upsert(body))
+    }
+}
+
+impl AssetsUpsert {
+    async fn upsert(&self, body: bytes::Bytes) -> Result<BulkReply, ApiError> {
         let query = [
             ("store_uuid", self.store_uuid.clone()),
             ("channel", self.channel.clone()),
@@ -165,62 +215,6 @@ fn read_counts(data: AssetsCounts) -> BulkReply {
     }
 }
 
-/// Checks one `AssetUpsertItem`: `parent_code`, `asset_type` and `assets` are required, and
-/// every asset is a URL.
-pub fn validate_item(item: &Value) -> Result<(), String> {
-    let Value::Object(item) = item else {
-        return Err("an asset item must be a JSON object".into());
-    };
-    for key in item.keys() {
-        if !matches!(
-            key.as_str(),
-            "parent_code" | "asset_type" | "product_uuid" | "assets"
-        ) {
-            return Err(format!("unexpected key '{key}'"));
-        }
-    }
-    for required in ["parent_code", "asset_type"] {
-        match item.get(required) {
-            Some(Value::String(s)) if !s.trim().is_empty() => {}
-            Some(Value::String(_)) | None | Some(Value::Null) => {
-                return Err(format!("{required} is missing"))
-            }
-            Some(_) => return Err(format!("{required} must be a string")),
-        }
-    }
-    if let Some(uuid) = item.get("product_uuid") {
-        if !uuid.is_string() {
-            return Err("product_uuid must be a string".into());
-        }
-    }
-    let assets = match item.get("assets") {
-        Some(Value::Object(assets)) if !assets.is_empty() => assets,
-        Some(Value::Object(_)) | None | Some(Value::Null) => {
-            return Err("assets is missing: give at least one asset URL".into())
-        }
-        Some(_) => return Err("assets must be an object of name → URL".into()),
-    };
-    for (name, url) in assets {
-        let Value::String(url) = url else {
-            return Err(format!("asset '{name}' must be a URL string"));
-        };
-        if !is_web_url(url) {
-            return Err(format!("asset '{name}': '{url}' is not an http(s) URL"));
-        }
-    }
-    Ok(())
-}
-
-fn is_web_url(url: &str) -> bool {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    rest.is_some_and(|rest| {
-        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-        !host.is_empty() && !url.chars().any(char::is_whitespace)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,35 +246,5 @@ mod tests {
             vec![(2, "bad URL (invalid_request)".to_string())]
         );
         assert_eq!(reply.unattributed_failures, 1);
-    }
-
-    #[test]
-    fn the_documented_example_is_valid() {
-        let item = json!({"parent_code": "SKU001", "asset_type": "image",
-                          "assets": {"Image URL 1": "https://cdn.example.com/img1.jpg"}});
-        assert_eq!(validate_item(&item), Ok(()));
-    }
-
-    #[test]
-    fn required_fields_and_urls() {
-        let missing = json!({"asset_type": "image", "assets": {"a": "https://x/y"}});
-        assert!(validate_item(&missing)
-            .unwrap_err()
-            .contains("parent_code is missing"));
-        let no_assets = json!({"parent_code": "P", "asset_type": "image", "assets": {}});
-        assert!(validate_item(&no_assets)
-            .unwrap_err()
-            .contains("assets is missing"));
-        let bad_url =
-            json!({"parent_code": "P", "asset_type": "image", "assets": {"a": "img1.jpg"}});
-        assert!(validate_item(&bad_url)
-            .unwrap_err()
-            .contains("not an http(s) URL"));
-        let not_string = json!({"parent_code": "P", "asset_type": "image", "assets": {"a": 1}});
-        assert!(validate_item(&not_string).is_err());
-        let extra = json!({"parent_code": "P", "asset_type": "image", "assets": {"a": "https://x"}, "b": 1});
-        assert!(validate_item(&extra)
-            .unwrap_err()
-            .contains("unexpected key"));
     }
 }

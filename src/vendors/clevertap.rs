@@ -1,48 +1,102 @@
-//! clevertap (vendors/clevertap.txt): catalogs get and list, authenticated by two headers.
+//! clevertap (vendors/clevertap.txt, developer.clevertap.com): catalogs, authenticated by two
+//! headers.
 
+use std::any::Any;
+
+use futures_util::future::BoxFuture;
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{segment, Page};
-use crate::config::{Profile, Secret};
+use super::{segment, Advice, CatalogPages, Operation, Page, Vendor, VendorKind};
+use crate::config::Profile;
+use crate::error::exit;
 use crate::http::{ApiError, AuthHeader, Http};
+use crate::secret::Secret;
+use catops_spec::clevertap::MAX_PAGE_SIZE;
 
-pub const DEFAULT_REGION: &str = "in1";
-/// list-catalogs-api: `size` "default 20, max 100".
-pub const MAX_PAGE_SIZE: u32 = 100;
+const DEFAULT_REGION: &str = "in1";
 
-pub fn default_base_url(profile: &Profile) -> String {
-    let region = profile.region.as_deref().unwrap_or(DEFAULT_REGION);
-    format!("https://{region}.api.clevertap.com")
+pub struct Clevertap;
+
+impl Vendor for Clevertap {
+    fn kind(&self) -> VendorKind {
+        VendorKind::Clevertap
+    }
+
+    fn default_base_url(&self, profile: &Profile) -> String {
+        let region = profile.region.as_deref().unwrap_or(DEFAULT_REGION);
+        format!("https://{region}.api.clevertap.com")
+    }
+
+    /// The v2 catalog pages authenticate with two headers instead of a bearer token, and mark
+    /// `Content-Type: application/json` required on every request, GETs included.
+    fn auth_headers(&self, profile: &Profile, token: &Secret) -> anyhow::Result<Vec<AuthHeader>> {
+        let Some(account) = profile.account_id.as_deref() else {
+            return crate::error::usage(
+                "clevertap profiles need account_id (sent as X-Account-Id)",
+            );
+        };
+        Ok(vec![
+            AuthHeader::plain("X-Account-Id", account)?,
+            AuthHeader::secret("X-CleverTap-Token", token.expose())?,
+            AuthHeader::plain("Content-Type", "application/json")?,
+        ])
+    }
+
+    fn operations(&self) -> &'static [Operation] {
+        &[Operation::CatalogsList, Operation::CatalogsGet]
+    }
+
+    fn client(&self, http: Http) -> Box<dyn super::Client> {
+        Box::new(Client { http })
+    }
+
+    /// clevertap names its errors by code, and the code decides over the status; a refused
+    /// account may lack the Catalogs feature (developer.clevertap.com/docs/product-catalog-api:
+    /// "Catalog feature is not enabled for this account").
+    fn advice(&self, err: &ApiError) -> Advice {
+        let exit_code = match err.code() {
+            Some("CATALOG_NOT_FOUND") => Some(exit::NOT_FOUND),
+            Some("AUTHENTICATION_FAILED" | "AUTHORIZATION_FAILED") => Some(exit::AUTH),
+            _ => None,
+        };
+        let refused = exit_code == Some(exit::AUTH)
+            || matches!(err.status().map(|s| s.as_u16()), Some(401 | 403));
+        Advice {
+            exit_code,
+            hint: refused.then_some(
+                "check account_id, region and the passcode (`catops profile show`); an account without the Catalogs feature is refused too (\"Catalog feature is not enabled for this account\")",
+            ),
+        }
+    }
 }
 
-/// clevertap authenticates with two headers instead of a bearer token, and the docs mark
-/// `Content-Type: application/json` required on every request, GETs included.
-pub fn auth_headers(profile: &Profile, token: &Secret) -> anyhow::Result<Vec<AuthHeader>> {
-    let Some(account) = profile.account_id.as_deref() else {
-        return crate::error::usage("clevertap profiles need account_id (sent as X-Account-Id)");
-    };
-    Ok(vec![
-        AuthHeader::plain("X-Account-Id", account)?,
-        AuthHeader::secret("X-CleverTap-Token", token.expose())?,
-        AuthHeader::plain("Content-Type", "application/json")?,
-    ])
-}
-
-pub struct Clevertap {
+pub struct Client {
     http: Http,
 }
 
-impl Clevertap {
-    pub fn new(http: Http) -> Self {
-        Clevertap { http }
-    }
-
-    pub fn http(&self) -> &Http {
+impl super::Client for Client {
+    fn http(&self) -> &Http {
         &self.http
     }
 
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn catalog_pages(&self) -> Option<&dyn CatalogPages> {
+        Some(self)
+    }
+}
+
+impl CatalogPages for Client {
+    fn catalogs_page(&self, index: u64, size: u32) -> BoxFuture<'_, Result<Page, ApiError>> {
+        Box::pin(self.catalogs_at(index, size.min(MAX_PAGE_SIZE)))
+    }
+}
+
+impl Client {
     pub async fn catalogs_get(&self, id: &str) -> Result<Value, ApiError> {
         let path = format!("/v2/catalogs/{}", segment(id));
         let reply = self.http.send(Method::GET, &path, &[], None, true).await?;
@@ -54,7 +108,7 @@ impl Clevertap {
     /// One page of `GET /v2/catalogs` (zero-based `page`, `size` at most 100): the catalogs
     /// are `content`, and the Spring-style `totalElements`, where the server sends it, is the
     /// total (developer.clevertap.com/docs/list-catalogs-api).
-    pub async fn catalogs_page(&self, page: u64, size: u32) -> Result<Page, ApiError> {
+    pub async fn catalogs_at(&self, page: u64, size: u32) -> Result<Page, ApiError> {
         let query = [("page", page.to_string()), ("size", size.to_string())];
         let reply = self
             .http
@@ -94,5 +148,28 @@ fn require_catalog(
         Ok(())
     } else {
         Err(http.unexpected(method, path, body, "a catalog without id or catalogName"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::StatusCode;
+
+    #[test]
+    fn error_codes_decide_and_a_refused_account_hears_of_the_catalogs_feature() {
+        let err = |status: u16, code: Option<&str>| ApiError::Status {
+            vendor: VendorKind::Clevertap,
+            method: Method::GET,
+            path: "/v2/catalogs/9".into(),
+            status: StatusCode::from_u16(status).unwrap(),
+            message: "m".into(),
+            code: code.map(str::to_string),
+        };
+        let advice = Clevertap.advice(&err(400, Some("CATALOG_NOT_FOUND")));
+        assert_eq!(advice.exit_code, Some(exit::NOT_FOUND));
+        let advice = Clevertap.advice(&err(403, None));
+        assert!(advice.hint.unwrap().contains("Catalog feature is not enabled"));
+        assert!(Clevertap.advice(&err(500, None)).hint.is_none());
     }
 }

@@ -1,5 +1,7 @@
-//! The five vendors behind one seam: `VendorKind` holds each vendor's connection facts,
-//! `Operation` says which vendor can run which command, and `Api` is what commands call.
+//! The five vendors behind one seam. A vendor is one module implementing `Vendor` (how to
+//! reach it, which commands it can run, what its errors mean) and, where it has them, a
+//! `Client` for its commands and a `BulkEndpoint`; `VENDORS` lists them. A sixth vendor is a
+//! module and a line there (and a row in the sandbox's registry): nothing else names them.
 
 pub mod batch;
 pub mod catalogian;
@@ -7,94 +9,96 @@ pub mod catalogix;
 pub mod clevertap;
 pub mod rastro;
 
-use std::fmt;
-
+use std::any::Any;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
 
-use crate::config::{Profile, Secret};
+use crate::config::Profile;
+use crate::error::Failure;
 use crate::http::{ApiError, AuthHeader, Http};
+use crate::secret::Secret;
+pub use catops_spec::VendorKind;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum VendorKind {
-    Rastro,
-    Batch,
-    Catalogix,
-    Clevertap,
-    Catalogian,
-}
-
-const ALL_VENDORS: [VendorKind; 5] = [
-    VendorKind::Rastro,
-    VendorKind::Batch,
-    VendorKind::Catalogix,
-    VendorKind::Clevertap,
-    VendorKind::Catalogian,
+/// Every vendor catops knows, the one list.
+const VENDORS: [&dyn Vendor; 5] = [
+    &rastro::Rastro,
+    &batch::Batch,
+    &catalogix::Catalogix,
+    &clevertap::Clevertap,
+    &catalogian::Catalogian,
 ];
 
-impl VendorKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            VendorKind::Rastro => "rastro",
-            VendorKind::Batch => "batch",
-            VendorKind::Catalogix => "catalogix",
-            VendorKind::Clevertap => "clevertap",
-            VendorKind::Catalogian => "catalogian",
-        }
-    }
+/// A vendor's facts, and its way into the commands.
+pub trait Vendor: Sync {
+    fn kind(&self) -> VendorKind;
 
     /// The production base URL (SPEC §1), which paths from the vendor docs are appended to.
-    pub fn default_base_url(self, profile: &Profile) -> String {
-        match self {
-            VendorKind::Rastro => rastro::DEFAULT_BASE_URL.to_string(),
-            VendorKind::Batch => batch::default_base_url(profile),
-            VendorKind::Catalogix => catalogix::DEFAULT_BASE_URL.to_string(),
-            VendorKind::Clevertap => clevertap::default_base_url(profile),
-            VendorKind::Catalogian => catalogian::DEFAULT_BASE_URL.to_string(),
-        }
-    }
+    fn default_base_url(&self, profile: &Profile) -> String;
 
-    /// Where the built-in sandbox serves this vendor (SPEC §8).
-    pub fn sandbox_prefix(self, profile: &Profile) -> String {
-        match self {
-            VendorKind::Rastro => "/rastro/api".to_string(),
-            VendorKind::Batch => format!("/batch/{}", batch::api_version(profile)),
-            VendorKind::Catalogix => "/catalogix/v1".to_string(),
-            VendorKind::Clevertap => "/clevertap".to_string(),
-            VendorKind::Catalogian => "/catalogian".to_string(),
-        }
+    /// The API version in the base path, where there is one (batch's `{version}`).
+    fn api_version<'a>(&self, _profile: &'a Profile) -> &'a str {
+        ""
     }
 
     /// The headers that authenticate a request; the ones holding the token are marked secret.
-    pub fn auth_headers(
-        self,
-        profile: &Profile,
-        token: &Secret,
-    ) -> anyhow::Result<Vec<AuthHeader>> {
-        match self {
-            VendorKind::Rastro | VendorKind::Catalogix | VendorKind::Catalogian => {
-                Ok(vec![AuthHeader::bearer(token)?])
-            }
-            VendorKind::Batch => batch::auth_headers(profile, token),
-            VendorKind::Clevertap => clevertap::auth_headers(profile, token),
-        }
+    fn auth_headers(&self, _profile: &Profile, token: &Secret) -> anyhow::Result<Vec<AuthHeader>> {
+        Ok(vec![AuthHeader::bearer(token)?])
+    }
+
+    /// The commands it can run; any other fails with exit 2 naming the vendors that can.
+    fn operations(&self) -> &'static [Operation];
+
+    /// Its client for the commands.
+    fn client(&self, http: Http) -> Box<dyn Client>;
+
+    /// Its bulk endpoint for `request`.
+    fn bulk(&self, _http: Arc<Http>, request: &BulkRequest) -> anyhow::Result<Box<dyn BulkEndpoint>> {
+        Err(Failure::usage(format!(
+            "`{}` is not available for {}",
+            request.operation.command(),
+            self.kind()
+        ))
+        .into())
+    }
+
+    /// What this vendor's own error codes and statuses mean, where the status table alone
+    /// would say less.
+    fn advice(&self, _err: &ApiError) -> Advice {
+        Advice::default()
     }
 }
 
-impl fmt::Display for VendorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
+/// A vendor's word on an error: the exit code its own error code calls for, and a hint.
+#[derive(Default)]
+pub struct Advice {
+    pub exit_code: Option<u8>,
+    pub hint: Option<&'static str>,
 }
 
-/// Every command that talks to a vendor, and the vendors this build can run it for.
-/// A command outside a vendor's list fails with exit 2 naming the vendors that can.
+pub fn vendor(kind: VendorKind) -> &'static dyn Vendor {
+    let found = VENDORS.iter().find(|vendor| vendor.kind() == kind);
+    // Every kind is listed (a test holds it so).
+    *found.unwrap_or(&VENDORS[0])
+}
+
+/// The exit code and hints for an API error: the vendor's word first, then the status table.
+pub fn explain(err: &ApiError) -> (u8, Vec<String>) {
+    let advice = vendor(err.vendor()).advice(err);
+    let code = advice.exit_code.unwrap_or_else(|| err.exit_code());
+    let hints = match advice.hint {
+        Some(hint) => vec![hint.to_string()],
+        None => err.hints(),
+    };
+    (code, hints)
+}
+
+/// Every command that talks to a vendor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Operation {
     CatalogsList,
+    CatalogsGet,
     CatalogsCreate,
     ItemsList,
     ItemsGet,
@@ -102,7 +106,6 @@ pub enum Operation {
     BulkUpsert,
     BulkRemove,
     AssetsUpsert,
-    CatalogsGet,
     EnrichStart,
     EnrichStatus,
     EnrichCancel,
@@ -118,6 +121,7 @@ impl Operation {
     pub fn command(self) -> &'static str {
         match self {
             Operation::CatalogsList => "catalogs list",
+            Operation::CatalogsGet => "catalogs get",
             Operation::CatalogsCreate => "catalogs create",
             Operation::ItemsList => "items list",
             Operation::ItemsGet => "items get",
@@ -125,7 +129,6 @@ impl Operation {
             Operation::BulkUpsert => "bulk upsert",
             Operation::BulkRemove => "bulk remove",
             Operation::AssetsUpsert => "assets upsert",
-            Operation::CatalogsGet => "catalogs get",
             Operation::EnrichStart => "enrich start",
             Operation::EnrichStatus => "enrich status",
             Operation::EnrichCancel => "enrich cancel",
@@ -138,36 +141,15 @@ impl Operation {
         }
     }
 
-    pub fn vendors(self) -> &'static [VendorKind] {
-        match self {
-            Operation::CatalogsList => &[VendorKind::Rastro, VendorKind::Clevertap],
-            Operation::CatalogsGet => &[VendorKind::Clevertap],
-            Operation::CatalogsCreate
-            | Operation::ItemsList
-            | Operation::ItemsGet
-            | Operation::ItemsUpdate
-            | Operation::EnrichStart
-            | Operation::EnrichStatus
-            | Operation::EnrichCancel => &[VendorKind::Rastro],
-            Operation::DeltaSources
-            | Operation::DeltaList
-            | Operation::DeltaLatest
-            | Operation::DeltaRows
-            | Operation::DeltaWatch => &[VendorKind::Catalogian],
-            Operation::Api => &ALL_VENDORS,
-            Operation::BulkUpsert => &[VendorKind::Rastro, VendorKind::Batch],
-            Operation::BulkRemove => &[VendorKind::Batch],
-            Operation::AssetsUpsert => &[VendorKind::Catalogix],
-        }
+    /// The vendors that can run it.
+    pub fn vendors(self) -> Vec<VendorKind> {
+        VENDORS
+            .iter()
+            .filter(|vendor| self == Operation::Api || vendor.operations().contains(&self))
+            .map(|vendor| vendor.kind())
+            .collect()
     }
 }
-
-/// The largest catalogs page that every vendor with a catalog list takes.
-pub const MAX_CATALOGS_PAGE: u32 = if rastro::MAX_CATALOGS_LIMIT < clevertap::MAX_PAGE_SIZE {
-    rastro::MAX_CATALOGS_LIMIT
-} else {
-    clevertap::MAX_PAGE_SIZE
-};
 
 /// One page of a paginated list.
 pub struct Page {
@@ -176,73 +158,72 @@ pub struct Page {
     pub total: Option<u64>,
 }
 
-/// The seam commands call: one variant per vendor client. `Context::api` builds it only for a
-/// vendor that `Operation::vendors` lists, and commands ask for the client they need.
-pub enum Api {
-    Rastro(rastro::Rastro),
-    Clevertap(clevertap::Clevertap),
-    Catalogian(catalogian::Catalogian),
-    /// Vendors whose only commands are bulk ones, reached here by `catops api`.
-    Raw(Http),
+/// A connected vendor client. Commands for one vendor take its own client (`Api::client`);
+/// commands several vendors share go through the capability traits.
+pub trait Client: Any + Send + Sync {
+    fn http(&self) -> &Http;
+
+    fn as_any(&self) -> &dyn Any;
+
+    /// Pages of catalogs, where the vendor lists them.
+    fn catalog_pages(&self) -> Option<&dyn CatalogPages> {
+        None
+    }
+}
+
+/// `catops catalogs list` across vendors.
+pub trait CatalogPages: Sync {
+    /// Page `index` (from 0) of the catalogs, `size` to a page (at most `MAX_CATALOGS_PAGE`).
+    fn catalogs_page(&self, index: u64, size: u32) -> BoxFuture<'_, Result<Page, ApiError>>;
+}
+
+/// The largest catalogs page that every vendor with a catalog list takes.
+pub const MAX_CATALOGS_PAGE: u32 = 100;
+
+/// A vendor whose only commands are bulk ones and `catops api`.
+pub struct PlainClient(pub Http);
+
+impl Client for PlainClient {
+    fn http(&self) -> &Http {
+        &self.0
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// What commands call: the selected profile's vendor, connected.
+pub struct Api {
+    client: Box<dyn Client>,
 }
 
 impl Api {
     pub fn connect(kind: VendorKind, http: Http) -> Api {
-        match kind {
-            VendorKind::Rastro => Api::Rastro(rastro::Rastro::new(http)),
-            VendorKind::Clevertap => Api::Clevertap(clevertap::Clevertap::new(http)),
-            VendorKind::Catalogian => Api::Catalogian(catalogian::Catalogian::new(http)),
-            VendorKind::Batch | VendorKind::Catalogix => Api::Raw(http),
+        Api {
+            client: vendor(kind).client(http),
         }
     }
 
     pub fn http(&self) -> &Http {
-        match self {
-            Api::Rastro(client) => client.http(),
-            Api::Clevertap(client) => client.http(),
-            Api::Catalogian(client) => client.http(),
-            Api::Raw(http) => http,
-        }
+        self.client.http()
     }
 
-    pub fn rastro(&self) -> anyhow::Result<&rastro::Rastro> {
-        match self {
-            Api::Rastro(client) => Ok(client),
-            other => Err(other.mismatch("rastro")),
-        }
+    /// The vendor's own client. `Context::api` checked the vendor can run the command, so a
+    /// wrong one only guards against a wrong `operations` list.
+    pub fn client<T: Client>(&self) -> anyhow::Result<&T> {
+        self.client.as_any().downcast_ref::<T>().ok_or_else(|| {
+            Failure::usage(format!(
+                "this command is not available for {}",
+                self.http().vendor()
+            ))
+            .into()
+        })
     }
 
-    pub fn catalogian(&self) -> anyhow::Result<&catalogian::Catalogian> {
-        match self {
-            Api::Catalogian(client) => Ok(client),
-            other => Err(other.mismatch("catalogian")),
-        }
-    }
-
-    pub fn clevertap(&self) -> anyhow::Result<&clevertap::Clevertap> {
-        match self {
-            Api::Clevertap(client) => Ok(client),
-            other => Err(other.mismatch("clevertap")),
-        }
-    }
-
-    /// `Context::api` checks vendors first, so this only guards against a wrong table entry.
-    fn mismatch(&self, wanted: &str) -> anyhow::Error {
-        crate::error::Failure::usage(format!(
-            "this command needs a {wanted} profile, not {}",
-            self.http().vendor()
-        ))
-        .into()
-    }
-
-    /// Page `index` (from 0) of the catalogs, `size` to a page (at most `MAX_CATALOGS_PAGE`).
-    pub async fn catalogs_page(&self, index: u64, size: u32) -> anyhow::Result<Page> {
-        Ok(match self {
-            Api::Clevertap(client) => client.catalogs_page(index, size).await?,
-            other => {
-                let offset = index.saturating_mul(u64::from(size));
-                other.rastro()?.catalogs_page(offset, size).await?
-            }
+    pub fn catalog_pages(&self) -> anyhow::Result<&dyn CatalogPages> {
+        self.client.catalog_pages().ok_or_else(|| {
+            Failure::usage(format!("{} lists no catalogs", self.http().vendor())).into()
         })
     }
 }
@@ -252,7 +233,9 @@ impl Api {
 pub struct BulkRequest {
     pub operation: Operation,
     pub catalog: Option<String>,
+    /// rastro: the field items are matched on (the flag, else the profile's).
     pub unique_field: Option<String>,
+    /// batch: the column holding the item id.
     pub id_field: String,
     pub store_uuid: Option<String>,
     pub channel: Option<String>,
@@ -275,131 +258,54 @@ pub struct BulkReply {
 
 /// One vendor's bulk endpoint: how a record becomes the vendor's item, how items are wrapped
 /// into a request body, and what the reply means.
-pub enum BulkTarget {
-    Rastro(rastro::BulkUpsert),
-    Batch(batch::ItemsEdit),
-    Catalogix(catalogix::AssetsUpsert),
-}
-
-impl BulkTarget {
-    /// `None` when `request.operation` is not one the vendor can do (`Context` checks first).
-    pub fn new(kind: VendorKind, http: Arc<Http>, request: &BulkRequest) -> anyhow::Result<Self> {
-        Ok(match kind {
-            VendorKind::Rastro => BulkTarget::Rastro(rastro::BulkUpsert::new(http, request)?),
-            VendorKind::Batch => BulkTarget::Batch(batch::ItemsEdit::new(http, request)?),
-            VendorKind::Catalogix => {
-                BulkTarget::Catalogix(catalogix::AssetsUpsert::new(http, request)?)
-            }
-            other => {
-                return Err(crate::error::Failure::usage(format!(
-                    "`{}` is not available for {other}",
-                    request.operation.command()
-                ))
-                .into())
-            }
-        })
-    }
-
-    pub fn http(&self) -> &Http {
-        match self {
-            BulkTarget::Rastro(t) => t.http(),
-            BulkTarget::Batch(t) => t.http(),
-            BulkTarget::Catalogix(t) => t.http(),
-        }
-    }
+pub trait BulkEndpoint: Send + Sync {
+    fn http(&self) -> &Http;
 
     /// What the summary names as the destination, e.g. `cat_demo`.
-    pub fn destination(&self) -> String {
-        match self {
-            BulkTarget::Rastro(t) => t.destination(),
-            BulkTarget::Batch(t) => t.destination(),
-            BulkTarget::Catalogix(t) => t.destination(),
-        }
-    }
+    fn destination(&self) -> String;
 
     /// The vendor's documented item limit per request.
-    pub fn max_items(&self) -> usize {
-        match self {
-            BulkTarget::Rastro(_) => rastro::MAX_BULK_ITEMS,
-            BulkTarget::Batch(_) => batch::MAX_ITEMS_PER_REQUEST,
-            BulkTarget::Catalogix(_) => catalogix::MAX_ITEMS_PER_REQUEST,
-        }
+    fn max_items(&self) -> usize;
+
+    /// Documented rate limits: requests/s and items/s.
+    fn default_rates(&self) -> (Option<f64>, Option<f64>) {
+        (None, None)
     }
 
-    /// Documented rate limits: requests/s and items/s (SPEC §4: batch only).
-    pub fn default_rates(&self) -> (Option<f64>, Option<f64>) {
-        match self {
-            BulkTarget::Batch(_) => (
-                Some(batch::REQUESTS_PER_SECOND),
-                Some(batch::ITEMS_PER_SECOND),
-            ),
-            _ => (None, None),
-        }
+    /// The field every flat record must have (rastro's unique field, batch's id field).
+    fn key_field(&self) -> Option<&str>;
+
+    /// When the vendor's item is the record itself (rastro), its key field: a CSV row can be
+    /// written straight to JSON, checking only that the field is there.
+    fn passthrough_key(&self) -> Option<&str> {
+        None
     }
 
     /// The vendor's item for one input record, checked against its documented rules. A refused
     /// record comes back with the reason, as far as it was mapped, for the rejects file.
-    pub fn item(&self, fields: Map<String, Value>) -> Result<Value, (String, Value)> {
-        match self {
-            BulkTarget::Rastro(t) => t.item(fields),
-            BulkTarget::Batch(t) => t.item(fields),
-            BulkTarget::Catalogix(t) => t.item(fields),
-        }
-    }
-
-    /// The unique field, when the vendor's item is the record itself (rastro): then a CSV row
-    /// can be written straight to JSON, checking only that the field is there.
-    pub fn records_are_items(&self) -> Option<&str> {
-        match self {
-            BulkTarget::Rastro(t) => Some(t.unique_field()),
-            _ => None,
-        }
-    }
+    fn item(&self, fields: Map<String, Value>) -> Result<Value, (String, Value)>;
 
     /// The key the vendor matches `item` on, as text: a later row with the same key must not
-    /// overtake an earlier one (rastro's unique field, batch's id, catalogix's parent code and
-    /// asset type).
-    pub fn item_key(&self, item: &Value) -> Option<String> {
-        let text = |value: &Value| match value {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        };
-        match self {
-            BulkTarget::Rastro(t) => text(item.get(t.unique_field())?),
-            BulkTarget::Batch(_) => text(item.get("id")?),
-            BulkTarget::Catalogix(_) => Some(format!(
-                "{}\u{0}{}",
-                text(item.get("parent_code")?)?,
-                text(item.get("asset_type")?)?
-            )),
-        }
-    }
-
-    /// The field every flat record must have (rastro's unique field, batch's id field).
-    pub fn key_field(&self) -> Option<&str> {
-        match self {
-            BulkTarget::Rastro(t) => Some(t.unique_field()),
-            BulkTarget::Batch(t) => Some(t.id_field()),
-            BulkTarget::Catalogix(_) => None,
-        }
-    }
+    /// overtake an earlier one.
+    fn item_key(&self, item: &Value) -> Option<String>;
 
     /// The bytes before and after the comma-joined items of a request body.
-    pub fn envelope(&self) -> (&[u8], &[u8]) {
-        match self {
-            BulkTarget::Rastro(t) => t.envelope(),
-            BulkTarget::Batch(t) => t.envelope(),
-            BulkTarget::Catalogix(t) => t.envelope(),
-        }
-    }
+    fn envelope(&self) -> (&[u8], &[u8]);
 
-    pub async fn send(&self, body: bytes::Bytes) -> Result<BulkReply, ApiError> {
-        match self {
-            BulkTarget::Rastro(t) => t.send(body).await,
-            BulkTarget::Batch(t) => t.send(body).await,
-            BulkTarget::Catalogix(t) => t.send(body).await,
-        }
+    fn send(&self, body: bytes::Bytes) -> BoxFuture<'_, Result<BulkReply, ApiError>>;
+
+    /// batch: the summary names the last indexing token.
+    fn reports_indexing_token(&self) -> bool {
+        false
+    }
+}
+
+/// A field's value as the text a key is made of.
+pub fn key_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
 }
 
@@ -432,9 +338,26 @@ pub fn json_string(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn every_vendor_is_listed_once_and_found_by_kind() {
+        for kind in VendorKind::ALL {
+            assert_eq!(VENDORS.iter().filter(|v| v.kind() == kind).count(), 1, "{kind}");
+            assert_eq!(vendor(kind).kind(), kind);
+        }
+    }
+
+    #[test]
+    fn operations_know_their_vendors() {
+        assert_eq!(Operation::BulkRemove.vendors(), [VendorKind::Batch]);
+        assert_eq!(Operation::Api.vendors().len(), 5);
+        assert!(Operation::CatalogsList.vendors().contains(&VendorKind::Clevertap));
+    }
+
     #[test]
     fn segment_escapes_route_characters() {
-        assert_eq!(super::segment("cat_demo"), "cat_demo");
-        assert_eq!(super::segment("a/b?c d"), "a%2Fb%3Fc%20d");
+        assert_eq!(segment("cat_demo"), "cat_demo");
+        assert_eq!(segment("a/b?c d"), "a%2Fb%3Fc%20d");
     }
 }

@@ -1,24 +1,59 @@
-//! rastro (vendors/rastro.txt): catalogs and items.
+//! rastro (vendors/rastro.txt, docs.rastro.ai, rastro's own client): catalogs, items, bulk
+//! upsert and enrichment.
 
+use std::any::Any;
 use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{envelope_parts, json_string, segment, BulkReply, BulkRequest, Page};
+use super::{
+    envelope_parts, json_string, key_text, segment, BulkEndpoint, BulkReply, BulkRequest,
+    CatalogPages, Operation, Page, Vendor, VendorKind,
+};
+use crate::config::Profile;
 use crate::error::Failure;
 use crate::http::{ApiError, Http};
+pub use catops_spec::rastro::{DEFAULT_ITEMS_LIMIT, MAX_ITEMS_LIMIT};
+use catops_spec::rastro::{MAX_BULK_ITEMS, MAX_CATALOGS_LIMIT};
 
-pub const DEFAULT_BASE_URL: &str = "https://catalogapi.rastro.ai/api";
-/// vendors/rastro.txt: "Items per page (max 1000)".
-pub const MAX_PAGE_LIMIT: u32 = 1000;
-/// vendors/rastro.txt: `limit` "100" by default; catops asks for it explicitly.
-pub const DEFAULT_PAGE_LIMIT: u32 = 100;
-/// docs.rastro.ai/catalogs/reference: catalog list `limit` "default 10, 1–100".
-pub const MAX_CATALOGS_LIMIT: u32 = 100;
-/// vendors/rastro.txt: "Create or update up to 1000 items at once."
-pub const MAX_BULK_ITEMS: usize = 1000;
+const DEFAULT_BASE_URL: &str = "https://catalogapi.rastro.ai/api";
+
+pub struct Rastro;
+
+impl Vendor for Rastro {
+    fn kind(&self) -> VendorKind {
+        VendorKind::Rastro
+    }
+
+    fn default_base_url(&self, _profile: &Profile) -> String {
+        DEFAULT_BASE_URL.to_string()
+    }
+
+    fn operations(&self) -> &'static [Operation] {
+        &[
+            Operation::CatalogsList,
+            Operation::CatalogsCreate,
+            Operation::ItemsList,
+            Operation::ItemsGet,
+            Operation::ItemsUpdate,
+            Operation::BulkUpsert,
+            Operation::EnrichStart,
+            Operation::EnrichStatus,
+            Operation::EnrichCancel,
+        ]
+    }
+
+    fn client(&self, http: Http) -> Box<dyn super::Client> {
+        Box::new(Client { http })
+    }
+
+    fn bulk(&self, http: Arc<Http>, request: &BulkRequest) -> anyhow::Result<Box<dyn BulkEndpoint>> {
+        Ok(Box::new(BulkUpsert::new(http, request)?))
+    }
+}
 
 /// The body of `POST /public/catalogs`.
 #[derive(Debug, Serialize)]
@@ -55,21 +90,34 @@ struct ItemPage {
     total: Option<u64>,
 }
 
-pub struct Rastro {
+pub struct Client {
     http: Http,
 }
 
-impl Rastro {
-    pub fn new(http: Http) -> Self {
-        Rastro { http }
-    }
-
-    pub fn http(&self) -> &Http {
+impl super::Client for Client {
+    fn http(&self) -> &Http {
         &self.http
     }
 
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn catalog_pages(&self) -> Option<&dyn CatalogPages> {
+        Some(self)
+    }
+}
+
+impl CatalogPages for Client {
+    fn catalogs_page(&self, index: u64, size: u32) -> BoxFuture<'_, Result<Page, ApiError>> {
+        let size = size.min(MAX_CATALOGS_LIMIT);
+        Box::pin(self.catalogs_at(index.saturating_mul(u64::from(size)), size))
+    }
+}
+
+impl Client {
     /// One page of the catalogs: `limit` at most 100, from `offset`.
-    pub async fn catalogs_page(&self, offset: u64, limit: u32) -> Result<Page, ApiError> {
+    pub async fn catalogs_at(&self, offset: u64, limit: u32) -> Result<Page, ApiError> {
         let path = "/public/catalogs";
         let query = [("limit", limit.to_string()), ("offset", offset.to_string())];
         let reply = self
@@ -210,7 +258,7 @@ pub fn flat_item(item: Value) -> Value {
     Value::Object(flat)
 }
 
-impl Rastro {
+impl Client {
     /// `POST /public/catalogs/{id}/enrich` with the documented parameters in `request`.
     pub async fn enrich_start(&self, catalog: &str, request: &Value) -> Result<Value, ApiError> {
         let path = format!("/public/catalogs/{}/enrich", segment(catalog));
@@ -312,24 +360,39 @@ impl BulkUpsert {
         })
     }
 
-    pub fn http(&self) -> &Http {
+}
+
+impl BulkEndpoint for BulkUpsert {
+    fn http(&self) -> &Http {
         &self.http
     }
 
-    pub fn destination(&self) -> String {
+    fn destination(&self) -> String {
         self.catalog.clone()
     }
 
-    pub fn unique_field(&self) -> &str {
-        &self.unique_field
+    fn max_items(&self) -> usize {
+        MAX_BULK_ITEMS
     }
 
-    pub fn envelope(&self) -> (&[u8], &[u8]) {
+    fn key_field(&self) -> Option<&str> {
+        Some(&self.unique_field)
+    }
+
+    fn passthrough_key(&self) -> Option<&str> {
+        Some(&self.unique_field)
+    }
+
+    fn item_key(&self, item: &Value) -> Option<String> {
+        key_text(item.get(&self.unique_field)?)
+    }
+
+    fn envelope(&self) -> (&[u8], &[u8]) {
         (&self.prefix, &self.suffix)
     }
 
     /// Items go as they are; the unique field must hold a value to match on.
-    pub fn item(&self, fields: Map<String, Value>) -> Result<Value, (String, Value)> {
+    fn item(&self, fields: Map<String, Value>) -> Result<Value, (String, Value)> {
         let problem = match fields.get(&self.unique_field) {
             Some(Value::String(s)) if !s.is_empty() => None,
             Some(Value::Number(_)) => None,
@@ -347,7 +410,13 @@ impl BulkUpsert {
         }
     }
 
-    pub async fn send(&self, body: bytes::Bytes) -> Result<BulkReply, ApiError> {
+    fn send(&self, body: bytes::Bytes) -> BoxFuture<'_, Result<BulkReply, ApiError>> {
+        Box::pin(self.upsert(body))
+    }
+}
+
+impl BulkUpsert {
+    async fn upsert(&self, body: bytes::Bytes) -> Result<BulkReply, ApiError> {
         // An upsert by unique field is safe to repeat, so 5xx and timeouts are retried too.
         let reply = self
             .http

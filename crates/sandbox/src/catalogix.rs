@@ -17,8 +17,10 @@ use axum::{Json, Router};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::{json, Map, Value};
 
-use super::{Shared, MAX_BODY_BYTES};
-use crate::vendors::catalogix::{validate_item, DEFAULT_CHANNEL, MAX_ITEMS_PER_REQUEST};
+use catops_spec::catalogix::{validate_item, DEFAULT_CHANNEL, MAX_ITEMS_PER_REQUEST};
+
+use crate::error::{bad_request, Fail};
+use crate::{Shared, MAX_BODY_BYTES};
 
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS catalogix_stores (
@@ -62,49 +64,28 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// An error response in catalogix's `ErrorResponseModel` shape.
-#[derive(Debug)]
-struct Fail(StatusCode, String);
-
-impl IntoResponse for Fail {
-    fn into_response(self) -> Response {
-        (self.0, Json(json!({ "status": "error", "detail": self.1 }))).into_response()
-    }
-}
-
-impl From<rusqlite::Error> for Fail {
-    fn from(err: rusqlite::Error) -> Self {
-        Fail(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("database error: {err}"),
-        )
-    }
-}
-
-impl From<anyhow::Error> for Fail {
-    fn from(err: anyhow::Error) -> Self {
-        Fail(StatusCode::INTERNAL_SERVER_ERROR, err.to_string())
-    }
-}
-
-fn bad_request(message: impl Into<String>) -> Fail {
-    Fail(StatusCode::BAD_REQUEST, message.into())
-}
-
-/// vendors/catalogix.txt: 401 carries `UnauthorizedError`, not `ErrorResponseModel`.
 async fn require_bearer(
     State(shared): State<Arc<Shared>>,
     request: Request,
     next: Next,
 ) -> Response {
     if !shared.is_authorized(request.headers()) {
-        let body = json!({"status": {
-            "code": -1,
-            "message": "Unauthorized – invalid or missing Bearer token",
-        }});
-        return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+        return Fail::new(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized – invalid or missing Bearer token",
+        )
+        .into_response();
     }
     next.run(request).await
+}
+
+/// create-assets: 401 and 500 carry a `status` object (`UnauthorizedError`,
+/// `InternalServerError`); 400 and others the `ErrorResponseModel`.
+pub fn error_body(fail: &Fail) -> Value {
+    match fail.status.as_u16() {
+        401 | 500 => json!({"status": {"code": -1, "message": fail.message}}),
+        _ => json!({"status": "error", "detail": fail.message}),
+    }
 }
 
 /// The query's `store_uuid` (required) and `channel` (default `SMP`).
@@ -131,7 +112,7 @@ fn ensure_store(conn: &Connection, store: &str) -> Result<(), Fail> {
         |_| Ok(()),
     )
     .optional()?
-    .ok_or_else(|| Fail(StatusCode::NOT_FOUND, format!("Store {store} not found")))
+    .ok_or_else(|| Fail::new(StatusCode::NOT_FOUND, format!("Store {store} not found")))
 }
 
 /// What one request did, in the documented `AssetUpsertResponse.data` shape.
@@ -159,9 +140,8 @@ async fn upsert_assets(
     // vendors/catalogix.txt: "413 Payload too large: The API accepts upto 100 data items at
     // a time."
     if items.len() > MAX_ITEMS_PER_REQUEST {
-        return Err(Fail(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "The API accepts upto 100 data items at a time".into(),
+        return Err(Fail::new(StatusCode::PAYLOAD_TOO_LARGE,
+            "The API accepts upto 100 data items at a time",
         ));
     }
     let outcome = shared

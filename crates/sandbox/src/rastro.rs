@@ -16,8 +16,10 @@ use axum::{Json, Router};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::{json, Map, Value};
 
-use super::catalogian::{self, Changes};
-use super::{enrich, unix_ms_now, Shared, MAX_BODY_BYTES};
+use crate::changes::{record_change, Changes};
+use crate::error::{unprocessable, Fail};
+use crate::time::{rfc3339_ms, unix_ms_now};
+use crate::{enrich, Shared, MAX_BODY_BYTES};
 
 /// vendors/rastro.txt: bulk takes "max 1000" items, and list pages "max 1000".
 const MAX_BULK_ITEMS: usize = 1000;
@@ -64,7 +66,7 @@ pub fn seed(tx: &Transaction) -> rusqlite::Result<()> {
             "Demo products",
             schema.to_string(),
             "The sandbox's demo catalog",
-            catalogian::rfc3339_ms(DEMO_CREATED_MS)
+            rfc3339_ms(DEMO_CREATED_MS)
         ],
     )?;
     let brands = ["Acme", "Northwind", "Globex", "Initech", "Umbrella"];
@@ -96,7 +98,13 @@ pub fn seed(tx: &Transaction) -> rusqlite::Result<()> {
 }
 
 pub fn clear(tx: &Transaction) -> rusqlite::Result<()> {
+    enrich::clear(tx)?;
     tx.execute_batch("DELETE FROM rastro_items; DELETE FROM rastro_catalogs;")
+}
+
+/// rastro's errors are FastAPI's: `{"detail": "..."}` (its own client reads `detail`).
+pub fn error_body(fail: &Fail) -> Value {
+    json!({ "detail": fail.message })
 }
 
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -118,43 +126,14 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// An error response in rastro's shape.
-pub(super) struct Fail(pub(super) StatusCode, pub(super) String);
-
-impl IntoResponse for Fail {
-    fn into_response(self) -> Response {
-        (self.0, Json(json!({ "detail": self.1 }))).into_response()
-    }
-}
-
-impl From<rusqlite::Error> for Fail {
-    fn from(err: rusqlite::Error) -> Self {
-        Fail(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("database error: {err}"),
-        )
-    }
-}
-
-impl From<anyhow::Error> for Fail {
-    fn from(err: anyhow::Error) -> Self {
-        Fail(StatusCode::INTERNAL_SERVER_ERROR, err.to_string())
-    }
-}
-
-pub(super) fn unprocessable(message: impl Into<String>) -> Fail {
-    Fail(StatusCode::UNPROCESSABLE_ENTITY, message.into())
-}
-
 async fn require_bearer(
     State(shared): State<Arc<Shared>>,
     request: Request,
     next: Next,
 ) -> Response {
     if !shared.is_authorized(request.headers()) {
-        return Fail(
-            StatusCode::UNAUTHORIZED,
-            "Invalid or missing API key".into(),
+        return Fail::new(StatusCode::UNAUTHORIZED,
+            "Invalid or missing API key",
         )
         .into_response();
     }
@@ -243,8 +222,7 @@ pub(super) fn catalog_unique_field(conn: &Connection, catalog: &str) -> Result<S
     )
     .optional()?
     .ok_or_else(|| {
-        Fail(
-            StatusCode::NOT_FOUND,
+        Fail::new(StatusCode::NOT_FOUND,
             format!("Catalog {catalog} not found"),
         )
     })
@@ -380,7 +358,7 @@ async fn create_catalog(State(shared): State<Arc<Shared>>, body: Bytes) -> Resul
                     name,
                     unique_id_field,
                     schema,
-                    catalogian::rfc3339_ms(unix_ms_now())
+                    rfc3339_ms(unix_ms_now())
                 ],
             )?;
             Ok(())
@@ -459,8 +437,7 @@ async fn get_item(
 
 fn find_item(conn: &Connection, catalog: &str, item: &str) -> Result<(i64, String), Fail> {
     let not_found = || {
-        Fail(
-            StatusCode::NOT_FOUND,
+        Fail::new(StatusCode::NOT_FOUND,
             format!("Item {item} not found in catalog {catalog}"),
         )
     };
@@ -513,8 +490,7 @@ async fn update_item(
             );
             if let Err(rusqlite::Error::SqliteFailure(err, _)) = &updated {
                 if err.code == rusqlite::ErrorCode::ConstraintViolation {
-                    return Err(Fail(
-                        StatusCode::CONFLICT,
+                    return Err(Fail::new(StatusCode::CONFLICT,
                         format!("another item already has {unique_field} = {key}"),
                     ));
                 }
@@ -530,7 +506,7 @@ async fn update_item(
                 changes.note(&old_key, Some(before), None);
                 changes.note(&key, None, Some(after.clone()));
             }
-            catalogian::record_change(&tx, changes)?;
+            record_change(&tx, changes)?;
             tx.commit()?;
             Ok(after)
         })
@@ -552,8 +528,7 @@ async fn bulk_upsert(
     };
     shared.log_bulk("rastro", items.len());
     if items.len() > MAX_BULK_ITEMS {
-        return Err(Fail(
-            StatusCode::PAYLOAD_TOO_LARGE,
+        return Err(Fail::new(StatusCode::PAYLOAD_TOO_LARGE,
             format!(
                 "at most {MAX_BULK_ITEMS} items per request, got {}",
                 items.len()
@@ -640,7 +615,7 @@ async fn bulk_upsert(
                     updated += 1;
                 }
             }
-            catalogian::record_change(&tx, changes)?;
+            record_change(&tx, changes)?;
             tx.commit()?;
             Ok(json!({ "created": created, "updated": updated, "failed": failed }))
         })

@@ -19,9 +19,10 @@ use axum::{Json, Router};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::{json, Map, Value};
 
-use super::catalogian::{self, Changes};
-use super::rastro::{self, unprocessable, Fail};
-use super::{stable_hash, unix_ms_now, Shared};
+use crate::changes::{record_change, Changes};
+use crate::error::{unprocessable, Fail};
+use crate::time::unix_ms_now;
+use crate::{rastro, stable_hash, Shared};
 
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS rastro_enrich_jobs (
@@ -39,11 +40,6 @@ CREATE TABLE IF NOT EXISTS rastro_enrich_jobs (
 );
 CREATE INDEX IF NOT EXISTS rastro_enrich_jobs_status ON rastro_enrich_jobs (catalog_id, status);
 ";
-
-/// Jobs start with no demo data.
-pub fn seed(_tx: &Transaction) -> rusqlite::Result<()> {
-    Ok(())
-}
 
 pub fn clear(tx: &Transaction) -> rusqlite::Result<()> {
     tx.execute_batch("DELETE FROM rastro_enrich_jobs;")
@@ -394,7 +390,7 @@ pub fn advance(tx: &Transaction, catalog: &str, now_ms: i64) -> rusqlite::Result
             job.id
         ])?;
     }
-    catalogian::record_change(tx, changes)
+    record_change(tx, changes)
 }
 
 /// [`advance`] in a transaction of its own, for requests that only read. The write lock is
@@ -496,8 +492,7 @@ fn with_job(conn: &mut Connection, catalog: &str, job: &str, cancel: bool) -> Re
         )
         .optional()?
         .ok_or_else(|| {
-            Fail(
-                StatusCode::NOT_FOUND,
+            Fail::new(StatusCode::NOT_FOUND,
                 format!("Enrichment job {job} not found in catalog {catalog}"),
             )
         })

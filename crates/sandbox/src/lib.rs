@@ -1,16 +1,22 @@
-//! The built-in emulator of the five vendor APIs (SPEC §8): one axum app, one module per
-//! emulated vendor under its URL prefix, state in SQLite. It serves `catops sandbox serve`,
-//! and runs inside a command when a profile's base_url is "embedded".
+//! A local emulator of the five vendor APIs catops talks to (SPEC §8): one axum app, each
+//! vendor under its URL prefix (the registry lists them), state in SQLite. It serves
+//! `catops sandbox serve`, and runs inside a command when a profile's base_url is
+//! "embedded"; tests and users' CI run against it.
 
+mod auth;
 mod batch;
 mod catalogian;
 mod catalogix;
+mod changes;
 mod clevertap;
 mod db;
 mod enrich;
+mod error;
 mod faults;
 mod rastro;
 mod ratelimit;
+mod registry;
+mod time;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,25 +24,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::config::SANDBOX_TOKEN;
-use crate::vendors::batch::{
-    DEFAULT_API_VERSION as BATCH_VERSION, ITEMS_PER_SECOND, REQUESTS_PER_SECOND,
-};
+pub use catops_spec::{SANDBOX_READONLY_TOKEN, SANDBOX_TOKEN};
+pub use catalogian::{DEMO_SOURCE, DEMO_SOURCE_KEY};
 pub use db::Db;
 pub use faults::Faults;
+pub use registry::prefix;
 
 /// SPEC §4 sends chunks of up to 5 MiB; axum's default body limit is 2 MB.
 const MAX_BODY_BYTES: usize = 8 << 20;
-
-/// SPEC §8: the second fixed token. catalogian takes it with the `read` scope only; every
-/// other vendor refuses it like an unknown token.
-pub const SANDBOX_READONLY_TOKEN: &str = "sandbox-readonly";
 
 pub enum StateLocation {
     Memory,
@@ -53,8 +54,8 @@ impl StateLocation {
     }
 }
 
-/// `--rate-limits on|off`: whether the vendors' documented rate limits are enforced.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+/// Whether the vendors' documented rate limits are enforced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RateLimits {
     On,
     Off,
@@ -66,6 +67,19 @@ pub struct SandboxOptions {
     pub latency: Duration,
     pub faults: Option<Faults>,
     pub rate_limits: RateLimits,
+}
+
+impl SandboxOptions {
+    /// The defaults of `catops sandbox serve`: in memory, the fixed token, no faults.
+    pub fn in_memory() -> SandboxOptions {
+        SandboxOptions {
+            state: StateLocation::Memory,
+            token: SANDBOX_TOKEN.to_string(),
+            latency: Duration::ZERO,
+            faults: None,
+            rate_limits: RateLimits::On,
+        }
+    }
 }
 
 /// What every handler can reach.
@@ -105,22 +119,20 @@ impl Shared {
 
     /// Whether the request carries `Authorization: Bearer <the sandbox token>`.
     fn is_authorized(&self, headers: &HeaderMap) -> bool {
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            == Some(self.token.as_str())
+        auth::bearer(headers) == Some(self.token.as_str())
     }
 }
 
 fn app(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .nest("/rastro/api", rastro::router(shared.clone()))
-        // SPEC §8 says /batch/2.11; any version is served, as a profile's api_version may differ.
-        .nest("/batch/{version}", batch::router(shared.clone()))
-        .nest("/catalogix/v1", catalogix::router(shared.clone()))
-        .nest("/clevertap", clevertap::router(shared.clone()))
-        .nest("/catalogian", catalogian::router(shared.clone()))
+    let mut app = Router::new();
+    for vendor in &registry::VENDORS {
+        let routes = (vendor.router)(shared.clone()).layer(middleware::map_response_with_state(
+            vendor.error_body,
+            error::render,
+        ));
+        app = app.nest(vendor.prefix, routes);
+    }
+    app
         // Not a vendor API: the item count of each bulk request received, oldest first.
         .route(
             "/_sandbox/requests",
@@ -198,14 +210,6 @@ async fn bulk_requests(State(shared): State<Arc<Shared>>, headers: HeaderMap) ->
     Json(entries).into_response()
 }
 
-/// Unix time in milliseconds; enrichment progress and delta timestamps are wall-clock based.
-fn unix_ms_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 /// A hash that stays the same across runs, platforms and Rust releases (FNV-1a, then a
 /// splitmix64 finish so every bit is mixed): the sandbox's "random" values must be
 /// reproducible. `std`'s hashers promise no such thing.
@@ -228,61 +232,40 @@ fn stable_hash(parts: &[&str]) -> u64 {
 }
 
 async fn unknown_route(request: Request) -> Response {
+    let prefixes: Vec<&str> = registry::VENDORS.iter().map(|v| v.prefix).collect();
     let message = format!(
-        "no such endpoint: {} {} (vendors live under /rastro/api, /batch/2.11, /catalogix/v1, /clevertap, /catalogian)",
+        "no such endpoint: {} {} (vendors live under {})",
         request.method(),
-        request.uri().path()
+        request.uri().path(),
+        prefixes.join(", ")
     );
     (StatusCode::NOT_FOUND, Json(json!({ "error": message }))).into_response()
 }
 
-/// `catops sandbox serve`: prints one ready line with the address on stdout, serves until
-/// SIGINT or SIGTERM.
-pub async fn serve(addr: &str, options: SandboxOptions, quiet: bool) -> anyhow::Result<()> {
+/// Binds `addr` and serves until `shutdown` resolves; `ready` gets the bound address first.
+pub async fn serve(
+    addr: &str,
+    options: SandboxOptions,
+    ready: impl FnOnce(SocketAddr),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let shared = Shared::open(options)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|err| anyhow::anyhow!("cannot listen on {addr}: {err}"))?;
-    let local = listener.local_addr()?;
-    println!("catops sandbox listening on http://{local}");
-    if !quiet {
-        eprintln!("  rastro     http://{local}/rastro/api");
-        eprintln!("  batch      http://{local}/batch/{BATCH_VERSION}");
-        eprintln!("  catalogix  http://{local}/catalogix/v1");
-        eprintln!("  clevertap  http://{local}/clevertap");
-        eprintln!("  catalogian http://{local}/catalogian");
-        if shared.token == SANDBOX_TOKEN {
-            eprintln!("  token      {SANDBOX_TOKEN} (all scopes)");
-        }
-        eprintln!("  token      {SANDBOX_READONLY_TOKEN} (catalogian read scope only)");
-        eprintln!(
-            "  token      {} (catalogian source-scoped key: {} only, read scope)",
-            catalogian::DEMO_SOURCE_KEY,
-            catalogian::DEMO_SOURCE
-        );
-        match shared.rate_limits {
-            RateLimits::On => eprintln!(
-                "  rate limits on (batch: {REQUESTS_PER_SECOND} requests/s, {ITEMS_PER_SECOND} items/s per project)"
-            ),
-            RateLimits::Off => eprintln!("  rate limits off"),
-        }
-        eprintln!("  stop with Ctrl-C");
-    }
+    ready(listener.local_addr()?);
     axum::serve(listener, app(shared))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())
 }
 
-/// Starts the emulator inside this process on a free loopback port, with the state file in
-/// the data dir, and returns its root URL. It lives as long as the command.
-pub async fn start_embedded() -> anyhow::Result<String> {
+/// Starts the emulator inside this process on a free loopback port, with its state in the
+/// file `state`, and returns its root URL. It serves as long as the runtime runs.
+pub async fn start_embedded(state: PathBuf) -> anyhow::Result<String> {
     let shared = Shared::open(SandboxOptions {
-        state: StateLocation::File(embedded_state_path()?),
-        token: SANDBOX_TOKEN.to_string(),
-        latency: Duration::ZERO,
-        faults: None,
-        rate_limits: RateLimits::On,
+        state: StateLocation::File(state),
+        ..SandboxOptions::in_memory()
     })?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let local = listener.local_addr()?;
@@ -290,37 +273,68 @@ pub async fn start_embedded() -> anyhow::Result<String> {
     Ok(format!("http://{local}"))
 }
 
-/// SPEC §8: `<data dir>/catops/sandbox.sqlite3`.
-pub fn embedded_state_path() -> anyhow::Result<PathBuf> {
-    match directories::BaseDirs::new() {
-        Some(dirs) => Ok(dirs.data_dir().join("catops").join("sandbox.sqlite3")),
-        None => crate::error::usage("cannot find a data directory (is HOME set?)"),
-    }
-}
-
+/// Puts the state back to the demo data.
 pub fn reset(location: &StateLocation) -> anyhow::Result<()> {
     Db::open(location)?.reset()
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    let _ = interrupt.await;
+/// A server on a loopback port of its own, on a runtime of its own, for tests: stopped when
+/// dropped.
+pub struct Running {
+    pub root: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    pub fn start(options: SandboxOptions) -> anyhow::Result<Running> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(err) => {
+                    let _ = ready_tx.send(Err(anyhow::anyhow!("no runtime: {err}")));
                     return;
                 }
             };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
+            let ready = ready_tx.clone();
+            let served = runtime.block_on(serve(
+                "127.0.0.1:0",
+                options,
+                move |addr| {
+                    let _ = ready.send(Ok(addr));
+                },
+                async move {
+                    let _ = stop_rx.await;
+                },
+            ));
+            if let Err(err) = served {
+                let _ = ready_tx.send(Err(err));
+            }
+        });
+        let addr = ready_rx
+            .recv()
+            .map_err(|_| anyhow::anyhow!("the sandbox stopped before it was ready"))??;
+        Ok(Running {
+            root: format!("http://{addr}"),
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
     }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }

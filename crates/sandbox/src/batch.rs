@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,9 +16,10 @@ use axum::{Json, Router};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::{json, Map, Value};
 
-use super::ratelimit::{self, TokenBucket};
-use super::{RateLimits, Shared, MAX_BODY_BYTES};
-use crate::vendors::batch::{
+use crate::error::Fail;
+use crate::ratelimit::{self, TokenBucket};
+use crate::{RateLimits, Shared, MAX_BODY_BYTES};
+use catops_spec::batch::{
     validate_item, ITEMS_PER_SECOND, MAX_ITEMS_PER_REQUEST, REQUESTS_PER_SECOND,
 };
 
@@ -99,15 +100,20 @@ impl Batch {
             ],
             now,
         )
-        .map_err(|wait| Fail {
-            retry_after: Some(ratelimit::retry_after_secs(wait)),
-            ..fail(
+        .map_err(|wait| {
+            fail(
                 StatusCode::TOO_MANY_REQUESTS,
                 "TOO_MANY_REQUESTS",
                 "Too Many Requests",
             )
+            .with_retry_after(ratelimit::retry_after_secs(wait))
         })
     }
+}
+
+/// batch's `Error` schema: `error_message` and `error_code`, both required.
+pub fn error_body(fail: &Fail) -> Value {
+    json!({"error_message": fail.message, "error_code": fail.code.unwrap_or("ERROR")})
 }
 
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -125,59 +131,12 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .with_state(state)
 }
 
-/// An error response in batch's shape.
-#[derive(Debug)]
-struct Fail {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    retry_after: Option<u64>,
-}
-
 fn fail(status: StatusCode, code: &'static str, message: impl Into<String>) -> Fail {
-    Fail {
-        status,
-        code,
-        message: message.into(),
-        retry_after: None,
-    }
+    Fail::coded(status, code, message)
 }
 
 fn invalid(message: impl Into<String>) -> Fail {
     fail(StatusCode::BAD_REQUEST, "INVALID_PARAMETER", message)
-}
-
-impl IntoResponse for Fail {
-    fn into_response(self) -> Response {
-        let body = Json(json!({ "error_message": self.message, "error_code": self.code }));
-        let mut response = (self.status, body).into_response();
-        if let Some(secs) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        response
-    }
-}
-
-impl From<rusqlite::Error> for Fail {
-    fn from(err: rusqlite::Error) -> Self {
-        fail(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
-            format!("database error: {err}"),
-        )
-    }
-}
-
-impl From<anyhow::Error> for Fail {
-    fn from(err: anyhow::Error) -> Self {
-        fail(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
-            err.to_string(),
-        )
-    }
 }
 
 /// vendors/batch.txt: the REST API Key as a Bearer token, and the required `X-Batch-Project`

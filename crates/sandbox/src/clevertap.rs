@@ -15,7 +15,12 @@ use axum::{Json, Router};
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde_json::{json, Value};
 
-use super::Shared;
+use crate::error::Fail;
+use crate::Shared;
+
+fn fail(status: StatusCode, code: &'static str, message: impl Into<String>) -> Fail {
+    Fail::coded(status, code, message)
+}
 
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS clevertap_catalogs (
@@ -85,6 +90,11 @@ pub fn clear(tx: &Transaction) -> rusqlite::Result<()> {
     tx.execute_batch("DELETE FROM clevertap_catalogs;")
 }
 
+/// clevertap names its errors by code (the body's shape is undocumented; this is the sandbox's).
+pub fn error_body(fail: &Fail) -> Value {
+    json!({"status": "fail", "code": fail.code.unwrap_or("INTERNAL_ERROR"), "error": fail.message})
+}
+
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v2/catalogs", get(list_catalogs))
@@ -94,49 +104,6 @@ pub fn router(shared: Arc<Shared>) -> Router {
             require_headers,
         ))
         .with_state(shared)
-}
-
-/// An error response in clevertap's shape.
-#[derive(Debug)]
-struct Fail {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-fn fail(status: StatusCode, code: &'static str, message: impl Into<String>) -> Fail {
-    Fail {
-        status,
-        code,
-        message: message.into(),
-    }
-}
-
-impl IntoResponse for Fail {
-    fn into_response(self) -> Response {
-        let body = json!({"status": "fail", "code": self.code, "error": self.message});
-        (self.status, Json(body)).into_response()
-    }
-}
-
-impl From<rusqlite::Error> for Fail {
-    fn from(err: rusqlite::Error) -> Self {
-        fail(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
-            format!("database error: {err}"),
-        )
-    }
-}
-
-impl From<anyhow::Error> for Fail {
-    fn from(err: anyhow::Error) -> Self {
-        fail(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
-            err.to_string(),
-        )
-    }
 }
 
 /// vendors/clevertap.txt "Headers": the token must be the sandbox's (AUTHENTICATION_FAILED:

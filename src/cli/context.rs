@@ -4,8 +4,8 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use crate::cli::paging::thousands;
-use crate::cli::GlobalArgs;
+use super::args::GlobalArgs;
+use super::paging::thousands;
 use std::sync::Arc;
 
 use crate::config::{self, Config, Profile, Selected, EMBEDDED};
@@ -13,8 +13,7 @@ use crate::error::Failure;
 use crate::http::{Http, HttpSettings};
 use crate::jq::JqFilter;
 use crate::output::{Format, ListPrinter, Printer};
-use crate::sandbox;
-use crate::vendors::{Api, BulkRequest, BulkTarget, Operation};
+use crate::vendors::{self, Api, BulkEndpoint, BulkRequest, Operation};
 
 const BASE_URL_ENV: &str = "CATOPS_BASE_URL";
 
@@ -128,7 +127,7 @@ impl Context {
     pub async fn bulk_target(
         &self,
         mut request: BulkRequest,
-    ) -> anyhow::Result<(BulkTarget, Profile)> {
+    ) -> anyhow::Result<(Box<dyn BulkEndpoint>, Profile)> {
         let (selected, http) = self.connect(request.operation).await?;
         let profile = selected.profile;
         request.unique_field = request
@@ -136,7 +135,7 @@ impl Context {
             .or_else(|| profile.unique_field.clone());
         request.store_uuid = request.store_uuid.or_else(|| profile.store_uuid.clone());
         request.channel = request.channel.or_else(|| profile.channel.clone());
-        let target = BulkTarget::new(profile.vendor, Arc::new(http), &request)?;
+        let target = vendors::vendor(profile.vendor).bulk(Arc::new(http), &request)?;
         Ok((target, profile))
     }
 
@@ -146,7 +145,7 @@ impl Context {
         self.base_url
             .clone()
             .or_else(|| profile.base_url.clone())
-            .unwrap_or_else(|| profile.vendor.default_base_url(profile))
+            .unwrap_or_else(|| vendors::vendor(profile.vendor).default_base_url(profile))
     }
 
     /// Per request, `--timeout`.
@@ -160,8 +159,9 @@ impl Context {
         let selected = self.selected()?;
         let profile = &selected.profile;
         let vendor = profile.vendor;
-        if !op.vendors().contains(&vendor) {
-            let able: Vec<&str> = op.vendors().iter().map(|v| v.name()).collect();
+        let able = op.vendors();
+        if !able.contains(&vendor) {
+            let able: Vec<&str> = able.iter().map(|v| v.name()).collect();
             return Err(Failure::usage(format!(
                 "`{}` is not available for {vendor} (profile '{}')",
                 op.command(),
@@ -172,14 +172,32 @@ impl Context {
         }
         let configured = self.configured_base_url(profile);
         let base_url = if configured == EMBEDDED {
-            let root = sandbox::start_embedded().await?;
-            format!("{root}{}", vendor.sandbox_prefix(profile))
+            embedded_base_url(profile).await?
         } else {
             configured
         };
         let token = config::resolve_token(&selected, self.http.timeout).await?;
-        let auth = vendor.auth_headers(profile, &token)?;
+        let auth = vendors::vendor(vendor).auth_headers(profile, &token)?;
         let http = Http::new(vendor, &base_url, auth, &token, self.http.clone())?;
         Ok((selected, http))
     }
+}
+
+/// Starts the built-in sandbox inside this command, on a loopback port, and returns the base
+/// URL of the profile's vendor there.
+#[cfg(feature = "sandbox")]
+async fn embedded_base_url(profile: &Profile) -> anyhow::Result<String> {
+    let root = catops_sandbox::start_embedded(super::sandbox::embedded_state_path()?).await?;
+    let version = vendors::vendor(profile.vendor).api_version(profile);
+    Ok(format!(
+        "{root}{}",
+        catops_sandbox::prefix(profile.vendor, version)
+    ))
+}
+
+#[cfg(not(feature = "sandbox"))]
+async fn embedded_base_url(_profile: &Profile) -> anyhow::Result<String> {
+    Err(Failure::usage("this build of catops has no built-in sandbox (base_url = \"embedded\")")
+        .hint("build with the default features, or point base_url at a `catops sandbox serve`")
+        .into())
 }

@@ -1,60 +1,13 @@
 //! The sandbox's SQLite state: one connection behind a mutex, used from blocking threads.
-//! Each emulated vendor brings its tables, its demo data and how to clear them.
+//! Each emulated vendor's registry row brings its tables, its demo data and how to clear them.
 
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-use super::{batch, catalogian, catalogix, clevertap, enrich, rastro, StateLocation};
-
-/// One emulated vendor's part of the database.
-struct VendorTables {
-    name: &'static str,
-    schema: &'static str,
-    seed: fn(&Transaction) -> rusqlite::Result<()>,
-    clear: fn(&Transaction) -> rusqlite::Result<()>,
-}
-
-const VENDORS: &[VendorTables] = &[
-    VendorTables {
-        name: "rastro",
-        schema: rastro::SCHEMA,
-        seed: rastro::seed,
-        clear: rastro::clear,
-    },
-    VendorTables {
-        name: "batch",
-        schema: batch::SCHEMA,
-        seed: batch::seed,
-        clear: batch::clear,
-    },
-    VendorTables {
-        name: "catalogix",
-        schema: catalogix::SCHEMA,
-        seed: catalogix::seed,
-        clear: catalogix::clear,
-    },
-    // rastro's enrichment jobs: no demo data, cleared with the rest.
-    VendorTables {
-        name: "rastro-enrich",
-        schema: enrich::SCHEMA,
-        seed: enrich::seed,
-        clear: enrich::clear,
-    },
-    VendorTables {
-        name: "clevertap",
-        schema: clevertap::SCHEMA,
-        seed: clevertap::seed,
-        clear: clevertap::clear,
-    },
-    VendorTables {
-        name: "catalogian",
-        schema: catalogian::SCHEMA,
-        seed: catalogian::seed,
-        clear: catalogian::clear,
-    },
-];
+use crate::registry::VENDORS;
+use crate::StateLocation;
 
 /// How long a command waits for another process holding the embedded state file.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -88,8 +41,10 @@ impl Db {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(META_SCHEMA)?;
-        for vendor in VENDORS {
-            tx.execute_batch(vendor.schema)?;
+        for vendor in &VENDORS {
+            for table in vendor.tables {
+                tx.execute_batch(table)?;
+            }
         }
         add_missing_columns(&tx)?;
         seed_missing(&tx)?;
@@ -151,7 +106,7 @@ fn add_missing_columns(tx: &Transaction) -> rusqlite::Result<()> {
 /// Every vendor's data back to the seeded start.
 fn reset(conn: &mut Connection) -> anyhow::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    for vendor in VENDORS {
+    for vendor in &VENDORS {
         (vendor.clear)(&tx)?;
     }
     tx.execute("DELETE FROM sandbox_meta", [])?;
@@ -174,8 +129,8 @@ fn seed_missing(tx: &Transaction) -> rusqlite::Result<()> {
         "UPDATE sandbox_meta SET key = 'seeded:rastro' WHERE key = 'seeded'",
         [],
     )?;
-    for vendor in VENDORS {
-        let key = format!("seeded:{}", vendor.name);
+    for vendor in &VENDORS {
+        let key = format!("seeded:{}", vendor.kind);
         let seeded: bool = tx.query_row(
             "SELECT EXISTS(SELECT 1 FROM sandbox_meta WHERE key = ?1)",
             [&key],
@@ -210,8 +165,8 @@ mod tests {
             let mut conn = Connection::open(&path).unwrap();
             let tx = conn.transaction().unwrap();
             tx.execute_batch(META_SCHEMA).unwrap();
-            tx.execute_batch(rastro::SCHEMA).unwrap();
-            rastro::seed(&tx).unwrap();
+            tx.execute_batch(crate::rastro::SCHEMA).unwrap();
+            crate::rastro::seed(&tx).unwrap();
             tx.execute("INSERT INTO sandbox_meta VALUES ('seeded', '1')", [])
                 .unwrap();
             tx.commit().unwrap();

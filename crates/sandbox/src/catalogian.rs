@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -17,7 +17,11 @@ use axum::{Extension, Json, Router};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde_json::{json, Value};
 
-use super::{enrich, rastro, stable_hash, unix_ms_now, Shared, SANDBOX_READONLY_TOKEN};
+use catops_spec::SANDBOX_READONLY_TOKEN;
+
+use crate::error::{bad_request, Fail};
+use crate::time::{parse_iso8601_ms, rfc3339_ms, unix_ms_now};
+use crate::{enrich, rastro, stable_hash, Shared};
 
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS catalogian_sources (
@@ -96,149 +100,12 @@ pub fn clear(tx: &Transaction) -> rusqlite::Result<()> {
     )
 }
 
-// ---- recording changes (called by the rastro emulation)
-
-/// One item's change, the item shown as the API shows it (JSON with its id): `before` is None
-/// for a new item, `after` None for a deleted one.
-struct Change {
-    key: String,
-    before: Option<String>,
-    after: Option<String>,
-}
-
-impl Change {
-    fn change_type(&self) -> &'static str {
-        match (&self.before, &self.after) {
-            (None, _) => "new",
-            (_, None) => "deleted",
-            _ => "changed",
-        }
-    }
-}
-
-/// The changes one request makes to a catalog, merged per key: an item touched twice in one
-/// request is one row, with its first `before` and its last `after`. When no source follows
-/// the catalog it notes nothing, so other catalogs pay nothing for the feature.
-pub struct Changes {
-    catalog: String,
-    tracking: bool,
-    list: Vec<Change>,
-    index: HashMap<String, usize>,
-}
-
-impl Changes {
-    pub fn for_catalog(conn: &Connection, catalog: &str) -> rusqlite::Result<Changes> {
-        let tracking = conn.query_row(
-            "SELECT EXISTS(SELECT 1 FROM catalogian_sources WHERE follows_catalog = ?1)",
-            [catalog],
-            |row| row.get(0),
-        )?;
-        Ok(Changes {
-            catalog: catalog.to_string(),
-            tracking,
-            list: Vec::new(),
-            index: HashMap::new(),
-        })
-    }
-
-    pub fn is_tracking(&self) -> bool {
-        self.tracking
-    }
-
-    pub fn note(&mut self, key: &str, before: Option<String>, after: Option<String>) {
-        if !self.tracking {
-            return;
-        }
-        match self.index.get(key) {
-            Some(&at) => self.list[at].after = after,
-            None => {
-                self.index.insert(key.to_string(), self.list.len());
-                self.list.push(Change {
-                    key: key.to_string(),
-                    before,
-                    after,
-                });
-            }
-        }
-    }
-}
-
-/// Writes one delta event (with its rows) for every source that follows the changed catalog,
-/// in the caller's transaction. An item whose stored body ends up as it was is unchanged,
-/// and a request that changes nothing makes no event.
-pub fn record_change(tx: &Transaction, changes: Changes) -> rusqlite::Result<()> {
-    if !changes.tracking {
-        return Ok(());
-    }
-    let rows: Vec<Change> = changes
-        .list
-        .into_iter()
-        .filter(|change| change.before != change.after)
-        .collect();
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let count = |kind: &str| rows.iter().filter(|c| c.change_type() == kind).count() as i64;
-    let (new, changed, deleted) = (count("new"), count("changed"), count("deleted"));
-    let total: i64 = tx.query_row(
-        "SELECT COUNT(*) FROM rastro_items WHERE catalog_id = ?1",
-        [&changes.catalog],
-        |row| row.get(0),
-    )?;
-    let sources: Vec<String> = {
-        let mut stmt =
-            tx.prepare_cached("SELECT id FROM catalogian_sources WHERE follows_catalog = ?1")?;
-        let ids = stmt.query_map([&changes.catalog], |row| row.get(0))?;
-        ids.collect::<Result<_, _>>()?
-    };
-    let now = unix_ms_now();
-    for source in sources {
-        // vendors/catalogian.txt filters by `since` on detectedAt: keep it strictly increasing
-        // per source, even for two events in the same millisecond.
-        let last: Option<i64> = tx.query_row(
-            "SELECT MAX(detected_ms) FROM catalogian_events WHERE source_id = ?1",
-            [&source],
-            |row| row.get(0),
-        )?;
-        let detected = last.map_or(now, |last| now.max(last + 1));
-        tx.execute(
-            "INSERT INTO catalogian_events (source_id, detected_ms, new_count, changed_count,
-                 deleted_count, unchanged_count, total_count)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                source,
-                detected,
-                new,
-                changed,
-                deleted,
-                (total - new - changed).max(0),
-                total
-            ],
-        )?;
-        let seq = tx.last_insert_rowid();
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO catalogian_rows (event_seq, n, key, change_type, before, after)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
-        for (n, row) in rows.iter().enumerate() {
-            insert.execute(params![
-                seq,
-                n as i64,
-                row.key,
-                row.change_type(),
-                row.before,
-                row.after
-            ])?;
-        }
-        tx.execute(
-            "UPDATE catalogian_sources SET last_checked_ms = ?1 WHERE id = ?2",
-            params![detected, source],
-        )?;
-    }
-    Ok(())
-}
-
 // ---- the API
+
+/// catalogian: `{"error": "Human-readable message"}`.
+pub fn error_body(fail: &Fail) -> Value {
+    json!({ "error": fail.message })
+}
 
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -248,35 +115,6 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/sources/{source}/delta/{event}/rows", get(list_rows))
         .route_layer(middleware::from_fn_with_state(shared.clone(), require_key))
         .with_state(shared)
-}
-
-/// An error response in catalogian's shape.
-#[derive(Debug)]
-struct Fail(StatusCode, String);
-
-impl IntoResponse for Fail {
-    fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
-    }
-}
-
-impl From<rusqlite::Error> for Fail {
-    fn from(err: rusqlite::Error) -> Self {
-        Fail(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("database error: {err}"),
-        )
-    }
-}
-
-impl From<anyhow::Error> for Fail {
-    fn from(err: anyhow::Error) -> Self {
-        Fail(StatusCode::INTERNAL_SERVER_ERROR, err.to_string())
-    }
-}
-
-fn bad_request(message: impl Into<String>) -> Fail {
-    Fail(StatusCode::BAD_REQUEST, message.into())
 }
 
 /// What the request's API key may do (vendors/catalogian.txt, "Scopes").
@@ -314,16 +152,10 @@ async fn require_key(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let key = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(|bearer| key_for(&shared, bearer));
+    let key = crate::auth::bearer(request.headers()).and_then(|bearer| key_for(&shared, bearer));
     let Some(key) = key else {
-        return Fail(
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized — missing or invalid API key".into(),
+        return Fail::new(StatusCode::UNAUTHORIZED,
+            "Unauthorized — missing or invalid API key",
         )
         .into_response();
     };
@@ -401,8 +233,7 @@ fn resolve_source(conn: &Connection, key: &Key, wanted: &str) -> Result<Source, 
         .optional()?
         .filter(|source| key.source.is_none_or(|own| own == source.id));
     source.ok_or_else(|| {
-        Fail(
-            StatusCode::NOT_FOUND,
+        Fail::new(StatusCode::NOT_FOUND,
             format!("Not Found — source '{wanted}' doesn't exist"),
         )
     })
@@ -527,8 +358,7 @@ async fn latest_event(
                 |row| row.get(0),
             )?;
             let seq = seq.ok_or_else(|| {
-                Fail(
-                    StatusCode::NOT_FOUND,
+                Fail::new(StatusCode::NOT_FOUND,
                     format!("Not Found — source '{wanted}' has no delta events yet"),
                 )
             })?;
@@ -547,9 +377,8 @@ async fn list_rows(
     query: Params,
 ) -> Result<Response, Fail> {
     if !key.rows {
-        return Err(Fail(
-            StatusCode::FORBIDDEN,
-            "Forbidden — API key lacks required scope read:rows".into(),
+        return Err(Fail::new(StatusCode::FORBIDDEN,
+            "Forbidden — API key lacks required scope read:rows",
         ));
     }
     let query = query_params(query)?;
@@ -569,8 +398,7 @@ async fn list_rows(
         .call(move |conn| -> Result<Value, Fail> {
             let source = resolve_source(conn, &key, &wanted)?;
             let not_found = || {
-                Fail(
-                    StatusCode::NOT_FOUND,
+                Fail::new(StatusCode::NOT_FOUND,
                     format!("Not Found — delta event '{event_id}' doesn't exist"),
                 )
             };
@@ -704,181 +532,10 @@ fn cursor_check(scope: &str, position: i64) -> u32 {
     (stable_hash(&["cursor", scope, &position.to_string()]) >> 32) as u32
 }
 
-/// vendors/catalogian.txt shows times as `2026-03-08T20:00:00.000Z`.
-pub(super) fn rfc3339_ms(ms: i64) -> String {
-    let (secs, milli) = (ms.div_euclid(1000), ms.rem_euclid(1000));
-    let (days, day_secs) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{milli:03}Z",
-        day_secs / 3600,
-        day_secs % 3600 / 60,
-        day_secs % 60
-    )
-}
-
-/// `since` as unix ms: `YYYY-MM-DD`, optionally `THH:MM[:SS[.fff]]` and a zone (`Z` or
-/// `±HH[:MM]`; none means UTC). Fractions below a millisecond are dropped.
-fn parse_iso8601_ms(raw: &str) -> Option<i64> {
-    let bytes = raw.as_bytes();
-    let digits = |from: usize, len: usize| -> Option<i64> {
-        let part = bytes.get(from..from + len)?;
-        part.iter()
-            .all(u8::is_ascii_digit)
-            .then(|| part.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
-    };
-    let (year, month, day) = (digits(0, 4)?, digits(5, 2)?, digits(8, 2)?);
-    if bytes.get(4) != Some(&b'-') || bytes.get(7) != Some(&b'-') {
-        return None;
-    }
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return None;
-    }
-    let mut ms = days_from_civil(year, month, day) * 86_400_000;
-    let mut at = 10;
-    if matches!(bytes.get(at), Some(b'T' | b't' | b' ')) {
-        let (hour, minute) = (digits(at + 1, 2)?, digits(at + 4, 2)?);
-        if bytes.get(at + 3) != Some(&b':') || hour > 23 || minute > 59 {
-            return None;
-        }
-        ms += (hour * 3600 + minute * 60) * 1000;
-        at += 6;
-        if bytes.get(at) == Some(&b':') {
-            let second = digits(at + 1, 2)?;
-            if second > 60 {
-                return None;
-            }
-            ms += second * 1000;
-            at += 3;
-            if matches!(bytes.get(at), Some(b'.' | b',')) {
-                let start = at + 1;
-                at = start;
-                while bytes.get(at).is_some_and(u8::is_ascii_digit) {
-                    at += 1;
-                }
-                if at == start {
-                    return None;
-                }
-                let mut fraction: i64 = 0;
-                for position in 0..3 {
-                    let digit = bytes
-                        .get(start + position)
-                        .filter(|_| start + position < at);
-                    fraction = fraction * 10 + digit.map_or(0, |d| i64::from(d - b'0'));
-                }
-                ms += fraction;
-            }
-        }
-        match bytes.get(at) {
-            None => {}
-            Some(b'Z' | b'z') => at += 1,
-            Some(&sign @ (b'+' | b'-')) => {
-                let hours = digits(at + 1, 2)?;
-                at += 3;
-                let minutes = match bytes.get(at) {
-                    Some(b':') => {
-                        at += 3;
-                        digits(at - 2, 2)?
-                    }
-                    Some(_) => {
-                        at += 2;
-                        digits(at - 2, 2)?
-                    }
-                    None => 0,
-                };
-                if hours > 23 || minutes > 59 {
-                    return None;
-                }
-                let offset = (hours * 60 + minutes) * 60_000;
-                ms -= if sign == b'+' { offset } else { -offset };
-            }
-            Some(_) => return None,
-        }
-    }
-    (at == bytes.len()).then_some(ms)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year.rem_euclid(400);
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let days = days + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_format_with_milliseconds_and_parse_back() {
-        assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339_ms(1_773_000_000_123), "2026-03-08T20:00:00.123Z");
-        assert_eq!(rfc3339_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
-        for ms in [0, 1, 951_782_400_000, 1_773_000_000_123, 4_102_444_799_999] {
-            assert_eq!(parse_iso8601_ms(&rfc3339_ms(ms)), Some(ms), "{ms}");
-        }
-    }
-
-    #[test]
-    fn since_takes_the_usual_iso_8601_forms() {
-        let at = 1_773_000_000_000;
-        for raw in [
-            "2026-03-08T20:00:00.000Z",
-            "2026-03-08T20:00:00Z",
-            "2026-03-08T20:00Z",
-            "2026-03-08 20:00:00",
-            "2026-03-08T21:00:00+01:00",
-            "2026-03-08T21:30:00+0130",
-            "2026-03-08T18:00:00-02",
-            "2026-03-08T20:00:00.0004Z",
-        ] {
-            assert_eq!(parse_iso8601_ms(raw), Some(at), "{raw}");
-        }
-        assert_eq!(parse_iso8601_ms("2026-03-08T20:00:00.5Z"), Some(at + 500));
-        assert_eq!(parse_iso8601_ms("2026-03-08"), Some(at - 20 * 3_600_000));
-        for raw in [
-            "",
-            "yesterday",
-            "2026-02-30",
-            "2026-13-01T00:00:00Z",
-            "2026-03-08T24:00:00Z",
-            "2026-03-08T20:00:00.Z",
-            "2026-03-08T20:00:00Zjunk",
-            "1773000000",
-        ] {
-            assert_eq!(parse_iso8601_ms(raw), None, "{raw}");
-        }
-    }
+    use crate::changes::{record_change, Changes};
 
     #[test]
     fn cursors_round_trip_only_in_their_own_scope() {

@@ -1,0 +1,10 @@
+//! catalogian (catalogian.com/docs): documented page limits.
+
+/// Delta events: `limit` "default 50, max 200"; `keysLimit` "default 100, max 1000".
+pub const MAX_EVENTS_LIMIT: u32 = 200;
+pub const DEFAULT_EVENTS_LIMIT: u32 = 50;
+pub const MAX_KEYS_LIMIT: u32 = 1000;
+pub const DEFAULT_KEYS_LIMIT: u32 = 100;
+/// Delta rows (pagination page): "default 50, max 200".
+pub const MAX_ROWS_LIMIT: u32 = 200;
+pub const DEFAULT_ROWS_LIMIT: u32 = 50;

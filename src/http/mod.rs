@@ -1,0 +1,523 @@
+//! The HTTP core every vendor uses: a client bound to a base URL and credentials, retries
+//! with backoff that honour `Retry-After`, replies read up to a bound and decoded into what
+//! the docs promise. Authentication, errors, retries, logs and bodies are the modules below.
+
+mod auth;
+mod body;
+mod error;
+mod log;
+mod retry;
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use reqwest::{Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::redact::Redactor;
+use crate::secret::Secret;
+use catops_spec::VendorKind;
+
+pub use auth::AuthHeader;
+use auth::{check_base_url, is_loopback};
+pub use body::{read_bounded, Reply, MAX_REPLY_BYTES};
+use body::MAX_ERROR_BYTES;
+pub use error::{vendor_message, ApiError};
+use error::{body_kind, body_start, transport_reason, vendor_code};
+use retry::{backoff_delay, retry_after};
+
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    pub timeout: Duration,
+    pub max_retries: u32,
+    pub verbosity: u8,
+}
+
+/// A client bound to one vendor's base URL and credentials.
+pub struct Http {
+    client: reqwest::Client,
+    base_url: Url,
+    vendor: VendorKind,
+    auth: HeaderMap,
+    redactor: Redactor,
+    settings: HttpSettings,
+    retries: AtomicU64,
+    throttled: AtomicU64,
+}
+
+/// A response with a 2xx status.
+pub struct Success {
+    pub body: bytes::Bytes,
+}
+
+impl Http {
+    pub fn new(
+        vendor: VendorKind,
+        base_url: &str,
+        auth: Vec<AuthHeader>,
+        secret: &Secret,
+        settings: HttpSettings,
+    ) -> anyhow::Result<Http> {
+        let base_url = check_base_url(base_url)?;
+        // reqwest leaves the choice of crypto provider to us; ring keeps the build free of cmake.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut client = reqwest::Client::builder()
+            .user_agent(concat!("catops/", env!("CARGO_PKG_VERSION")))
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+            // A redirect could lead the credentials to another host or to plain HTTP.
+            .redirect(reqwest::redirect::Policy::none());
+        if is_loopback(&base_url) {
+            // A CI proxy cannot reach our loopback sandbox, and must not see its token.
+            client = client.no_proxy();
+        }
+        if base_url.scheme() == "http" {
+            // Plain HTTP (loopback only) needs no trust roots: skip loading the system's, which
+            // costs more than the whole request. Verification stays on: nothing is trusted.
+            client = client.tls_certs_only(Vec::<reqwest::Certificate>::new());
+        }
+        let client = client
+            .build()
+            .map_err(|err| anyhow::anyhow!("cannot set up the HTTP client: {err}"))?;
+        let mut headers = HeaderMap::new();
+        for header in auth {
+            headers.insert(header.name, header.value);
+        }
+        Ok(Http {
+            client,
+            base_url,
+            vendor,
+            auth: headers,
+            redactor: Redactor::new([secret.expose()]),
+            settings,
+            retries: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
+        })
+    }
+
+    pub fn vendor(&self) -> VendorKind {
+        self.vendor
+    }
+
+    /// Requests retried so far (the bulk summary reports it).
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    /// 429 answers so far: the bulk pipeline lowers its rate when this grows.
+    pub fn throttled(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
+    }
+
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, ApiError> {
+        let reply = self.send(Method::GET, path, query, None, true).await?;
+        self.decode(&Method::GET, path, &reply.body)
+    }
+
+    /// Sends a JSON body. `idempotent` says whether a 5xx or a timeout may be retried: a
+    /// repeated create could make a duplicate, a repeated update or upsert cannot.
+    pub async fn send_json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Value,
+        idempotent: bool,
+    ) -> Result<T, ApiError> {
+        let bytes = serde_json::to_vec(body).map_err(|err| ApiError::Decode {
+            vendor: self.vendor,
+            method: method.clone(),
+            path: path.to_string(),
+            reason: format!("cannot encode the request body: {err}"),
+        })?;
+        let reply = self
+            .send(
+                method.clone(),
+                path,
+                &[],
+                Some(bytes::Bytes::from(bytes)),
+                idempotent,
+            )
+            .await?;
+        self.decode(&method, path, &reply.body)
+    }
+
+    /// Decodes a 2xx body into the type that holds what the vendor's docs promise. Anything
+    /// else is an error naming what was missing: never an empty list, never "accepted".
+    pub fn decode<T: DeserializeOwned>(
+        &self,
+        method: &Method,
+        path: &str,
+        body: &[u8],
+    ) -> Result<T, ApiError> {
+        serde_json::from_slice(body).map_err(|err| {
+            let what = if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() {
+                // "missing field `content` at line 1 column 40": the field is what matters.
+                let text = err.to_string();
+                match text.find(" at line ") {
+                    Some(at) => text[..at].to_string(),
+                    None => text,
+                }
+            } else {
+                body_kind(body)
+            };
+            self.unexpected(method, path, body, what)
+        })
+    }
+
+    /// A 2xx reply whose body says the request was refused.
+    pub fn refused(&self, method: &Method, path: &str, message: impl Into<String>) -> ApiError {
+        ApiError::Refused {
+            vendor: self.vendor,
+            method: method.clone(),
+            path: path.to_string(),
+            message: self.redact(&message.into()),
+        }
+    }
+
+    /// A 2xx reply without what the docs promise. With `-v` the error shows how the body
+    /// begins, which usually tells what answered instead (a proxy's page, another API).
+    pub fn unexpected(
+        &self,
+        method: &Method,
+        path: &str,
+        body: &[u8],
+        what: impl Into<String>,
+    ) -> ApiError {
+        let mut reason = what.into();
+        if self.settings.verbosity >= 1 {
+            reason.push_str(&format!("; the body begins: {}", body_start(body)));
+        }
+        ApiError::Decode {
+            vendor: self.vendor,
+            method: method.clone(),
+            path: path.to_string(),
+            reason: self.redact(&reason),
+        }
+    }
+
+    /// Sends one request, retrying what SPEC §4 says to retry, and returns a 2xx reply.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<bytes::Bytes>,
+        idempotent: bool,
+    ) -> Result<Success, ApiError> {
+        let (status, body) = self
+            .send_raw(method.clone(), path, query, body, idempotent)
+            .await?;
+        if status.is_success() {
+            Ok(Success { body })
+        } else {
+            Err(self.status_error(&method, path, status, &body))
+        }
+    }
+
+    /// Like `send`, but any final status is returned with its body.
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<bytes::Bytes>,
+        idempotent: bool,
+    ) -> Result<(StatusCode, bytes::Bytes), ApiError> {
+        let (status, reply) = self
+            .exchange(method.clone(), path, query, body, idempotent, false)
+            .await?;
+        match reply {
+            Reply::Read(bytes) => Ok((status, bytes)),
+            Reply::Open(response) => {
+                let (bytes, _) = read_bounded(response, MAX_REPLY_BYTES)
+                    .await
+                    .map_err(|err| self.transport_error(&method, path, &err))?;
+                Ok((status, bytes))
+            }
+        }
+    }
+
+    /// Like `send_raw`, but a 2xx reply is left open to be streamed (`catops api`): it may be
+    /// larger than catops would hold.
+    pub async fn send_streaming(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<bytes::Bytes>,
+        idempotent: bool,
+    ) -> Result<(StatusCode, Reply), ApiError> {
+        self.exchange(method, path, query, body, idempotent, true)
+            .await
+    }
+
+    /// One request with its retries. A reply's body is read up to a bound: a page of a listing
+    /// or a bulk answer is far below it, and a server that sends gigabytes must not take the
+    /// memory with it.
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<bytes::Bytes>,
+        idempotent: bool,
+        stream_success: bool,
+    ) -> Result<(StatusCode, Reply), ApiError> {
+        let url = self.url(path, query);
+        let mut attempt = 0u32;
+        loop {
+            let started = Instant::now();
+            let mut request = self
+                .client
+                .request(method.clone(), url.clone())
+                .headers(self.auth.clone());
+            if let Some(body) = &body {
+                if !self.auth.contains_key(CONTENT_TYPE) {
+                    request = request.header(CONTENT_TYPE, "application/json");
+                }
+                request = request.body(body.clone());
+            }
+            self.log_request(&method, &url, body.as_deref());
+            let outcome = match request.send().await {
+                Ok(response) if stream_success && response.status().is_success() => {
+                    let status = response.status();
+                    self.log_response(&method, &url, Some(status), started.elapsed(), None);
+                    return Ok((status, Reply::Open(response)));
+                }
+                Ok(response) => {
+                    let status = response.status();
+                    let retry_after = retry_after(response.headers());
+                    let limit = if status.is_success() {
+                        MAX_REPLY_BYTES
+                    } else {
+                        MAX_ERROR_BYTES
+                    };
+                    match read_bounded(response, limit).await {
+                        Ok((bytes, cut)) => Ok((status, retry_after, bytes, cut)),
+                        Err(err) => Err(err),
+                    }
+                }
+                Err(err) => Err(err),
+            };
+            let elapsed = started.elapsed();
+            let retries_left = attempt < self.settings.max_retries;
+            match outcome {
+                Ok((status, retry_after, bytes, cut)) => {
+                    self.log_response(&method, &url, Some(status), elapsed, Some(&bytes));
+                    if cut && status.is_success() {
+                        return Err(self.unexpected(
+                            &method,
+                            path,
+                            &bytes,
+                            format!(
+                                "the reply is over {} MiB, more than catops reads of one response (catops api streams any size)",
+                                MAX_REPLY_BYTES >> 20
+                            ),
+                        ));
+                    }
+                    if status == StatusCode::TOO_MANY_REQUESTS {
+                        self.throttled.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let retryable = status == StatusCode::TOO_MANY_REQUESTS
+                        || (status.is_server_error() && idempotent);
+                    if status.is_success() || !(retryable && retries_left) {
+                        return Ok((status, Reply::Read(bytes)));
+                    }
+                    if !self
+                        .wait_before_retry(attempt, retry_after, &status.to_string())
+                        .await
+                    {
+                        return Err(self.interrupted(&method, path));
+                    }
+                }
+                Err(err) => {
+                    self.log_response(&method, &url, None, elapsed, None);
+                    // A refused connection never reached the server, so even a create may retry.
+                    let retryable = err.is_connect() || idempotent;
+                    if !(retryable && retries_left) {
+                        return Err(self.transport_error(&method, path, &err));
+                    }
+                    let why = transport_reason(&err, &self.settings);
+                    if !self.wait_before_retry(attempt, None, &why).await {
+                        return Err(self.interrupted(&method, path));
+                    }
+                }
+            }
+            attempt += 1;
+        }
+    }
+
+    /// Sleeps before a retry; false when Ctrl-C or SIGTERM cut the wait short (nobody waits
+    /// out a long `Retry-After` after asking to stop).
+    async fn wait_before_retry(
+        &self,
+        attempt: u32,
+        retry_after: Option<Duration>,
+        why: &str,
+    ) -> bool {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+        let delay = backoff_delay(attempt, retry_after, fastrand::f64());
+        if self.settings.verbosity >= 1 {
+            eprintln!(
+                "* {why}; retrying in {} ms (retry {}/{})",
+                delay.as_millis(),
+                attempt + 1,
+                self.settings.max_retries
+            );
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => true,
+            () = crate::interrupt::interrupted() => false,
+        }
+    }
+
+    fn interrupted(&self, method: &Method, path: &str) -> ApiError {
+        ApiError::Interrupted {
+            vendor: self.vendor,
+            method: method.clone(),
+            path: path.to_string(),
+        }
+    }
+
+    fn url(&self, path: &str, query: &[(&str, String)]) -> Url {
+        // SPEC §1: vendor paths are appended to the base URL's path as the docs write them.
+        let mut url = self.base_url.clone();
+        url.set_path(&format!(
+            "{}{}",
+            self.base_url.path().trim_end_matches('/'),
+            path
+        ));
+        if !query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (key, value) in query {
+                pairs.append_pair(key, value);
+            }
+        }
+        url
+    }
+
+    pub fn status_error(
+        &self,
+        method: &Method,
+        path: &str,
+        status: StatusCode,
+        body: &[u8],
+    ) -> ApiError {
+        let message = vendor_message(body)
+            .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
+        ApiError::Status {
+            vendor: self.vendor,
+            method: method.clone(),
+            path: path.to_string(),
+            status,
+            message: self.redact(&message),
+            code: vendor_code(body),
+        }
+    }
+
+    fn transport_error(&self, method: &Method, path: &str, err: &reqwest::Error) -> ApiError {
+        ApiError::Transport {
+            vendor: self.vendor,
+            method: method.clone(),
+            path: path.to_string(),
+            reason: self.redact(&transport_reason(err, &self.settings)),
+        }
+    }
+
+    pub fn redact(&self, text: &str) -> String {
+        self.redactor.redact(text)
+    }
+
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+}
+impl fmt::Debug for Http {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Http")
+            .field("vendor", &self.vendor)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test_http(token: &str, verbosity: u8) -> Http {
+        let token = Secret::new(token.to_string());
+        let settings = HttpSettings {
+            timeout: Duration::from_secs(1),
+            max_retries: 0,
+            verbosity,
+        };
+        let auth = vec![AuthHeader::bearer(&token).unwrap()];
+        Http::new(
+            VendorKind::Rastro,
+            "http://127.0.0.1:9/api",
+            auth,
+            &token,
+            settings,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn errors_never_quote_the_token() {
+        // -v: the decode error quotes the start of the body.
+        let http = test_http("tok-SECRET-42", 1);
+        let echo = br#"{"detail":"bad header Authorization: Bearer tok-SECRET-42"}"#;
+        let status = http.status_error(&Method::GET, "/x", StatusCode::BAD_REQUEST, echo);
+        assert!(!status.to_string().contains("tok-SECRET-42"), "{status}");
+        let decode = http
+            .decode::<Vec<u8>>(&Method::GET, "/x", b"echo: Bearer tok-SECRET-42")
+            .unwrap_err();
+        assert!(!decode.to_string().contains("tok-SECRET-42"), "{decode}");
+        assert!(decode.to_string().contains("***"), "{decode}");
+    }
+
+    #[test]
+    fn a_reply_without_the_documented_fields_names_what_is_missing() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Listing {
+            content: Vec<Value>,
+        }
+        let http = test_http("t0ken-0123456789", 0);
+        let missing = http
+            .decode::<Listing>(&Method::GET, "/v2/catalogs", br#"{"catalogs":[]}"#)
+            .unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "rastro: GET /v2/catalogs: unexpected response: missing field `content`"
+        );
+        let html = http
+            .decode::<Listing>(&Method::GET, "/x", b"<html>login</html>")
+            .unwrap_err();
+        assert!(
+            html.to_string().ends_with("an HTML page, not JSON"),
+            "{html}"
+        );
+        assert!(
+            !html.to_string().contains("login"),
+            "the body only with -v: {html}"
+        );
+        let verbose = test_http("t0ken-0123456789", 1)
+            .decode::<Listing>(&Method::GET, "/x", b"<html>login</html>")
+            .unwrap_err();
+        assert!(
+            verbose.to_string().contains("the body begins: <html>login"),
+            "{verbose}"
+        );
+    }
+
+}
