@@ -29,5 +29,4 @@ mod tests {
     fn secret_debug_hides_value() {
         assert_eq!(format!("{:?}", Secret::new("abc".into())), "Secret(***)");
     }
-
 }

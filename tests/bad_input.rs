@@ -70,22 +70,7 @@ impl Vendor {
     /// What the import left at the vendor, by key (the demo catalog's own items left out).
     fn arrived(self, env: &Env, sandbox: &Sandbox) -> BTreeMap<String, Value> {
         let (records, key) = match self {
-            Vendor::Rastro => {
-                let list = env.on(
-                    sandbox,
-                    "sandbox",
-                    &[
-                        "items",
-                        "list",
-                        "--catalog",
-                        "cat_demo",
-                        "--all",
-                        "-o",
-                        "ndjson",
-                    ],
-                );
-                (list.ok().ndjson(), "sku")
-            }
+            Vendor::Rastro => (env.demo_items(sandbox), "sku"),
             Vendor::Batch => (
                 array(sandbox.inspect("/batch/2.11/_sandbox/catalogs/demo/items")),
                 "id",
@@ -730,19 +715,6 @@ fn describe(run: &Run) -> String {
     )
 }
 
-/// The rejects file's lines, in row order.
-fn rejects(env: &Env, name: &str) -> Vec<Value> {
-    let mut lines: Vec<Value> = env
-        .read(name)
-        .lines()
-        .map(|line| {
-            serde_json::from_str(line).unwrap_or_else(|err| panic!("{name}: {err}: {line}"))
-        })
-        .collect();
-    lines.sort_by_key(|line| line["row"].as_u64());
-    lines
-}
-
 /// Imports `input` as `vendor` with `extra` arguments, checking what holds for any input:
 /// no panic, and one `error:` line exactly when the run stopped as a whole.
 fn import(env: &Env, sandbox: &Sandbox, vendor: Vendor, input: &str, extra: &[&str]) -> Run {
@@ -818,7 +790,7 @@ fn check(case: &Case) {
             assert_eq!(summary["rejects_file"], Value::Null);
         } else {
             assert_eq!(summary["rejects_file"], rejects_name.as_str());
-            let lines = rejects(&env, &rejects_name);
+            let lines = env.rejects(&rejects_name);
             let got: Vec<(u64, u64)> = lines
                 .iter()
                 .map(|l| (l["row"].as_u64().unwrap(), l["line"].as_u64().unwrap()))
@@ -902,7 +874,7 @@ fn a_csv_row_over_5_mib_is_rejected_by_row_and_line_and_the_others_are_sent() {
     let run = import(&env, &sandbox, Vendor::Rastro, "huge_row.csv", &[]);
     assert_eq!(run.code, 3, "{}", describe(&run));
     assert_eq!(run.json()["accepted"], 2);
-    let lines = rejects(&env, "huge_row.rejects.ndjson");
+    let lines = env.rejects("huge_row.rejects.ndjson");
     assert_eq!(lines.len(), 1);
     assert_eq!(
         (&lines[0]["row"], &lines[0]["line"]),
@@ -942,7 +914,7 @@ fn a_batch_ndjson_item_over_5_mib_is_rejected_and_the_others_are_sent() {
     );
     let run = import(&env, &sandbox, Vendor::Batch, "huge_item.ndjson", &[]);
     assert_eq!(run.code, 3, "{}", describe(&run));
-    let lines = rejects(&env, "huge_item.rejects.ndjson");
+    let lines = env.rejects("huge_item.rejects.ndjson");
     assert_eq!(lines.len(), 1);
     assert_eq!(
         (&lines[0]["row"], &lines[0]["line"]),
@@ -985,7 +957,7 @@ fn a_10k_column_csv_is_imported_and_its_bad_rows_named() {
     env.write("wide.csv", &csv);
     let run = import(&env, &sandbox, Vendor::Rastro, "wide.csv", &[]);
     assert_eq!(run.code, 3, "{}", describe(&run));
-    let lines = rejects(&env, "wide.rejects.ndjson");
+    let lines = env.rejects("wide.rejects.ndjson");
     let got: Vec<(u64, u64, &str)> = lines
         .iter()
         .map(|l| {

@@ -13,30 +13,9 @@ use serde_json::{json, Value};
 
 /// Every cat_demo item, by sku.
 fn demo_items(env: &Env, sandbox: &Sandbox) -> std::collections::HashMap<String, Value> {
-    let run = env.on(
-        sandbox,
-        "sandbox",
-        &[
-            "items",
-            "list",
-            "--catalog",
-            "cat_demo",
-            "--all",
-            "-o",
-            "ndjson",
-        ],
-    );
-    run.ok()
-        .ndjson()
+    env.demo_items(sandbox)
         .into_iter()
         .map(|item| (item["sku"].as_str().unwrap().to_string(), item))
-        .collect()
-}
-
-fn rejects(env: &Env, name: &str) -> Vec<Value> {
-    env.read(name)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
 
@@ -67,7 +46,7 @@ fn bulk_upsert_types_csv_values_and_rejects_bad_rows_with_row_and_line() {
     assert_eq!(summary["failed"], 0);
     assert_eq!(summary["rejects_file"], "products.rejects.ndjson");
 
-    let rejected = rejects(&env, "products.rejects.ndjson");
+    let rejected = env.rejects("products.rejects.ndjson");
     assert_eq!(rejected.len(), 2);
     assert_eq!(
         (rejected[0]["row"].clone(), rejected[0]["line"].clone()),
@@ -173,7 +152,7 @@ fn bulk_upsert_splits_a_refused_chunk_to_isolate_the_bad_row() {
         .json();
     assert_eq!(summary["accepted"], 7);
     assert_eq!(summary["rejected"], 1);
-    let rejected = rejects(&env, "rows.rejects.ndjson");
+    let rejected = env.rejects("rows.rejects.ndjson");
     assert_eq!(rejected[0]["row"], 5);
     assert_eq!(rejected[0]["line"], 5);
     let error = rejected[0]["error"].as_str().unwrap();
@@ -306,7 +285,7 @@ fn dry_run_validates_and_plans_without_a_request() {
     assert_eq!(plan["rejected"], 1);
     assert_eq!(plan["requests"], 1);
     assert!(sandbox.bulk_sizes("batch").is_empty(), "nothing was sent");
-    assert_eq!(rejects(&env, "p.rejects.ndjson").len(), 1);
+    assert_eq!(env.rejects("p.rejects.ndjson").len(), 1);
 }
 
 #[test]
@@ -354,7 +333,7 @@ fn a_refused_token_stops_the_import_with_exit_4() {
     );
     assert!(n("rows_read") < 50_000, "the run stopped early: {summary}");
     assert_eq!(
-        rejects(&env, "p.rejects.ndjson").len() as u64,
+        env.rejects("p.rejects.ndjson").len() as u64,
         n("failed") + n("rejected")
     );
     assert!(
@@ -426,7 +405,7 @@ fn batch_upsert_maps_flat_rows_validates_them_and_remove_deletes() {
         [50, 200, 200],
         "requests run concurrently, so in any order"
     );
-    let rejected = rejects(&env, "b.rejects.ndjson");
+    let rejected = env.rejects("b.rejects.ndjson");
     assert!(rejected[0]["error"]
         .as_str()
         .unwrap()
@@ -515,7 +494,7 @@ fn assets_upsert_turns_csv_columns_into_asset_links() {
         [50, 100, 100],
         "requests run concurrently, so in any order"
     );
-    let rejected = rejects(&env, "a.rejects.ndjson");
+    let rejected = env.rejects("a.rejects.ndjson");
     assert_eq!(
         (rejected[0]["row"].clone(), rejected[0]["line"].clone()),
         (json!(251), json!(252))

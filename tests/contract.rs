@@ -13,14 +13,6 @@ use common::replay::{fixture, fixture_path, Received, Replay, Reply};
 use common::{Env, Run};
 use serde_json::{json, Value};
 
-/// `catops -p PROFILE --base-url REPLAY ARGS -o json`.
-fn on(env: &Env, replay: &Replay, profile: &str, args: &[&str]) -> Run {
-    let mut full = vec!["-p", profile, "--base-url", &replay.url];
-    full.extend_from_slice(args);
-    full.extend(["-o", "json"]);
-    env.run(&full)
-}
-
 fn with_env(
     env: &Env,
     replay: &Replay,
@@ -28,10 +20,7 @@ fn with_env(
     args: &[&str],
     vars: &[(&str, &str)],
 ) -> Run {
-    let mut full = vec!["-p", profile, "--base-url", &replay.url];
-    full.extend_from_slice(args);
-    full.extend(["-o", "json"]);
-    env.run_with(&full, |cmd| {
+    env.at_with(&replay.url, profile, args, |cmd| {
         for (key, value) in vars {
             cmd.env(key, value);
         }
@@ -78,7 +67,9 @@ fn every_fixture_names_its_source() {
 fn clevertap_catalogs_list_reads_content_and_sends_paging_and_the_v2_headers() {
     let env = Env::new();
     let replay = Replay::always(Reply::fixture(200, "clevertap", "list-catalogs.json"));
-    let run = on(&env, &replay, "sandbox-clevertap", &["catalogs", "list"]).ok();
+    let run = env
+        .at(&replay.url, "sandbox-clevertap", &["catalogs", "list"])
+        .ok();
     assert_eq!(ids(&run.json()), [json!(123), json!(456)]);
     let requests = replay.received();
     assert_eq!(requests.len(), 1);
@@ -119,18 +110,20 @@ fn clevertap_catalogs_list_all_follows_pages_with_or_without_totals() {
     };
     for total in [Some(150), None] {
         let replay = Replay::start(move |request| page(request, total));
-        let all = on(
-            &env,
-            &replay,
-            "sandbox-clevertap",
-            &["catalogs", "list", "--all"],
-        )
-        .ok();
+        let all = env
+            .at(
+                &replay.url,
+                "sandbox-clevertap",
+                &["catalogs", "list", "--all"],
+            )
+            .ok();
         let listed = ids(&all.json());
         assert_eq!(listed.len(), 150, "totals {total:?}");
         assert_eq!(listed[149], json!(1149));
         assert_eq!(replay.received().len(), 2, "totals {total:?}");
-        let first = on(&env, &replay, "sandbox-clevertap", &["catalogs", "list"]).ok();
+        let first = env
+            .at(&replay.url, "sandbox-clevertap", &["catalogs", "list"])
+            .ok();
         assert_eq!(ids(&first.json()).len(), 100, "without --all, one page");
     }
     // Only `content`, the one documented key: a page shorter than asked is the last one.
@@ -139,13 +132,13 @@ fn clevertap_catalogs_list_all_follows_pages_with_or_without_totals() {
         "clevertap",
         "list-catalogs-content-only.json",
     ));
-    let run = on(
-        &env,
-        &replay,
-        "sandbox-clevertap",
-        &["catalogs", "list", "--all"],
-    )
-    .ok();
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox-clevertap",
+            &["catalogs", "list", "--all"],
+        )
+        .ok();
     assert_eq!(ids(&run.json()), [json!(123), json!(456)]);
     assert_eq!(replay.received().len(), 1);
 }
@@ -154,13 +147,13 @@ fn clevertap_catalogs_list_all_follows_pages_with_or_without_totals() {
 fn clevertap_catalogs_get_prints_the_documented_catalog() {
     let env = Env::new();
     let replay = Replay::always(Reply::fixture(200, "clevertap", "get-catalog.json"));
-    let run = on(
-        &env,
-        &replay,
-        "sandbox-clevertap",
-        &["catalogs", "get", "123"],
-    )
-    .ok();
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox-clevertap",
+            &["catalogs", "get", "123"],
+        )
+        .ok();
     assert_eq!(run.json(), fixture("clevertap", "get-catalog.json"));
     assert_eq!(replay.received()[0].path, "/v2/catalogs/123");
 }
@@ -173,13 +166,9 @@ fn clevertap_errors_map_to_exit_codes_and_the_feature_hint() {
         "clevertap",
         "error-catalog-not-found.json",
     ));
-    let run = on(
-        &env,
-        &replay,
-        "sandbox-clevertap",
-        &["catalogs", "get", "9"],
-    )
-    .expect_code(5);
+    let run = env
+        .at(&replay.url, "sandbox-clevertap", &["catalogs", "get", "9"])
+        .expect_code(5);
     assert!(
         run.error_line().contains("No catalog exists"),
         "{}",
@@ -192,7 +181,9 @@ fn clevertap_errors_map_to_exit_codes_and_the_feature_hint() {
             "clevertap",
             "error-feature-not-enabled.json",
         ));
-        let run = on(&env, &replay, "sandbox-clevertap", &["catalogs", "list"]).expect_code(4);
+        let run = env
+            .at(&replay.url, "sandbox-clevertap", &["catalogs", "list"])
+            .expect_code(4);
         assert!(run.error_line().contains("Catalog feature is not enabled"));
         assert!(
             run.stderr.contains("hint: ") && run.stderr.contains("Catalogs feature"),
@@ -206,7 +197,9 @@ fn clevertap_errors_map_to_exit_codes_and_the_feature_hint() {
 fn clevertap_a_list_in_another_shape_is_an_error_not_an_empty_list() {
     let env = Env::new();
     let replay = Replay::always(Reply::json(200, &json!({"catalogs": [{"id": 1}]})));
-    let run = on(&env, &replay, "sandbox-clevertap", &["catalogs", "list"]).expect_code(1);
+    let run = env
+        .at(&replay.url, "sandbox-clevertap", &["catalogs", "list"])
+        .expect_code(1);
     let error = run.error_line();
     assert!(
         error.contains("clevertap: GET /v2/catalogs: unexpected response: missing field `content`"),
@@ -225,7 +218,7 @@ fn clevertap_a_list_in_another_shape_is_an_error_not_an_empty_list() {
 fn rastro_catalogs_list_reads_both_documented_shapes_and_pages_by_limit_and_offset() {
     let env = Env::new();
     let replay = Replay::always(Reply::fixture(200, "rastro", "catalogs-list-excerpt.json"));
-    let run = on(&env, &replay, "sandbox", &["catalogs", "list"]).ok();
+    let run = env.at(&replay.url, "sandbox", &["catalogs", "list"]).ok();
     assert_eq!(
         run.json(),
         fixture("rastro", "catalogs-list-excerpt.json")["catalogs"]
@@ -253,7 +246,9 @@ fn rastro_catalogs_list_reads_both_documented_shapes_and_pages_by_limit_and_offs
         body["total_count"] = json!(150);
         Reply::json(200, &body)
     });
-    let all = on(&env, &replay, "sandbox", &["catalogs", "list", "--all"]).ok();
+    let all = env
+        .at(&replay.url, "sandbox", &["catalogs", "list", "--all"])
+        .ok();
     let listed = ids(&all.json());
     assert_eq!(listed.len(), 150);
     assert_eq!(listed[149], "cat_149");
@@ -269,13 +264,13 @@ fn rastro_catalogs_list_reads_both_documented_shapes_and_pages_by_limit_and_offs
 fn rastro_nested_items_print_flat_in_every_format() {
     let env = Env::new();
     let replay = Replay::always(Reply::fixture(200, "rastro", "items-page-nested.json"));
-    let run = on(
-        &env,
-        &replay,
-        "sandbox",
-        &["items", "list", "--catalog", "cat_123"],
-    )
-    .ok();
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox",
+            &["items", "list", "--catalog", "cat_123"],
+        )
+        .ok();
     assert_eq!(
         run.json()[0],
         json!({"id": "2b7e9c1e-4f1a-4c8e-9d3b-7a6f5e4d3c2b", "sku": "A1", "title": "Product A", "price": 29.99})
@@ -305,22 +300,21 @@ fn rastro_nested_items_print_flat_in_every_format() {
         "sku,price",
     ]);
     assert_eq!(csv.ok().stdout, "sku,price\nA1,29.99\nA2,39.99\n");
-    let jq = on(
-        &env,
-        &replay,
+    let jq = env.at(
+        &replay.url,
         "sandbox",
         &["items", "list", "--catalog", "c", "--jq", ".[1].title"],
     );
     assert_eq!(jq.ok().stdout.trim(), "Product B");
 
     let replay = Replay::always(Reply::fixture(200, "rastro", "item-nested.json"));
-    let item = on(
-        &env,
-        &replay,
-        "sandbox",
-        &["items", "get", "--catalog", "c", "item_123"],
-    )
-    .ok();
+    let item = env
+        .at(
+            &replay.url,
+            "sandbox",
+            &["items", "get", "--catalog", "c", "item_123"],
+        )
+        .ok();
     assert_eq!(item.json(), fixture("rastro", "item.json"));
 }
 
@@ -329,13 +323,13 @@ fn rastro_items_list_all_stops_when_a_server_repeats_the_first_page() {
     let env = Env::new();
     // total 150 but every page is the same one item: a server that ignores page and offset.
     let replay = Replay::always(Reply::fixture(200, "rastro", "items-page.json"));
-    let run = on(
-        &env,
-        &replay,
-        "sandbox",
-        &["items", "list", "--catalog", "c", "--all"],
-    )
-    .expect_code(1);
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox",
+            &["items", "list", "--catalog", "c", "--all"],
+        )
+        .expect_code(1);
     assert!(
         run.error_line().contains("repeats the page before it"),
         "{}",
@@ -370,7 +364,7 @@ fn rastro_items_update_sends_the_whole_item_unless_partial() {
         "price:number=24.99",
         "-v",
     ];
-    let run = on(&env, &replay, "sandbox", &args).ok();
+    let run = env.at(&replay.url, "sandbox", &args).ok();
     let requests = replay.received();
     assert_eq!(
         requests
@@ -399,7 +393,7 @@ fn rastro_items_update_sends_the_whole_item_unless_partial() {
     });
     let mut partial = args.to_vec();
     partial.push("--partial");
-    on(&env, &replay, "sandbox", &partial).ok();
+    env.at(&replay.url, "sandbox", &partial).ok();
     let requests = replay.received();
     assert_eq!(requests.len(), 1, "--partial does not read the item");
     assert_eq!(requests[0].json(), json!({"price": 24.99}));
@@ -419,13 +413,13 @@ fn rastro_bulk_reads_both_documented_reply_shapes() {
         ("bulk-reply.json", 10, 5),
     ] {
         let replay = Replay::always(Reply::fixture(200, "rastro", fixture_name));
-        let run = on(
-            &env,
-            &replay,
-            "sandbox",
-            &["bulk", "upsert", &file, "--catalog", "c", "-q"],
-        )
-        .ok();
+        let run = env
+            .at(
+                &replay.url,
+                "sandbox",
+                &["bulk", "upsert", &file, "--catalog", "c", "-q"],
+            )
+            .ok();
         let summary = run.json();
         assert_eq!(
             (&summary["created"], &summary["updated"]),
@@ -466,7 +460,7 @@ fn rastro_bulk_an_unknown_reply_stops_the_run_and_leaves_the_rows_to_resume() {
         "--concurrency",
         "1",
     ];
-    let run = on(&env, &replay, "sandbox", &args).expect_code(1);
+    let run = env.at(&replay.url, "sandbox", &args).expect_code(1);
     let error = run.error_line();
     assert!(error.contains("unexpected response"), "{error}");
     assert!(error.contains("created/updated/failed"), "{error}");
@@ -491,7 +485,7 @@ fn rastro_bulk_an_unknown_reply_stops_the_run_and_leaves_the_rows_to_resume() {
     fixed.store(true, Ordering::Relaxed);
     let mut resume = args.to_vec();
     resume.push("--resume");
-    let resumed = on(&env, &replay, "sandbox", &resume).ok();
+    let resumed = env.at(&replay.url, "sandbox", &resume).ok();
     assert_eq!(resumed.json()["accepted"], 2500, "every row is sent again");
 }
 
@@ -499,13 +493,13 @@ fn rastro_bulk_an_unknown_reply_stops_the_run_and_leaves_the_rows_to_resume() {
 fn rastro_errors_show_fastapi_details() {
     let env = Env::new();
     let replay = Replay::always(Reply::fixture(404, "rastro", "error-detail.json"));
-    let run = on(
-        &env,
-        &replay,
-        "sandbox",
-        &["items", "get", "--catalog", "cat_nope", "x"],
-    )
-    .expect_code(5);
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox",
+            &["items", "get", "--catalog", "cat_nope", "x"],
+        )
+        .expect_code(5);
     assert!(
         run.error_line()
             .ends_with("404 Not Found: Catalog cat_nope not found"),
@@ -513,7 +507,9 @@ fn rastro_errors_show_fastapi_details() {
         run.stderr
     );
     let replay = Replay::always(Reply::fixture(422, "rastro", "error-validation.json"));
-    let run = on(&env, &replay, "sandbox", &["catalogs", "list"]).expect_code(1);
+    let run = env
+        .at(&replay.url, "sandbox", &["catalogs", "list"])
+        .expect_code(1);
     assert!(
         run.error_line().contains("value is not a valid float"),
         "{}",
@@ -525,22 +521,22 @@ fn rastro_errors_show_fastapi_details() {
 fn rastro_enrichment_replies_print_as_documented() {
     let env = Env::new();
     let replay = Replay::always(Reply::fixture(200, "rastro", "enrich-completed.json"));
-    let run = on(
-        &env,
-        &replay,
-        "sandbox",
-        &["enrich", "status", "--catalog", "c", "job_abc123"],
-    )
-    .ok();
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox",
+            &["enrich", "status", "--catalog", "c", "job_abc123"],
+        )
+        .ok();
     assert_eq!(run.json(), fixture("rastro", "enrich-completed.json"));
     let replay = Replay::always(Reply::json(200, &json!({"ok": true})));
-    let run = on(
-        &env,
-        &replay,
-        "sandbox",
-        &["enrich", "status", "--catalog", "c", "j"],
-    )
-    .expect_code(1);
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox",
+            &["enrich", "status", "--catalog", "c", "j"],
+        )
+        .expect_code(1);
     assert!(
         run.error_line().contains("without job_id or status"),
         "{}",
@@ -556,22 +552,22 @@ fn batch_bulk_keeps_the_indexing_token_and_every_body_fits_the_openapi_schema() 
     let schema = OpenApi::batch().request("POST", "/catalogs/items/edit");
     let replay = Replay::always(Reply::fixture(202, "batch", "items-edit-accepted.json"));
     let movies = format!("{}/examples/movies.csv", env!("CARGO_MANIFEST_DIR"));
-    let run = on(
-        &env,
-        &replay,
-        "sandbox-batch",
-        &[
-            "bulk",
-            "upsert",
-            &movies,
-            "--catalog",
-            "MOVIES",
-            "--rate",
-            "1000",
-            "-q",
-        ],
-    )
-    .ok();
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox-batch",
+            &[
+                "bulk",
+                "upsert",
+                &movies,
+                "--catalog",
+                "MOVIES",
+                "--rate",
+                "1000",
+                "-q",
+            ],
+        )
+        .ok();
     let summary = run.json();
     assert_eq!(summary["accepted"], 500);
     assert_eq!(
@@ -587,9 +583,8 @@ fn batch_bulk_keeps_the_indexing_token_and_every_body_fits_the_openapi_schema() 
     }
     let removals = env.write("gone.csv", "id\nmov-0001\nmov-0002\n");
     let replay = Replay::always(Reply::fixture(202, "batch", "items-edit-accepted.json"));
-    on(
-        &env,
-        &replay,
+    env.at(
+        &replay.url,
         "sandbox-batch",
         &[
             "bulk",
@@ -620,19 +615,19 @@ fn batch_a_2xx_without_the_token_accepts_nothing() {
         Reply::json(200, &json!({})),
     ] {
         let replay = Replay::always(reply);
-        let run = on(
-            &env,
-            &replay,
-            "sandbox-batch",
-            &[
-                "bulk",
-                "upsert",
-                file.to_str().unwrap(),
-                "--catalog",
-                "demo",
-            ],
-        )
-        .expect_code(1);
+        let run = env
+            .at(
+                &replay.url,
+                "sandbox-batch",
+                &[
+                    "bulk",
+                    "upsert",
+                    file.to_str().unwrap(),
+                    "--catalog",
+                    "demo",
+                ],
+            )
+            .expect_code(1);
         assert!(
             run.error_line()
                 .contains("batch: POST /catalogs/items/edit: unexpected response"),
@@ -665,7 +660,7 @@ fn batch_a_refusal_of_the_whole_request_stops_after_one_split() {
         "--rate",
         "1000",
     ];
-    let run = on(&env, &replay, "sandbox-batch", &args).expect_code(1);
+    let run = env.at(&replay.url, "sandbox-batch", &args).expect_code(1);
     assert!(
         run.error_line()
             .contains("does not exist in the schema of catalog"),
@@ -695,19 +690,19 @@ fn batch_error_bodies_give_their_message() {
     let env = Env::new();
     let file = env.write("ids.csv", "id\na\n");
     let replay = Replay::always(Reply::fixture(401, "batch", "error-unauthorized.json"));
-    let run = on(
-        &env,
-        &replay,
-        "sandbox-batch",
-        &[
-            "bulk",
-            "upsert",
-            file.to_str().unwrap(),
-            "--catalog",
-            "demo",
-        ],
-    )
-    .expect_code(4);
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox-batch",
+            &[
+                "bulk",
+                "upsert",
+                file.to_str().unwrap(),
+                "--catalog",
+                "demo",
+            ],
+        )
+        .expect_code(4);
     assert!(
         run.error_line()
             .ends_with("The Rest API Key is not valid for this project (AUTHENTICATION_INVALID)"),
@@ -733,13 +728,13 @@ fn catalogix_the_documented_success_body_accepts_every_row() {
     let file = images_csv(&env, 230);
     let schema = OpenApi::catalogix().request("POST", "/assets");
     let replay = Replay::always(Reply::fixture(200, "catalogix", "assets-upserted.json"));
-    let run = on(
-        &env,
-        &replay,
-        "sandbox-catalogix",
-        &["assets", "upsert", &file, "-q"],
-    )
-    .ok();
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox-catalogix",
+            &["assets", "upsert", &file, "-q"],
+        )
+        .ok();
     let summary = run.json();
     assert_eq!(
         (&summary["accepted"], &summary["rejected"]),
@@ -768,13 +763,13 @@ fn catalogix_a_200_with_status_minus_one_accepts_nothing() {
     let env = Env::new();
     let file = images_csv(&env, 230);
     let replay = Replay::always(Reply::fixture(200, "catalogix", "assets-refused.json"));
-    let run = on(
-        &env,
-        &replay,
-        "sandbox-catalogix",
-        &["assets", "upsert", &file, "--concurrency", "1"],
-    )
-    .expect_code(1);
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox-catalogix",
+            &["assets", "upsert", &file, "--concurrency", "1"],
+        )
+        .expect_code(1);
     assert!(
         run.error_line()
             .contains("catalogix: POST /assets: refused: ERROR"),
@@ -810,24 +805,24 @@ fn catalogix_error_bodies_of_every_documented_shape() {
     ];
     for (status, name, code, message) in cases {
         let replay = Replay::always(Reply::fixture(status, "catalogix", name));
-        let run = on(
-            &env,
-            &replay,
-            "sandbox-catalogix",
-            &["assets", "upsert", &file],
-        )
-        .expect_code(code);
+        let run = env
+            .at(
+                &replay.url,
+                "sandbox-catalogix",
+                &["assets", "upsert", &file],
+            )
+            .expect_code(code);
         let shown = format!("{}{}", run.stderr, env.read("images.rejects.ndjson"));
         assert!(shown.contains(message), "{name}: {shown}");
     }
     let replay = Replay::always(Reply::fixture(500, "catalogix", "error-internal.json"));
-    let run = on(
-        &env,
-        &replay,
-        "sandbox-catalogix",
-        &["assets", "upsert", &file, "--max-retries", "0"],
-    )
-    .expect_code(3);
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox-catalogix",
+            &["assets", "upsert", &file, "--max-retries", "0"],
+        )
+        .expect_code(3);
     assert!(
         env.read("images.rejects.ndjson")
             .contains("Internal server error"),
@@ -894,7 +889,7 @@ fn every_body_built_from_the_test_inputs_fits_the_openapi_schemas() {
         let replay = Replay::always(reply);
         let mut full = args.clone();
         full.extend(["-q", "--rejects", "r.ndjson"]);
-        let run = on(&env, &replay, profile, &full);
+        let run = env.at(&replay.url, profile, &full);
         assert!(
             matches!(run.code, 0 | 2 | 3),
             "{input}: exit {}: {}",
@@ -991,19 +986,19 @@ fn catalogian_documented_replies_print_their_records() {
         Reply::fixture(200, "catalogian", name)
     });
     let profile = "sandbox-catalogian";
-    let sources = on(&env, &replay, profile, &["delta", "sources"]).ok();
+    let sources = env.at(&replay.url, profile, &["delta", "sources"]).ok();
     assert_eq!(sources.json(), fixture("catalogian", "sources.json"));
-    let events = on(&env, &replay, profile, &["delta", "list"]).ok();
+    let events = env.at(&replay.url, profile, &["delta", "list"]).ok();
     assert_eq!(events.json(), fixture("catalogian", "delta.json")["events"]);
-    let latest = on(&env, &replay, profile, &["delta", "latest", "s"]).ok();
+    let latest = env.at(&replay.url, profile, &["delta", "latest", "s"]).ok();
     assert_eq!(latest.json(), fixture("catalogian", "delta-latest.json"));
-    let rows = on(
-        &env,
-        &replay,
-        profile,
-        &["delta", "rows", "s", "evt_1", "--limit", "200"],
-    )
-    .ok();
+    let rows = env
+        .at(
+            &replay.url,
+            profile,
+            &["delta", "rows", "s", "evt_1", "--limit", "200"],
+        )
+        .ok();
     assert_eq!(rows.json(), fixture("catalogian", "rows.json")["rows"]);
     let last = replay.received().pop().unwrap();
     assert_eq!(last.path, "/v1/sources/s/delta/evt_1/rows");
@@ -1018,15 +1013,17 @@ fn catalogian_rows_pages_are_capped_at_200_and_must_be_under_rows() {
         &json!({"hasMore": false, "data": [{"key": "x"}]}),
     ));
     let profile = "sandbox-catalogian";
-    let run = on(
-        &env,
-        &replay,
-        profile,
-        &["delta", "rows", "s", "e", "--limit", "201"],
-    )
-    .expect_code(2);
+    let run = env
+        .at(
+            &replay.url,
+            profile,
+            &["delta", "rows", "s", "e", "--limit", "201"],
+        )
+        .expect_code(2);
     assert!(run.stderr.contains("201"), "{}", run.stderr);
-    let run = on(&env, &replay, profile, &["delta", "rows", "s", "e"]).expect_code(1);
+    let run = env
+        .at(&replay.url, profile, &["delta", "rows", "s", "e"])
+        .expect_code(1);
     assert!(
         run.error_line().contains("missing field `rows`"),
         "{}",
@@ -1039,13 +1036,13 @@ fn catalogian_rows_pages_are_capped_at_200_and_must_be_under_rows() {
 fn catalogian_errors_give_the_scope_hint() {
     let env = Env::new();
     let replay = Replay::always(Reply::fixture(403, "catalogian", "error-scope.json"));
-    let run = on(
-        &env,
-        &replay,
-        "sandbox-catalogian",
-        &["delta", "rows", "s", "e"],
-    )
-    .expect_code(4);
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox-catalogian",
+            &["delta", "rows", "s", "e"],
+        )
+        .expect_code(4);
     assert!(
         run.error_line()
             .ends_with("403 Forbidden: API key lacks required scope"),

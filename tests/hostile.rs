@@ -14,16 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::replay::{Replay, Reply};
-use common::{product_csv, Env, Run, Sandbox};
+use common::{product_csv, Env, Sandbox};
 use serde_json::{json, Value};
-
-/// `catops -p PROFILE --base-url URL ARGS -o json`.
-fn on(env: &Env, url: &str, profile: &str, args: &[&str]) -> Run {
-    let mut full = vec!["-p", profile, "--base-url", url];
-    full.extend_from_slice(args);
-    full.extend(["-o", "json"]);
-    env.run(&full)
-}
 
 fn spawn(env: &Env, url: &str, profile: &str, args: &[&str], stdin: Stdio) -> Child {
     env.command()
@@ -122,7 +114,7 @@ fn rejects_or_journal_naming_the_input_is_refused_before_anything_is_written() {
     ] {
         let mut args = vec!["bulk", "upsert", "p.csv", "--catalog", "cat_demo"];
         args.extend(extra.iter().copied());
-        let run = on(&env, &url, "sandbox", &args).expect_code(2);
+        let run = env.at(&url, "sandbox", &args).expect_code(2);
         assert!(
             run.error_line().contains("are the same file"),
             "{extra:?}: {}",
@@ -161,24 +153,24 @@ fn the_last_row_for_a_key_wins_whatever_order_requests_are_answered_in() {
             Reply::fixture(200, "rastro", "bulk-reply-excerpt.json")
         }
     });
-    let run = on(
-        &env,
-        &replay.url,
-        "sandbox",
-        &[
-            "bulk",
-            "upsert",
-            "dupes.csv",
-            "--catalog",
-            "c",
-            "--batch-size",
-            "1",
-            "--concurrency",
-            "8",
-            "-v",
-        ],
-    )
-    .ok();
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox",
+            &[
+                "bulk",
+                "upsert",
+                "dupes.csv",
+                "--catalog",
+                "c",
+                "--batch-size",
+                "1",
+                "--concurrency",
+                "8",
+                "-v",
+            ],
+        )
+        .ok();
     assert_eq!(
         stored.lock().unwrap().as_deref(),
         Some("v5"),
@@ -222,7 +214,7 @@ fn a_resume_refuses_an_edited_input_and_takes_an_appended_one() {
         "--concurrency",
         "1",
     ];
-    let first = on(&env, &replay.url, "sandbox", &args).expect_code(4);
+    let first = env.at(&replay.url, "sandbox", &args).expect_code(4);
     assert_eq!(first.json()["accepted"], 2000, "{}", first.stdout);
     broken.store(false, Ordering::Relaxed);
 
@@ -238,7 +230,7 @@ fn a_resume_refuses_an_edited_input_and_takes_an_appended_one() {
     let mut resume = args.to_vec();
     resume.push("--resume");
     let before = replay.received().len();
-    let refused = on(&env, &replay.url, "sandbox", &resume).expect_code(2);
+    let refused = env.at(&replay.url, "sandbox", &resume).expect_code(2);
     assert!(
         refused
             .error_line()
@@ -250,7 +242,7 @@ fn a_resume_refuses_an_edited_input_and_takes_an_appended_one() {
 
     // Rows appended after the part the journal covers resume fine.
     env.write("p.csv", &format!("{original}EXTRA-1,Extra,2.00,Brand 1\n"));
-    let resumed = on(&env, &replay.url, "sandbox", &resume).ok();
+    let resumed = env.at(&replay.url, "sandbox", &resume).ok();
     let summary = resumed.json();
     assert_eq!(summary["skipped"], 2000, "{summary}");
     assert_eq!(summary["accepted"], 3001, "{summary}");
@@ -309,7 +301,7 @@ fn two_runs_cannot_share_a_journal() {
     }
     let mut resume = args.to_vec();
     resume.push("--resume");
-    let second = on(&env, &replay.url, "sandbox", &resume).expect_code(2);
+    let second = env.at(&replay.url, "sandbox", &resume).expect_code(2);
     let error = second.error_line();
     assert!(error.contains("is in use by process"), "{error}");
     assert!(
@@ -600,13 +592,9 @@ fn a_reply_of_gigabytes_is_refused_unless_streamed() {
         let body = body.clone();
         move |_| Reply::new(200, "application/json", body.as_slice().to_vec())
     });
-    let run = on(
-        &env,
-        &replay.url,
-        "sandbox",
-        &["items", "list", "--catalog", "c"],
-    )
-    .expect_code(1);
+    let run = env
+        .at(&replay.url, "sandbox", &["items", "list", "--catalog", "c"])
+        .expect_code(1);
     assert!(
         run.error_line().contains("the reply is over 64 MiB"),
         "{}",
@@ -634,23 +622,23 @@ fn a_full_or_unusable_rejects_file_stops_the_run_with_the_summary() {
     let url = sandbox.rastro_url();
     env.write("p.csv", "sku,price:number\nOK-1,1\nBAD-1,cheap\nOK-2,2\n");
     // A disk that is full: the rejects line cannot be written, so the run stops there.
-    let run = on(
-        &env,
-        &url,
-        "sandbox",
-        &[
-            "bulk",
-            "upsert",
-            "p.csv",
-            "--catalog",
-            "cat_demo",
-            "--rejects",
-            "/dev/full",
-            "--journal",
-            "j",
-        ],
-    )
-    .expect_code(1);
+    let run = env
+        .at(
+            &url,
+            "sandbox",
+            &[
+                "bulk",
+                "upsert",
+                "p.csv",
+                "--catalog",
+                "cat_demo",
+                "--rejects",
+                "/dev/full",
+                "--journal",
+                "j",
+            ],
+        )
+        .expect_code(1);
     let error = run.error_line();
     assert!(
         error.contains("cannot write the rejects file /dev/full"),
@@ -663,21 +651,21 @@ fn a_full_or_unusable_rejects_file_stops_the_run_with_the_summary() {
     );
     // A directory is refused before anything is sent.
     std::fs::create_dir(env.home.path().join("a-directory")).unwrap();
-    let run = on(
-        &env,
-        &url,
-        "sandbox",
-        &[
-            "bulk",
-            "upsert",
-            "p.csv",
-            "--catalog",
-            "cat_demo",
-            "--rejects",
-            "a-directory",
-        ],
-    )
-    .expect_code(2);
+    let run = env
+        .at(
+            &url,
+            "sandbox",
+            &[
+                "bulk",
+                "upsert",
+                "p.csv",
+                "--catalog",
+                "cat_demo",
+                "--rejects",
+                "a-directory",
+            ],
+        )
+        .expect_code(2);
     assert!(run.error_line().contains("a-directory"), "{}", run.stderr);
 }
 
@@ -710,8 +698,7 @@ fn undecodable_rows_keep_their_bytes_and_utf16_input_is_named() {
     csv.extend_from_slice(b"OK-2,fine\n");
     std::fs::write(env.home.path().join("latin.csv"), &csv).unwrap();
     let url = sandbox.rastro_url();
-    on(
-        &env,
+    env.at(
         &url,
         "sandbox",
         &["bulk", "upsert", "latin.csv", "--catalog", "cat_demo"],
@@ -729,13 +716,13 @@ fn undecodable_rows_keep_their_bytes_and_utf16_input_is_named() {
         .chain("sku,title\nA,b\n".encode_utf16().flat_map(u16::to_le_bytes))
         .collect();
     std::fs::write(env.home.path().join("wide.csv"), utf16).unwrap();
-    let run = on(
-        &env,
-        &url,
-        "sandbox",
-        &["bulk", "upsert", "wide.csv", "--catalog", "cat_demo"],
-    )
-    .expect_code(2);
+    let run = env
+        .at(
+            &url,
+            "sandbox",
+            &["bulk", "upsert", "wide.csv", "--catalog", "cat_demo"],
+        )
+        .expect_code(2);
     assert!(run.error_line().contains("UTF-16"), "{}", run.stderr);
 }
 

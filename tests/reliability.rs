@@ -32,22 +32,7 @@ fn expected_products(rows: usize) -> HashMap<String, (String, f64, String)> {
 
 /// Every product item of cat_demo, checked field by field against the input, exactly once.
 fn assert_rastro_holds_exactly(env: &Env, sandbox: &Sandbox, rows: usize) {
-    let items = env
-        .on(
-            sandbox,
-            "sandbox",
-            &[
-                "items",
-                "list",
-                "--catalog",
-                "cat_demo",
-                "--all",
-                "-o",
-                "ndjson",
-            ],
-        )
-        .ok()
-        .ndjson();
+    let items = env.demo_items(sandbox);
     let expected = expected_products(rows);
     let products: Vec<&Value> = items
         .iter()

@@ -5,11 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use super::{
-    api, assets, bulk, catalogs, completions, delta, enrich, items, profile,
-};
 #[cfg(feature = "sandbox")]
 use super::sandbox;
+use super::{api, assets, bulk, catalogs, completions, delta, enrich, items, profile};
 use crate::output::Format;
 
 #[derive(Debug, Parser)]
@@ -133,4 +131,3 @@ pub enum Command {
     #[command(subcommand)]
     Sandbox(sandbox::SandboxCommand),
 }
-

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use crate::cli::Context;
 use crate::error::{exit, usage, Failure};
 
-use crate::vendors::rastro::{self, NewCatalog, SchemaDefinition, SchemaField};
 use crate::vendors::clevertap;
+use crate::vendors::rastro::{self, NewCatalog, SchemaDefinition, SchemaField};
 use crate::vendors::{Api, Operation, MAX_CATALOGS_PAGE};
 
 use super::paging::Advance;
@@ -86,7 +86,10 @@ pub async fn run(command: CatalogsCommand, ctx: &Context) -> anyhow::Result<u8> 
                 schema_definition: SchemaDefinition { fields },
             };
             let api = ctx.api(Operation::CatalogsCreate).await?;
-            let created = api.client::<rastro::Client>()?.catalogs_create(&request).await?;
+            let created = api
+                .client::<rastro::Client>()?
+                .catalogs_create(&request)
+                .await?;
             ctx.print(&created)?;
         }
     }

@@ -197,7 +197,9 @@ async fn embedded_base_url(profile: &Profile) -> anyhow::Result<String> {
 
 #[cfg(not(feature = "sandbox"))]
 async fn embedded_base_url(_profile: &Profile) -> anyhow::Result<String> {
-    Err(Failure::usage("this build of catops has no built-in sandbox (base_url = \"embedded\")")
-        .hint("build with the default features, or point base_url at a `catops sandbox serve`")
-        .into())
+    Err(
+        Failure::usage("this build of catops has no built-in sandbox (base_url = \"embedded\")")
+            .hint("build with the default features, or point base_url at a `catops sandbox serve`")
+            .into(),
+    )
 }

@@ -10,8 +10,7 @@ use crate::cli::Context;
 use crate::error::{exit, usage, Failure};
 
 use crate::vendors::catalogian::{
-    Client as Catalogian, CursorPage, DeltaQuery, MAX_EVENTS_LIMIT, MAX_KEYS_LIMIT,
-    MAX_ROWS_LIMIT,
+    Client as Catalogian, CursorPage, DeltaQuery, MAX_EVENTS_LIMIT, MAX_KEYS_LIMIT, MAX_ROWS_LIMIT,
 };
 use crate::vendors::Operation;
 

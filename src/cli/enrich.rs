@@ -173,7 +173,10 @@ pub async fn run(command: EnrichCommand, ctx: &Context) -> anyhow::Result<u8> {
         }
         EnrichCommand::Cancel { catalog, job_id } => {
             let api = ctx.api(Operation::EnrichCancel).await?;
-            let job = api.client::<Rastro>()?.enrich_cancel(&catalog, &job_id).await?;
+            let job = api
+                .client::<Rastro>()?
+                .enrich_cancel(&catalog, &job_id)
+                .await?;
             ctx.print(&job)?;
             Ok(exit::OK)
         }

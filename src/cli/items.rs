@@ -96,7 +96,10 @@ pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
                 list_all(ctx, api, catalog, page, limit.unwrap_or(MAX_ITEMS_LIMIT)).await?;
             } else {
                 let limit = limit.unwrap_or(DEFAULT_ITEMS_LIMIT);
-                let found = api.client::<rastro::Client>()?.items_page(&catalog, page, limit).await?;
+                let found = api
+                    .client::<rastro::Client>()?
+                    .items_page(&catalog, page, limit)
+                    .await?;
                 ctx.print_list(&found.records)?;
                 let shown = (page - 1) * u64::from(limit) + found.records.len() as u64;
                 let more = match found.total {
@@ -110,7 +113,10 @@ pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
         }
         ItemsCommand::Get { catalog, item_id } => {
             let api = ctx.api(Operation::ItemsGet).await?;
-            let item = api.client::<rastro::Client>()?.items_get(&catalog, &item_id).await?;
+            let item = api
+                .client::<rastro::Client>()?
+                .items_get(&catalog, &item_id)
+                .await?;
             ctx.print(&item)?;
         }
         ItemsCommand::Update {

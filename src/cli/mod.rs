@@ -17,7 +17,7 @@ pub mod profile;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 
-pub use args::{Cli, Command, GlobalArgs};
+pub use args::{Cli, Command};
 pub use context::Context;
 
 use std::future::Future;
@@ -99,6 +99,7 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// `sandbox serve` answers many clients at once: a thread per core.
+#[cfg(feature = "sandbox")]
 pub fn server_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     build_runtime(tokio::runtime::Builder::new_multi_thread())
 }

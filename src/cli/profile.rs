@@ -3,8 +3,8 @@
 use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
-use crate::config::{ConfigEditor, Profile, TokenSource};
 use crate::cli::Context;
+use crate::config::{ConfigEditor, Profile, TokenSource};
 use crate::error::{exit, usage, Failure};
 
 use crate::vendors::VendorKind;

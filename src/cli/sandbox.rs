@@ -3,10 +3,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use catops_sandbox::{Faults, SandboxOptions, StateLocation, SANDBOX_READONLY_TOKEN, SANDBOX_TOKEN};
+use catops_sandbox::{
+    Faults, SandboxOptions, StateLocation, SANDBOX_READONLY_TOKEN, SANDBOX_TOKEN,
+};
 use clap::Subcommand;
 
-use super::{server_runtime, GlobalArgs};
+use super::args::GlobalArgs;
+use super::server_runtime;
 use crate::error::{exit, Failure};
 use catops_spec::batch::{DEFAULT_API_VERSION, ITEMS_PER_SECOND, REQUESTS_PER_SECOND};
 use catops_spec::VendorKind;

@@ -212,9 +212,10 @@ mod tests {
 
     #[test]
     fn unknown_profile_key_is_rejected() {
-        let err = toml::from_str::<super::super::ConfigFile>("[profiles.a]\nvendor = 'rastro'\ntoekn = 'x'\n")
-            .unwrap_err();
+        let err = toml::from_str::<super::super::ConfigFile>(
+            "[profiles.a]\nvendor = 'rastro'\ntoekn = 'x'\n",
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("toekn"), "{err}");
     }
-
 }

@@ -94,5 +94,4 @@ mod tests {
             .unwrap();
         assert!(!err.to_string().contains("break"), "{err}");
     }
-
 }

@@ -28,4 +28,3 @@ pub async fn read_bounded(
     }
     Ok((body.freeze(), false))
 }
-

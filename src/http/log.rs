@@ -60,4 +60,3 @@ fn clip(body: &[u8]) -> String {
         text
     }
 }
-

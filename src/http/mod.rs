@@ -23,10 +23,10 @@ use catops_spec::VendorKind;
 
 pub use auth::AuthHeader;
 use auth::{check_base_url, is_loopback};
-pub use body::{read_bounded, Reply, MAX_REPLY_BYTES};
 use body::MAX_ERROR_BYTES;
-pub use error::{vendor_message, ApiError};
+pub use body::{read_bounded, Reply, MAX_REPLY_BYTES};
 use error::{body_kind, body_start, transport_reason, vendor_code};
+pub use error::{vendor_message, ApiError};
 use retry::{backoff_delay, retry_after};
 
 #[derive(Clone, Debug)]
@@ -438,7 +438,6 @@ impl Http {
     pub fn redactor(&self) -> &Redactor {
         &self.redactor
     }
-
 }
 impl fmt::Debug for Http {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -519,5 +518,4 @@ mod tests {
             "{verbose}"
         );
     }
-
 }

@@ -79,5 +79,4 @@ mod tests {
         headers.insert("retry-after", HeaderValue::from_static("-1"));
         assert_eq!(retry_after(&headers), None);
     }
-
 }

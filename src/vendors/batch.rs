@@ -41,7 +41,9 @@ impl Vendor for Batch {
     /// Bearer REST key plus the project key header, which the docs mark required.
     fn auth_headers(&self, profile: &Profile, token: &Secret) -> anyhow::Result<Vec<AuthHeader>> {
         let Some(project) = profile.project_key.as_deref() else {
-            return crate::error::usage("batch profiles need project_key (sent as X-Batch-Project)");
+            return crate::error::usage(
+                "batch profiles need project_key (sent as X-Batch-Project)",
+            );
         };
         Ok(vec![
             AuthHeader::bearer(token)?,
@@ -57,7 +59,11 @@ impl Vendor for Batch {
         Box::new(PlainClient(http))
     }
 
-    fn bulk(&self, http: Arc<Http>, request: &BulkRequest) -> anyhow::Result<Box<dyn BulkEndpoint>> {
+    fn bulk(
+        &self,
+        http: Arc<Http>,
+        request: &BulkRequest,
+    ) -> anyhow::Result<Box<dyn BulkEndpoint>> {
         Ok(Box::new(ItemsEdit::new(http, request)?))
     }
 }
@@ -194,4 +200,3 @@ impl ItemsEdit {
         })
     }
 }
-

@@ -37,7 +37,11 @@ impl Vendor for Catalogix {
         Box::new(PlainClient(http))
     }
 
-    fn bulk(&self, http: Arc<Http>, request: &BulkRequest) -> anyhow::Result<Box<dyn BulkEndpoint>> {
+    fn bulk(
+        &self,
+        http: Arc<Http>,
+        request: &BulkRequest,
+    ) -> anyhow::Result<Box<dyn BulkEndpoint>> {
         Ok(Box::new(AssetsUpsert::new(http, request)?))
     }
 }

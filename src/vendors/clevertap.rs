@@ -169,7 +169,10 @@ mod tests {
         let advice = Clevertap.advice(&err(400, Some("CATALOG_NOT_FOUND")));
         assert_eq!(advice.exit_code, Some(exit::NOT_FOUND));
         let advice = Clevertap.advice(&err(403, None));
-        assert!(advice.hint.unwrap().contains("Catalog feature is not enabled"));
+        assert!(advice
+            .hint
+            .unwrap()
+            .contains("Catalog feature is not enabled"));
         assert!(Clevertap.advice(&err(500, None)).hint.is_none());
     }
 }

@@ -54,7 +54,11 @@ pub trait Vendor: Sync {
     fn client(&self, http: Http) -> Box<dyn Client>;
 
     /// Its bulk endpoint for `request`.
-    fn bulk(&self, _http: Arc<Http>, request: &BulkRequest) -> anyhow::Result<Box<dyn BulkEndpoint>> {
+    fn bulk(
+        &self,
+        _http: Arc<Http>,
+        request: &BulkRequest,
+    ) -> anyhow::Result<Box<dyn BulkEndpoint>> {
         Err(Failure::usage(format!(
             "`{}` is not available for {}",
             request.operation.command(),
@@ -343,7 +347,11 @@ mod tests {
     #[test]
     fn every_vendor_is_listed_once_and_found_by_kind() {
         for kind in VendorKind::ALL {
-            assert_eq!(VENDORS.iter().filter(|v| v.kind() == kind).count(), 1, "{kind}");
+            assert_eq!(
+                VENDORS.iter().filter(|v| v.kind() == kind).count(),
+                1,
+                "{kind}"
+            );
             assert_eq!(vendor(kind).kind(), kind);
         }
     }
@@ -352,7 +360,9 @@ mod tests {
     fn operations_know_their_vendors() {
         assert_eq!(Operation::BulkRemove.vendors(), [VendorKind::Batch]);
         assert_eq!(Operation::Api.vendors().len(), 5);
-        assert!(Operation::CatalogsList.vendors().contains(&VendorKind::Clevertap));
+        assert!(Operation::CatalogsList
+            .vendors()
+            .contains(&VendorKind::Clevertap));
     }
 
     #[test]

@@ -50,7 +50,11 @@ impl Vendor for Rastro {
         Box::new(Client { http })
     }
 
-    fn bulk(&self, http: Arc<Http>, request: &BulkRequest) -> anyhow::Result<Box<dyn BulkEndpoint>> {
+    fn bulk(
+        &self,
+        http: Arc<Http>,
+        request: &BulkRequest,
+    ) -> anyhow::Result<Box<dyn BulkEndpoint>> {
         Ok(Box::new(BulkUpsert::new(http, request)?))
     }
 }
@@ -359,7 +363,6 @@ impl BulkUpsert {
             suffix,
         })
     }
-
 }
 
 impl BulkEndpoint for BulkUpsert {

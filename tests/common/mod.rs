@@ -1,5 +1,12 @@
 //! Test harness: the real `catops` binary, a real sandbox on an ephemeral loopback port, and
 //! an isolated HOME so no test sees the developer's config or another test's state.
+//!
+//! Each file in `tests/` is one concern a user relies on, named for it: `bulk` (imports),
+//! `bad_input`, `catalogs_and_items`, `enrichment_and_delta`, `profiles`, `http` (retries,
+//! timeouts, `catops api`), `sandbox` (the built-in emulator as run from the CLI), `shell`
+//! (completions, man pages, help, jq), `contract` (replies as the vendors document them),
+//! `hostile` (servers and inputs that misbehave), `reliability` (faults and crashes lose
+//! nothing), `readme` (its examples run). The emulator's own tests live in crates/sandbox.
 
 #![allow(dead_code)]
 
@@ -376,6 +383,51 @@ impl Env {
         path
     }
 
+    /// The rejects file `name`'s lines as JSON, in row order.
+    pub fn rejects(&self, name: &str) -> Vec<Value> {
+        let mut lines: Vec<Value> = self
+            .read(name)
+            .lines()
+            .map(|line| {
+                serde_json::from_str(line).unwrap_or_else(|err| panic!("{name}: {err}: {line}"))
+            })
+            .collect();
+        lines.sort_by_key(|line| line["row"].as_u64());
+        lines
+    }
+
+    /// Every item of the sandbox's cat_demo, through `catops items list --all`.
+    pub fn demo_items(&self, sandbox: &Sandbox) -> Vec<Value> {
+        let args = [
+            "items",
+            "list",
+            "--catalog",
+            "cat_demo",
+            "--all",
+            "-o",
+            "ndjson",
+        ];
+        self.on(sandbox, "sandbox", &args).ok().ndjson()
+    }
+
+    /// `catops -p PROFILE --base-url URL ARGS -o json`, for servers other than the sandbox.
+    pub fn at(&self, url: &str, profile: &str, args: &[&str]) -> Run {
+        self.at_with(url, profile, args, |_| {})
+    }
+
+    pub fn at_with(
+        &self,
+        url: &str,
+        profile: &str,
+        args: &[&str],
+        setup: impl FnOnce(&mut StdCommand),
+    ) -> Run {
+        let mut full = vec!["-p", profile, "--base-url", url];
+        full.extend_from_slice(args);
+        full.extend(["-o", "json"]);
+        self.run_with(&full, setup)
+    }
+
     pub fn read(&self, name: &str) -> String {
         std::fs::read_to_string(self.home.path().join(name))
             .unwrap_or_else(|err| panic!("read {name}: {err}"))
@@ -396,18 +448,6 @@ impl Sandbox {
         let reply = serde_json::from_str(&reply)
             .unwrap_or_else(|err| panic!("{method} {path}: {status}, not JSON ({err}): {reply:?}"));
         (status, reply)
-    }
-
-    /// `call_json` with `Authorization: Bearer TOKEN`.
-    pub fn call_as(
-        &self,
-        token: &str,
-        method: &str,
-        path: &str,
-        body: Option<&Value>,
-    ) -> (u16, Value) {
-        let bearer = format!("Bearer {token}");
-        self.call_json(method, path, &[("Authorization", &bearer)], body)
     }
 }
 

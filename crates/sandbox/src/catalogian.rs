@@ -154,7 +154,8 @@ async fn require_key(
 ) -> Response {
     let key = crate::auth::bearer(request.headers()).and_then(|bearer| key_for(&shared, bearer));
     let Some(key) = key else {
-        return Fail::new(StatusCode::UNAUTHORIZED,
+        return Fail::new(
+            StatusCode::UNAUTHORIZED,
             "Unauthorized — missing or invalid API key",
         )
         .into_response();
@@ -233,7 +234,8 @@ fn resolve_source(conn: &Connection, key: &Key, wanted: &str) -> Result<Source, 
         .optional()?
         .filter(|source| key.source.is_none_or(|own| own == source.id));
     source.ok_or_else(|| {
-        Fail::new(StatusCode::NOT_FOUND,
+        Fail::new(
+            StatusCode::NOT_FOUND,
             format!("Not Found — source '{wanted}' doesn't exist"),
         )
     })
@@ -358,7 +360,8 @@ async fn latest_event(
                 |row| row.get(0),
             )?;
             let seq = seq.ok_or_else(|| {
-                Fail::new(StatusCode::NOT_FOUND,
+                Fail::new(
+                    StatusCode::NOT_FOUND,
                     format!("Not Found — source '{wanted}' has no delta events yet"),
                 )
             })?;
@@ -377,7 +380,8 @@ async fn list_rows(
     query: Params,
 ) -> Result<Response, Fail> {
     if !key.rows {
-        return Err(Fail::new(StatusCode::FORBIDDEN,
+        return Err(Fail::new(
+            StatusCode::FORBIDDEN,
             "Forbidden — API key lacks required scope read:rows",
         ));
     }
@@ -398,7 +402,8 @@ async fn list_rows(
         .call(move |conn| -> Result<Value, Fail> {
             let source = resolve_source(conn, &key, &wanted)?;
             let not_found = || {
-                Fail::new(StatusCode::NOT_FOUND,
+                Fail::new(
+                    StatusCode::NOT_FOUND,
                     format!("Not Found — delta event '{event_id}' doesn't exist"),
                 )
             };

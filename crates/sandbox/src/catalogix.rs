@@ -140,7 +140,8 @@ async fn upsert_assets(
     // vendors/catalogix.txt: "413 Payload too large: The API accepts upto 100 data items at
     // a time."
     if items.len() > MAX_ITEMS_PER_REQUEST {
-        return Err(Fail::new(StatusCode::PAYLOAD_TOO_LARGE,
+        return Err(Fail::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
             "The API accepts upto 100 data items at a time",
         ));
     }

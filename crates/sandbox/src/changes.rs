@@ -147,4 +147,3 @@ pub fn record_change(tx: &Transaction, changes: Changes) -> rusqlite::Result<()>
     }
     Ok(())
 }
-

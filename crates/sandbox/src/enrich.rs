@@ -492,7 +492,8 @@ fn with_job(conn: &mut Connection, catalog: &str, job: &str, cancel: bool) -> Re
         )
         .optional()?
         .ok_or_else(|| {
-            Fail::new(StatusCode::NOT_FOUND,
+            Fail::new(
+                StatusCode::NOT_FOUND,
                 format!("Enrichment job {job} not found in catalog {catalog}"),
             )
         })

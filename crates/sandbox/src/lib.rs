@@ -30,8 +30,8 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde_json::json;
 
-pub use catops_spec::{SANDBOX_READONLY_TOKEN, SANDBOX_TOKEN};
 pub use catalogian::{DEMO_SOURCE, DEMO_SOURCE_KEY};
+pub use catops_spec::{SANDBOX_READONLY_TOKEN, SANDBOX_TOKEN};
 pub use db::Db;
 pub use faults::Faults;
 pub use registry::prefix;

@@ -132,10 +132,7 @@ async fn require_bearer(
     next: Next,
 ) -> Response {
     if !shared.is_authorized(request.headers()) {
-        return Fail::new(StatusCode::UNAUTHORIZED,
-            "Invalid or missing API key",
-        )
-        .into_response();
+        return Fail::new(StatusCode::UNAUTHORIZED, "Invalid or missing API key").into_response();
     }
     next.run(request).await
 }
@@ -222,7 +219,8 @@ pub(super) fn catalog_unique_field(conn: &Connection, catalog: &str) -> Result<S
     )
     .optional()?
     .ok_or_else(|| {
-        Fail::new(StatusCode::NOT_FOUND,
+        Fail::new(
+            StatusCode::NOT_FOUND,
             format!("Catalog {catalog} not found"),
         )
     })
@@ -353,13 +351,7 @@ async fn create_catalog(State(shared): State<Arc<Shared>>, body: Bytes) -> Resul
             conn.execute(
                 "INSERT INTO rastro_catalogs (id, name, unique_id_field, schema_json, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    id,
-                    name,
-                    unique_id_field,
-                    schema,
-                    rfc3339_ms(unix_ms_now())
-                ],
+                params![id, name, unique_id_field, schema, rfc3339_ms(unix_ms_now())],
             )?;
             Ok(())
         })
@@ -437,7 +429,8 @@ async fn get_item(
 
 fn find_item(conn: &Connection, catalog: &str, item: &str) -> Result<(i64, String), Fail> {
     let not_found = || {
-        Fail::new(StatusCode::NOT_FOUND,
+        Fail::new(
+            StatusCode::NOT_FOUND,
             format!("Item {item} not found in catalog {catalog}"),
         )
     };
@@ -528,7 +521,8 @@ async fn bulk_upsert(
     };
     shared.log_bulk("rastro", items.len());
     if items.len() > MAX_BULK_ITEMS {
-        return Err(Fail::new(StatusCode::PAYLOAD_TOO_LARGE,
+        return Err(Fail::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
             format!(
                 "at most {MAX_BULK_ITEMS} items per request, got {}",
                 items.len()

@@ -86,6 +86,9 @@ mod tests {
             let rows = super::VENDORS.iter().filter(|v| v.kind == kind).count();
             assert_eq!(rows, 1, "{kind}");
         }
-        assert_eq!(super::prefix(catops_spec::VendorKind::Batch, "2.6"), "/batch/2.6");
+        assert_eq!(
+            super::prefix(catops_spec::VendorKind::Batch, "2.6"),
+            "/batch/2.6"
+        );
     }
 }

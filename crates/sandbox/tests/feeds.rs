@@ -7,11 +7,9 @@
 mod common;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Sandbox, BIN, TOKEN};
+use common::{Sandbox, TOKEN};
 use serde_json::{json, Value};
 
 const CAT_DEMO: &str = "/rastro/api/public/catalogs/cat_demo";
@@ -23,7 +21,7 @@ const READONLY: &str = "sandbox-readonly";
 const SOURCE_KEY: &str = "cat_src_demo";
 
 fn start() -> Sandbox {
-    Sandbox::start_with(&["--latency-ms", "0"])
+    Sandbox::start()
 }
 
 fn get(sandbox: &Sandbox, path: &str) -> Value {
@@ -255,9 +253,8 @@ fn a_cancelled_job_keeps_what_it_had_done_and_stops() {
 fn enrichment_progress_survives_a_restart_of_the_sandbox() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.sqlite3");
-    let state = state.to_str().unwrap();
     let job = {
-        let sandbox = Sandbox::start_with(&["--state", state]);
+        let sandbox = Sandbox::with_state(state.clone());
         post(
             &sandbox,
             ENRICH,
@@ -267,7 +264,7 @@ fn enrichment_progress_survives_a_restart_of_the_sandbox() {
     };
     // Nobody looked while the job ran: 25 items at 200/s are due after 125 ms.
     std::thread::sleep(Duration::from_millis(300));
-    let sandbox = Sandbox::start_with(&["--state", state]);
+    let sandbox = Sandbox::with_state(state.clone());
     let status = get(&sandbox, &job_path(&job));
     assert_eq!(status["status"], "completed", "{status}");
     assert_eq!(done(&status), 25);
@@ -795,42 +792,4 @@ fn clevertap_answers_each_error_code_with_its_status() {
             "{reply}"
         );
     }
-}
-
-// ---- serve
-
-#[test]
-fn serve_lists_the_clevertap_and_catalogian_urls_and_the_readonly_token() {
-    let mut child = Command::new(BIN)
-        .args(["sandbox", "serve", "--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start catops sandbox serve");
-    let mut ready = String::new();
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    stdout.read_line(&mut ready).expect("ready line");
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut text = String::new();
-    loop {
-        let mut line = String::new();
-        if stderr.read_line(&mut line).unwrap_or(0) == 0 {
-            break;
-        }
-        text.push_str(&line);
-        if line.contains("stop with Ctrl-C") {
-            break;
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    let root = ready.trim().rsplit(' ').next().unwrap_or_default();
-    assert!(
-        ready.starts_with("catops sandbox listening on http://"),
-        "{ready}"
-    );
-    assert!(text.contains(&format!("{root}/clevertap\n")), "{text}");
-    assert!(text.contains(&format!("{root}/catalogian\n")), "{text}");
-    assert!(text.contains("sandbox-readonly"), "{text}");
-    assert!(text.contains("cat_src_demo"), "{text}");
 }

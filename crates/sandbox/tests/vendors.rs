@@ -1,15 +1,13 @@
-//! The sandbox's batch and catalogix emulations, over raw HTTP: documented limits, error
+//! The sandbox's rastro bulk, batch and catalogix emulations, over raw HTTP: documented limits, error
 //! bodies, rate limits, and the state that a request leaves behind.
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Sandbox, BIN};
+use common::Sandbox;
 use serde_json::{json, Value};
 
 const EDIT: &str = "/batch/2.11/catalogs/items/edit";
@@ -232,54 +230,9 @@ fn batch_rate_limits_a_burst_with_429_and_retry_after_then_accepts_again() {
 
 #[test]
 fn batch_rate_limits_can_be_turned_off() {
-    let sandbox = Sandbox::start_with(&["--rate-limits", "off"]);
+    let sandbox = Sandbox::without_rate_limits();
     let statuses: Vec<u16> = burst(&sandbox, "busy").iter().map(|r| r.0).collect();
     assert_eq!(statuses, [202; 8]);
-}
-
-#[test]
-fn serve_lists_the_batch_and_catalogix_urls_and_the_rate_limit_setting() {
-    for (setting, expected) in [("on", "rate limits on"), ("off", "rate limits off")] {
-        let mut child = Command::new(BIN)
-            .args(["sandbox", "serve", "--addr", "127.0.0.1:0"])
-            .args(["--rate-limits", setting])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start catops sandbox serve");
-        let mut ready = String::new();
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        stdout.read_line(&mut ready).expect("ready line");
-        let root = ready
-            .trim()
-            .rsplit(' ')
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-        let mut lines = Vec::new();
-        loop {
-            let mut line = String::new();
-            if stderr.read_line(&mut line).unwrap_or(0) == 0 {
-                break;
-            }
-            let last = line.contains("stop with Ctrl-C");
-            lines.push(line);
-            if last {
-                break;
-            }
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        let text = lines.concat();
-        assert!(
-            ready.starts_with("catops sandbox listening on http://"),
-            "{ready}"
-        );
-        assert!(text.contains(&format!("{root}/batch/2.11")), "{text}");
-        assert!(text.contains(&format!("{root}/catalogix/v1")), "{text}");
-        assert!(text.contains(expected), "{text}");
-    }
 }
 
 // ---- catalogix
@@ -482,4 +435,75 @@ fn both_vendors_take_bodies_of_several_mebibytes() {
     let (status, reply) = post_assets(&sandbox, ASSETS, &json!(items));
     assert_eq!(status, 200, "{reply}");
     assert_eq!(reply["data"]["created"], 100);
+}
+
+// ---- rastro
+
+#[test]
+fn the_sandbox_bulk_endpoint_upserts_by_the_unique_field_within_its_limits() {
+    let sandbox = Sandbox::start();
+    let path = "/rastro/api/public/catalogs/cat_demo/items/bulk";
+    let body = serde_json::json!({"unique_field": "sku", "items": [
+        {"sku": "NEW-1", "title": "New one"},
+        {"sku": "NEW-2", "title": "New two"},
+        {"sku": "DEMO-0001", "price": 1.25},
+        {"title": "no sku"},
+    ]});
+    let (status, reply) = sandbox.post(path, &body);
+    assert_eq!(status, 200, "{reply}");
+    let counts: serde_json::Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!(
+        counts,
+        serde_json::json!({"created": 2, "updated": 1, "failed": 1})
+    );
+
+    let item = sandbox.inspect("/rastro/api/public/catalogs/cat_demo/items/item_1");
+    assert_eq!(item["price"], 1.25);
+    assert_eq!(
+        item["title"], "Acme Trail Running Shoe",
+        "an upsert keeps fields it does not name"
+    );
+
+    let too_many: Vec<serde_json::Value> = (0..1001)
+        .map(|n| serde_json::json!({"sku": format!("X{n}")}))
+        .collect();
+    let (status, reply) = sandbox.post(
+        path,
+        &serde_json::json!({"unique_field": "sku", "items": too_many}),
+    );
+    assert_eq!(status, 413, "{reply}");
+    assert!(reply.contains("at most 1000 items"), "{reply}");
+
+    let (status, _) = sandbox.post(
+        path,
+        &serde_json::json!({"unique_field": "title", "items": []}),
+    );
+    assert_eq!(status, 422);
+    let (status, reply) = sandbox.post_as("wrong", path, &body);
+    assert_eq!(status, 401, "{reply}");
+    assert!(reply.contains("detail"), "{reply}");
+}
+
+#[test]
+fn a_running_sandbox_resets_to_its_seed_over_http() {
+    let sandbox = Sandbox::start();
+    let bulk = "/rastro/api/public/catalogs/cat_demo/items/bulk";
+    let body = serde_json::json!({"unique_field": "sku", "items": [
+        {"sku": "NEW-1", "title": "New one"},
+        {"sku": "DEMO-0001", "title": "Changed"},
+    ]});
+    assert_eq!(sandbox.post(bulk, &body).0, 200);
+    let total = |sandbox: &Sandbox| {
+        sandbox.inspect("/rastro/api/public/catalogs/cat_demo/items?limit=1")["total"].clone()
+    };
+    let seeded = total(&Sandbox::start());
+    assert_ne!(total(&sandbox), seeded);
+
+    let nothing = serde_json::json!({});
+    assert_eq!(sandbox.post_as("wrong", "/_sandbox/reset", &nothing).0, 401);
+    assert_eq!(sandbox.post("/_sandbox/reset", &nothing).0, 204);
+    assert_eq!(total(&sandbox), seeded);
+    let item = sandbox.inspect("/rastro/api/public/catalogs/cat_demo/items/item_1");
+    assert_eq!(item["title"], "Acme Trail Running Shoe");
+    assert!(sandbox.bulk_sizes("rastro").is_empty());
 }

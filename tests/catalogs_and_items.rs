@@ -1,8 +1,13 @@
-//! rastro catalogs and items end to end: the real binary over HTTP against the sandbox.
+//! Catalogs and items end to end (rastro, and clevertap's catalogs): the real binary over HTTP
+//! against the sandbox, including `--all` lists streamed in flat memory.
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use common::{Env, Sandbox};
 use serde_json::{json, Value};
@@ -550,4 +555,192 @@ fn ids_that_would_change_the_route_are_refused() {
             .expect_code(2);
         run.error_line();
     }
+}
+
+#[test]
+fn clevertap_catalogs_get_and_list_with_documented_errors() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let catalog = env
+        .on(
+            &sandbox,
+            "sandbox-clevertap",
+            &["catalogs", "get", "123", "-o", "json"],
+        )
+        .ok()
+        .json();
+    assert_eq!(catalog["id"], 123);
+    assert_eq!(catalog["catalogName"], "electronics_catalog");
+    assert_eq!(
+        catalog["fieldMappings"],
+        json!({"manufacturer": "brand", "cost": "price"})
+    );
+    assert_eq!(catalog["totalProducts"], 1500);
+
+    let list = env
+        .on(
+            &sandbox,
+            "sandbox-clevertap",
+            &["catalogs", "list", "-o", "json"],
+        )
+        .ok()
+        .json();
+    let ids: Vec<i64> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect();
+    assert!(ids.contains(&123) && ids.len() >= 2, "{list}");
+
+    let run = env
+        .on(&sandbox, "sandbox-clevertap", &["catalogs", "get", "999"])
+        .expect_code(5);
+    assert!(
+        run.error_line().contains("CATALOG_NOT_FOUND"),
+        "{}",
+        run.stderr
+    );
+    let run = env
+        .on_with(&sandbox, "sandbox-clevertap", &["catalogs", "list"], |c| {
+            c.env("CATOPS_TOKEN", "wrong");
+        })
+        .expect_code(4);
+    assert!(
+        run.error_line().contains("AUTHENTICATION_FAILED"),
+        "{}",
+        run.stderr
+    );
+    // A rastro-only command on a clevertap profile names the vendors that can.
+    let run = env
+        .on(
+            &sandbox,
+            "sandbox-clevertap",
+            &[
+                "catalogs",
+                "create",
+                "--name",
+                "x",
+                "--unique-id-field",
+                "a",
+                "--field",
+                "a",
+            ],
+        )
+        .expect_code(2);
+    assert!(
+        run.stderr.contains("vendors that can: rastro"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Runs `catops items list --all -o ndjson`, reading stdout as it comes. Returns the number of
+/// lines, when the first arrived, when the process ended, and its peak RSS in KiB.
+fn stream_list(
+    env: &Env,
+    sandbox: &Sandbox,
+    catalog: &str,
+    limit: &str,
+) -> (usize, Duration, Duration, u64) {
+    let base = sandbox.rastro_url();
+    let mut child = env
+        .command()
+        .args([
+            "-p",
+            "sandbox",
+            "--base-url",
+            &base,
+            "items",
+            "list",
+            "--catalog",
+            catalog,
+            "--all",
+            "--limit",
+            limit,
+            "-o",
+            "ndjson",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sampler = {
+        let peak = peak.clone();
+        // VmHWM is the process's peak so far; it vanishes once the process has exited.
+        std::thread::spawn(move || {
+            while let Some(kib) = peak_rss_kib(pid) {
+                peak.fetch_max(kib, std::sync::atomic::Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    let started = Instant::now();
+    let mut first = None;
+    let mut lines = 0;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        line.unwrap();
+        first.get_or_insert_with(|| started.elapsed());
+        lines += 1;
+    }
+    let ended = started.elapsed();
+    assert!(child.wait().unwrap().success());
+    sampler.join().unwrap();
+    (
+        lines,
+        first.unwrap_or(ended),
+        ended,
+        peak.load(std::sync::atomic::Ordering::Relaxed),
+    )
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn list_all_prints_the_first_record_before_the_last_page_is_fetched() {
+    let sandbox = Sandbox::start_with(&["--latency-ms", "150"]);
+    sandbox.seed_items("cat_demo", 3000);
+    let env = Env::new();
+    // 3025 items in pages of 250: 13 pages of at least 150 ms each.
+    let (lines, first, ended, _) = stream_list(&env, &sandbox, "cat_demo", "250");
+    assert_eq!(lines, 3025);
+    assert!(
+        ended - first >= Duration::from_millis(1200),
+        "first record at {first:?}, end at {ended:?}"
+    );
+}
+
+#[test]
+fn list_all_memory_stays_flat_from_10k_to_100k_items() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let mut peaks = Vec::new();
+    for (name, count) in [("small", 10_000), ("large", 100_000)] {
+        let (status, reply) = sandbox.post(
+            "/rastro/api/public/catalogs",
+            &serde_json::json!({"name": name, "unique_id_field": "sku",
+                                "schema_definition": {"fields": [{"name": "sku", "type": "string"}]}}),
+        );
+        assert_eq!(status, 201, "{reply}");
+        let id = serde_json::from_str::<serde_json::Value>(&reply).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        sandbox.seed_items(&id, count);
+        let (lines, _, _, peak_kb) = stream_list(&env, &sandbox, &id, "1000");
+        assert_eq!(lines, count);
+        eprintln!("{name}: {count} items, peak RSS {peak_kb} KiB");
+        peaks.push(peak_kb);
+    }
+    let (small, large) = (peaks[0], peaks[1]);
+    assert!(small > 0 && large > 0);
+    assert!(
+        large <= small + small / 5,
+        "peak RSS grew from {small} KiB to {large} KiB"
+    );
 }

@@ -1,4 +1,4 @@
-//! Enrichment, the catalogian delta feed, clevertap catalogs and `catops api`, end to end
+//! Enrichment and the catalogian delta feed, end to end
 //! against the sandbox, and the story a user would try across them.
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
@@ -20,167 +20,6 @@ fn sandbox_item(env: &Env, sandbox: &Sandbox, id: &str) -> Value {
     )
     .ok()
     .json()
-}
-
-fn all_items(env: &Env, sandbox: &Sandbox) -> Vec<Value> {
-    env.on(
-        sandbox,
-        "sandbox",
-        &[
-            "items",
-            "list",
-            "--catalog",
-            "cat_demo",
-            "--all",
-            "-o",
-            "ndjson",
-        ],
-    )
-    .ok()
-    .ndjson()
-}
-
-#[test]
-fn clevertap_catalogs_get_and_list_with_documented_errors() {
-    let sandbox = Sandbox::start();
-    let env = Env::new();
-    let catalog = env
-        .on(
-            &sandbox,
-            "sandbox-clevertap",
-            &["catalogs", "get", "123", "-o", "json"],
-        )
-        .ok()
-        .json();
-    assert_eq!(catalog["id"], 123);
-    assert_eq!(catalog["catalogName"], "electronics_catalog");
-    assert_eq!(
-        catalog["fieldMappings"],
-        json!({"manufacturer": "brand", "cost": "price"})
-    );
-    assert_eq!(catalog["totalProducts"], 1500);
-
-    let list = env
-        .on(
-            &sandbox,
-            "sandbox-clevertap",
-            &["catalogs", "list", "-o", "json"],
-        )
-        .ok()
-        .json();
-    let ids: Vec<i64> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_i64().unwrap())
-        .collect();
-    assert!(ids.contains(&123) && ids.len() >= 2, "{list}");
-
-    let run = env
-        .on(&sandbox, "sandbox-clevertap", &["catalogs", "get", "999"])
-        .expect_code(5);
-    assert!(
-        run.error_line().contains("CATALOG_NOT_FOUND"),
-        "{}",
-        run.stderr
-    );
-    let run = env
-        .on_with(&sandbox, "sandbox-clevertap", &["catalogs", "list"], |c| {
-            c.env("CATOPS_TOKEN", "wrong");
-        })
-        .expect_code(4);
-    assert!(
-        run.error_line().contains("AUTHENTICATION_FAILED"),
-        "{}",
-        run.stderr
-    );
-    // A rastro-only command on a clevertap profile names the vendors that can.
-    let run = env
-        .on(
-            &sandbox,
-            "sandbox-clevertap",
-            &[
-                "catalogs",
-                "create",
-                "--name",
-                "x",
-                "--unique-id-field",
-                "a",
-                "--field",
-                "a",
-            ],
-        )
-        .expect_code(2);
-    assert!(
-        run.stderr.contains("vendors that can: rastro"),
-        "{}",
-        run.stderr
-    );
-}
-
-#[test]
-fn api_sends_raw_authenticated_requests_and_exits_by_status() {
-    let sandbox = Sandbox::start();
-    let env = Env::new();
-    let body = env
-        .on(&sandbox, "sandbox", &["api", "/public/catalogs"])
-        .ok()
-        .json();
-    assert_eq!(body["catalogs"][0]["id"], "cat_demo");
-
-    let created = env
-        .on(
-            &sandbox,
-            "sandbox",
-            &["api", "-X", "POST", "/public/catalogs", "-d",
-              r#"{"name":"Raw","unique_id_field":"sku","schema_definition":{"fields":[{"name":"sku","type":"string"}]}}"#],
-        )
-        .ok()
-        .json();
-    assert_eq!(created["name"], "Raw");
-
-    let run = env
-        .on(
-            &sandbox,
-            "sandbox",
-            &["api", "/public/catalogs/nope/items?limit=5"],
-        )
-        .expect_code(5);
-    assert!(
-        run.json()["detail"].as_str().unwrap().contains("nope"),
-        "the body is on stdout"
-    );
-    assert!(run.error_line().contains("404"), "{}", run.stderr);
-
-    env.write(
-        "edit.json",
-        r#"{"name":"demo","items":[{"action":"add","id":"raw-1","attributes":{"title":"Raw"}}]}"#,
-    );
-    let reply = env
-        .on(
-            &sandbox,
-            "sandbox-batch",
-            &[
-                "api",
-                "-X",
-                "POST",
-                "/catalogs/items/edit",
-                "-d",
-                "@edit.json",
-            ],
-        )
-        .ok()
-        .json();
-    assert!(reply["indexing_token"].is_string(), "{reply}");
-
-    env.on(&sandbox, "sandbox", &["api", "public/catalogs"])
-        .expect_code(2);
-    env.on(
-        &sandbox,
-        "sandbox",
-        &["api", "-d", "{not json", "/public/catalogs"],
-    )
-    .expect_code(2);
 }
 
 #[test]
@@ -218,7 +57,8 @@ fn enrich_start_wait_reaches_completed_and_fills_the_fields() {
         job["completed_items"].as_u64().unwrap() + job["failed_items"].as_u64().unwrap(),
         25
     );
-    let enriched: Vec<Value> = all_items(&env, &sandbox)
+    let enriched: Vec<Value> = env
+        .demo_items(&sandbox)
         .into_iter()
         .filter(|i| i.get("color").is_some())
         .collect();
@@ -314,7 +154,7 @@ fn enrich_cancel_keeps_what_was_done_and_wait_on_it_exits_1() {
     assert_eq!(cancelled["status"], "cancelled");
     let done = cancelled["completed_items"].as_u64().unwrap();
     assert!(done > 0 && done < 3_025, "{cancelled}");
-    let items = all_items(&env, &sandbox);
+    let items = env.demo_items(&sandbox);
     let enriched = items.iter().filter(|i| i.get("material").is_some()).count() as u64;
     assert_eq!(
         enriched, done,
@@ -728,7 +568,7 @@ fn story_import_a_csv_see_its_delta_read_its_rows_enrich_and_see_the_fields() {
         .ok()
         .json();
     assert_eq!(job["status"], "completed");
-    let items = all_items(&env, &sandbox);
+    let items = env.demo_items(&sandbox);
     let lamp = items.iter().find(|i| i["sku"] == "NEW-1").unwrap();
     assert!(
         lamp["material"] == "material for NEW-1" || job["failed_items"].as_u64().unwrap() > 0,

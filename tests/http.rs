@@ -1,0 +1,288 @@
+//! The HTTP core as users meet it: retries, Retry-After, timeouts, refused plain HTTP, and
+//! `catops api`'s raw authenticated requests.
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Env, Sandbox};
+
+#[test]
+fn server_errors_and_429s_are_retried_until_the_request_succeeds() {
+    let sandbox = Sandbox::start_with(&["--faults", "503=0.3,429=0.1,seed=11"]);
+    let env = Env::new();
+    let run = env
+        .rastro(
+            &sandbox,
+            &[
+                "items",
+                "list",
+                "--catalog",
+                "cat_demo",
+                "--all",
+                "--limit",
+                "2",
+                "-o",
+                "json",
+                "-v",
+                "--max-retries",
+                "10",
+            ],
+        )
+        .ok();
+    assert_eq!(run.json().as_array().unwrap().len(), 25);
+    assert!(run.stderr.contains(" 503 "), "{}", run.stderr);
+    assert!(run.stderr.contains("retrying in"), "{}", run.stderr);
+}
+
+#[test]
+fn retry_after_is_honoured() {
+    let sandbox = Sandbox::start_with(&["--faults", "429=1.0"]);
+    let env = Env::new();
+    let started = Instant::now();
+    let run = env
+        .rastro(&sandbox, &["catalogs", "list", "--max-retries", "1", "-v"])
+        .expect_code(1);
+    // The sandbox sends Retry-After: 1, so the one retry waited at least a second.
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    let waited: Vec<u64> = run
+        .stderr
+        .lines()
+        .filter_map(|l| {
+            l.split("retrying in ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert_eq!(waited.len(), 1, "{}", run.stderr);
+    assert!(waited[0] >= 1000, "{}", run.stderr);
+    assert!(
+        run.error_line().contains("429 Too Many Requests"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn retries_give_up_after_max_retries() {
+    let sandbox = Sandbox::start_with(&["--faults", "500=1.0"]);
+    let env = Env::new();
+    let run = env
+        .rastro(
+            &sandbox,
+            &[
+                "items",
+                "get",
+                "--catalog",
+                "cat_demo",
+                "item_1",
+                "--max-retries",
+                "2",
+                "-v",
+            ],
+        )
+        .expect_code(1);
+    assert_eq!(
+        run.stderr.matches("retrying in").count(),
+        2,
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.error_line()
+            .contains("500 Internal Server Error: injected fault"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn dropped_connections_are_retried() {
+    let sandbox = Sandbox::start_with(&["--faults", "reset=0.5,seed=5"]);
+    let env = Env::new();
+    let run = env
+        .rastro(
+            &sandbox,
+            &[
+                "items",
+                "list",
+                "--catalog",
+                "cat_demo",
+                "--all",
+                "--limit",
+                "5",
+                "-o",
+                "ndjson",
+                "-v",
+                "--max-retries",
+                "10",
+            ],
+        )
+        .ok();
+    assert_eq!(run.ndjson().len(), 25);
+    assert!(run.stderr.contains("retrying in"), "{}", run.stderr);
+}
+
+#[test]
+fn a_creation_is_not_repeated_after_a_server_error() {
+    let sandbox = Sandbox::start_with(&["--faults", "500=1.0"]);
+    let env = Env::new();
+    let run = env
+        .rastro(
+            &sandbox,
+            &[
+                "catalogs",
+                "create",
+                "--name",
+                "X",
+                "--unique-id-field",
+                "sku",
+                "--field",
+                "sku",
+                "-v",
+            ],
+        )
+        .expect_code(1);
+    assert!(!run.stderr.contains("retrying"), "{}", run.stderr);
+}
+
+#[test]
+fn a_hanging_server_hits_the_timeout() {
+    let sandbox = Sandbox::start_with(&["--latency-ms", "3000"]);
+    let env = Env::new();
+    let started = Instant::now();
+    let run = env
+        .rastro(
+            &sandbox,
+            &["catalogs", "list", "--timeout", "0.3", "--max-retries", "0"],
+        )
+        .expect_code(1);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(
+        run.error_line().contains("no response within 0.3 s"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_unreachable_server_is_a_clear_error() {
+    let env = Env::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let base = format!("http://127.0.0.1:{port}/rastro/api");
+    let run = env
+        .run(&[
+            "-p",
+            "sandbox",
+            "--base-url",
+            &base,
+            "catalogs",
+            "list",
+            "--max-retries",
+            "1",
+        ])
+        .expect_code(1);
+    assert!(
+        run.error_line()
+            .contains("rastro: GET /public/catalogs: cannot connect"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("hint: check the base URL"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn plain_http_to_a_remote_host_is_refused() {
+    let env = Env::new();
+    let run = env
+        .run(&[
+            "-p",
+            "sandbox",
+            "--base-url",
+            "http://catalog.example.com/api",
+            "catalogs",
+            "list",
+        ])
+        .expect_code(2);
+    assert!(
+        run.error_line().contains("refusing plain-HTTP base URL"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn api_sends_raw_authenticated_requests_and_exits_by_status() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let body = env
+        .on(&sandbox, "sandbox", &["api", "/public/catalogs"])
+        .ok()
+        .json();
+    assert_eq!(body["catalogs"][0]["id"], "cat_demo");
+
+    let created = env
+        .on(
+            &sandbox,
+            "sandbox",
+            &["api", "-X", "POST", "/public/catalogs", "-d",
+              r#"{"name":"Raw","unique_id_field":"sku","schema_definition":{"fields":[{"name":"sku","type":"string"}]}}"#],
+        )
+        .ok()
+        .json();
+    assert_eq!(created["name"], "Raw");
+
+    let run = env
+        .on(
+            &sandbox,
+            "sandbox",
+            &["api", "/public/catalogs/nope/items?limit=5"],
+        )
+        .expect_code(5);
+    assert!(
+        run.json()["detail"].as_str().unwrap().contains("nope"),
+        "the body is on stdout"
+    );
+    assert!(run.error_line().contains("404"), "{}", run.stderr);
+
+    env.write(
+        "edit.json",
+        r#"{"name":"demo","items":[{"action":"add","id":"raw-1","attributes":{"title":"Raw"}}]}"#,
+    );
+    let reply = env
+        .on(
+            &sandbox,
+            "sandbox-batch",
+            &[
+                "api",
+                "-X",
+                "POST",
+                "/catalogs/items/edit",
+                "-d",
+                "@edit.json",
+            ],
+        )
+        .ok()
+        .json();
+    assert!(reply["indexing_token"].is_string(), "{reply}");
+
+    env.on(&sandbox, "sandbox", &["api", "public/catalogs"])
+        .expect_code(2);
+    env.on(
+        &sandbox,
+        "sandbox",
+        &["api", "-d", "{not json", "/public/catalogs"],
+    )
+    .expect_code(2);
+}
