@@ -8,7 +8,7 @@ mod http;
 mod input;
 mod interrupt;
 mod jq;
-mod json;
+mod json_writer;
 mod output;
 #[cfg(test)]
 mod proptests;
@@ -24,7 +24,7 @@ use crate::error::{exit, Failure};
 use crate::http::ApiError;
 
 fn main() -> ExitCode {
-    cli::completions::complete_if_asked();
+    cli::complete_if_asked();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => return ExitCode::from(report_usage(&err)),

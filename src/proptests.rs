@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
 use crate::input::csv::CsvRecords;
-use crate::input::csv_reader::CsvReader;
+use crate::input::csv::CsvSplitter;
 use crate::input::json::{JsonArrayRecords, NdjsonRecords};
 use crate::input::typed::ValueType;
 use crate::input::{EmptyCells, Typing};
@@ -52,7 +52,7 @@ fn fast_path_matches_general_path(bytes: Vec<u8>, typing: &Typing) -> Result<(),
             (Ok(record), Ok((row, line))) => {
                 prop_assert_eq!((record.row, record.line), (row, line));
                 let mut written = Vec::new();
-                crate::json::write(&Value::Object(record.fields), &mut written);
+                crate::json_writer::write(&Value::Object(record.fields), &mut written);
                 prop_assert_eq!(
                     String::from_utf8_lossy(&written),
                     String::from_utf8_lossy(&out)
@@ -89,7 +89,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn csv_reader_never_panics_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+    fn csv_splitter_never_panics_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
         if let Ok(records) = CsvRecords::new(reader(bytes), &Typing::default()) {
             for record in records {
                 let _ = record;
@@ -204,7 +204,7 @@ proptest! {
             let line = 1 + input[..first].iter().filter(|&&b| b == b'\n').count() as u64;
             expected.push((line, record.iter().map(<[u8]>::to_vec).collect::<Vec<_>>()));
         }
-        let mut splitter = CsvReader::with_capacity(&input[..], capacity);
+        let mut splitter = CsvSplitter::with_capacity(&input[..], capacity);
         let mut got = Vec::new();
         while let Some(line) = splitter.read().unwrap() {
             got.push((line, splitter.record().iter().map(<[u8]>::to_vec).collect::<Vec<_>>()));
@@ -223,9 +223,9 @@ proptest! {
         let price = format!("{:.*}", scale as usize, cents as f64 / 10f64.powi(scale as i32));
         for text in [text.as_str(), price.as_str()] {
             for (kind, integer_only) in [(ValueType::Number, false), (ValueType::Integer, true)] {
-                if let Some(copied) = crate::json::number_as_written(text.as_bytes(), integer_only) {
+                if let Some(copied) = crate::json_writer::number_as_written(text.as_bytes(), integer_only) {
                     let mut written = Vec::new();
-                    crate::json::write(&kind.coerce(text, "|").unwrap(), &mut written);
+                    crate::json_writer::write(&kind.coerce(text, "|").unwrap(), &mut written);
                     prop_assert_eq!(written, copied);
                 }
             }
@@ -293,7 +293,7 @@ proptest! {
         prop_assert_eq!(&read, &item);
         prop_assert_eq!(serde_json::from_slice::<Value>(&serde_json::to_vec(&read).unwrap()).unwrap(), item.clone());
         let mut written = Vec::new();
-        crate::json::write(&read, &mut written);
+        crate::json_writer::write(&read, &mut written);
         prop_assert_eq!(written, serde_json::to_vec(&item).unwrap());
     }
 }

@@ -730,6 +730,35 @@ fn import(env: &Env, sandbox: &Sandbox, vendor: Vendor, input: &str, extra: &[&s
     run
 }
 
+/// The rejects file names each rejected row by row and line, with its reason, its record,
+/// and its own bytes when they were not UTF-8.
+fn check_rejects(case: &Case, lines: &[Value]) {
+    let got: Vec<(u64, u64)> = lines
+        .iter()
+        .map(|l| (l["row"].as_u64().unwrap(), l["line"].as_u64().unwrap()))
+        .collect();
+    let want: Vec<(u64, u64)> = case.rejected.iter().map(|r| (r.0, r.1)).collect();
+    assert_eq!(got, want, "rejected (row, line)\n{lines:#?}");
+    for (line, (row, _, reason)) in lines.iter().zip(case.rejected) {
+        let error = line["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains(reason),
+            "row {row}: expected {reason:?} in {error:?}"
+        );
+        assert!(line.get("record").is_some(), "row {row} has no record");
+        // A row shown with U+FFFD keeps its own bytes, so fixing and re-importing
+        // the rejects file cannot store the replacement character.
+        if line["record"].to_string().contains('\u{FFFD}') {
+            use base64::Engine as _;
+            let raw = line["raw_base64"]
+                .as_str()
+                .unwrap_or_else(|| panic!("row {row} lost its bytes: {line}"));
+            let bytes = base64::prelude::BASE64_STANDARD.decode(raw).unwrap();
+            assert!(std::str::from_utf8(&bytes).is_err(), "row {row}: {line}");
+        }
+    }
+}
+
 fn check(case: &Case) {
     let sandbox = case.vendor.sandbox();
     let env = Env::new();
@@ -790,31 +819,7 @@ fn check(case: &Case) {
             assert_eq!(summary["rejects_file"], Value::Null);
         } else {
             assert_eq!(summary["rejects_file"], rejects_name.as_str());
-            let lines = env.rejects(&rejects_name);
-            let got: Vec<(u64, u64)> = lines
-                .iter()
-                .map(|l| (l["row"].as_u64().unwrap(), l["line"].as_u64().unwrap()))
-                .collect();
-            let want: Vec<(u64, u64)> = case.rejected.iter().map(|r| (r.0, r.1)).collect();
-            assert_eq!(got, want, "rejected (row, line)\n{lines:#?}");
-            for (line, (row, _, reason)) in lines.iter().zip(case.rejected) {
-                let error = line["error"].as_str().unwrap_or_default();
-                assert!(
-                    error.contains(reason),
-                    "row {row}: expected {reason:?} in {error:?}"
-                );
-                assert!(line.get("record").is_some(), "row {row} has no record");
-                // A row shown with U+FFFD keeps its own bytes, so fixing and re-importing
-                // the rejects file cannot store the replacement character.
-                if line["record"].to_string().contains('\u{FFFD}') {
-                    use base64::Engine as _;
-                    let raw = line["raw_base64"]
-                        .as_str()
-                        .unwrap_or_else(|| panic!("row {row} lost its bytes: {line}"));
-                    let bytes = base64::prelude::BASE64_STANDARD.decode(raw).unwrap();
-                    assert!(std::str::from_utf8(&bytes).is_err(), "row {row}: {line}");
-                }
-            }
+            check_rejects(case, &env.rejects(&rejects_name));
         }
     }
 

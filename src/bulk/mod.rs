@@ -112,39 +112,118 @@ const READER_SETTLES: Duration = Duration::from_millis(500);
 
 pub async fn run(settings: Settings, target: Box<dyn BulkEndpoint>) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    paths::check_distinct(
-        &settings.input,
-        &settings.rejects,
-        settings.journal.as_deref(),
-    )?;
-    let (journal, resumed) = open_journal(&settings, target.as_ref())?;
-    let track = match resumed_input(&settings, resumed.prefix).await {
-        Ok(track) => Arc::new(track),
-        Err(err) => {
-            discard(journal);
-            return Err(err.into());
+    let opened = Opened::open(&settings, target.as_ref()).await?;
+    let target: Arc<dyn BulkEndpoint> = Arc::from(target);
+    let ended = run_stages(&settings, target.clone(), opened).await?;
+    Ok(conclude(
+        &settings,
+        target.as_ref(),
+        ended,
+        started.elapsed(),
+    ))
+}
+
+/// The files a run works with, opened and checked before any stage starts.
+struct Opened {
+    journal: Option<Journal>,
+    input: OpenedInput,
+}
+
+/// The input with what the journal says is done, and the rejects file.
+struct OpenedInput {
+    done: journal::RowSet,
+    track: Arc<InputTrack>,
+    reader: Box<dyn std::io::BufRead + Send>,
+    size: Option<u64>,
+    rejects: Rejects,
+}
+
+impl Opened {
+    /// A journal opened for a run that fails here records nothing, so it goes again.
+    async fn open(settings: &Settings, target: &dyn BulkEndpoint) -> anyhow::Result<Opened> {
+        paths::check_distinct(
+            &settings.input,
+            &settings.rejects,
+            settings.journal.as_deref(),
+        )?;
+        let (journal, resumed) = open_journal(settings, target)?;
+        match OpenedInput::open(settings, resumed).await {
+            Ok(input) => Ok(Opened { journal, input }),
+            Err(err) => {
+                discard(journal);
+                Err(err.into())
+            }
         }
-    };
-    let (input, input_size) = match input::open(&settings.input, track.clone()) {
-        Ok(opened) => opened,
-        Err(err) => {
-            discard(journal);
-            return Err(Failure::usage(err.0).into());
-        }
-    };
-    let append_rejects = settings.resume && !resumed.done.is_empty();
-    let rejects = match Rejects::new(settings.rejects.clone(), append_rejects) {
-        Ok(rejects) => rejects,
-        Err(err) => {
-            discard(journal);
-            return Err(Failure::usage(format!(
+    }
+}
+
+impl OpenedInput {
+    async fn open(settings: &Settings, resumed: Resumed) -> Result<OpenedInput, Failure> {
+        let track = Arc::new(resumed_input(settings, resumed.prefix).await?);
+        let (reader, size) =
+            input::open(&settings.input, track.clone()).map_err(|err| Failure::usage(err.0))?;
+        let append_rejects = settings.resume && !resumed.done.is_empty();
+        let rejects = Rejects::new(settings.rejects.clone(), append_rejects).map_err(|err| {
+            Failure::usage(format!(
                 "cannot use {} as the rejects file: {err}",
                 settings.rejects.display()
             ))
-            .into());
-        }
-    };
+        })?;
+        Ok(OpenedInput {
+            done: resumed.done,
+            track,
+            reader,
+            size,
+            rejects,
+        })
+    }
+}
 
+/// What the stages leave for the summary.
+struct Ended {
+    counters: Arc<Counters>,
+    planned_requests: u64,
+    fatal: Option<(crate::http::ApiError, Option<&'static str>)>,
+    read_error: Option<Failure>,
+    recorded: outcomes::Recorded,
+    interrupted: bool,
+}
+
+/// Runs reader, dispatcher, senders and outcome writer until the input ends or the run halts.
+async fn run_stages(
+    settings: &Settings,
+    target: Arc<dyn BulkEndpoint>,
+    opened: Opened,
+) -> anyhow::Result<Ended> {
+    let started = start_reading(settings, target.clone(), opened).await?;
+    deliver_all(settings, target, started).await
+}
+
+/// The pipeline once its reader runs and the input's header was good.
+struct Reading {
+    halt: Arc<Halt>,
+    interrupted: Arc<AtomicBool>,
+    watcher: tokio::task::JoinHandle<()>,
+    counters: Arc<Counters>,
+    reader: std::thread::JoinHandle<read::ReadResult>,
+    chunks: mpsc::Receiver<Chunk>,
+    events: mpsc::Sender<Event>,
+    events_rx: mpsc::Receiver<Event>,
+    answered: inflight::Answered,
+    journal: Option<Journal>,
+    rejects: Rejects,
+    track: Arc<InputTrack>,
+    input_size: Option<u64>,
+}
+
+/// Starts the signal watcher and the reader thread, and waits for the input's header (or a
+/// JSON array's bracket): an unusable input is a usage error before any request, and a
+/// stalled producer must not keep a signal waiting.
+async fn start_reading(
+    settings: &Settings,
+    target: Arc<dyn BulkEndpoint>,
+    opened: Opened,
+) -> anyhow::Result<Reading> {
     let halt = Arc::new(Halt::default());
     let interrupted = Arc::new(AtomicBool::new(false));
     let watcher = tokio::spawn(watch_interrupt(
@@ -154,31 +233,28 @@ pub async fn run(settings: Settings, target: Box<dyn BulkEndpoint>) -> anyhow::R
         settings.quiet,
     ));
     let counters = Arc::new(Counters::default());
-    let target: Arc<dyn BulkEndpoint> = Arc::from(target);
     let (keys, answered) = KeyTracker::new();
-    let (chunks_tx, mut chunks_rx) = mpsc::channel::<Chunk>(settings.concurrency.max(1));
-    let (events_tx, events_rx) = mpsc::channel::<Event>(4096);
-
+    let (chunks_tx, chunks) = mpsc::channel::<Chunk>(settings.concurrency.max(1));
+    let (events, events_rx) = mpsc::channel::<Event>(4096);
+    let Opened { journal, input } = opened;
     let (header_tx, header_rx) = oneshot::channel();
     let reader = Reader {
-        input,
+        input: input.reader,
         input_name: settings.input.clone(),
         format: settings.format,
         typing: settings.typing.clone(),
-        target: target.clone(),
-        done: resumed.done,
+        target,
+        done: input.done,
         batch_size: settings.batch_size,
         chunks: chunks_tx,
-        events: events_tx.clone(),
+        events: events.clone(),
         halt: halt.clone(),
         counters: counters.clone(),
         keys: (!settings.dry_run).then_some(keys),
-        track: track.clone(),
+        track: input.track.clone(),
         verbose: settings.verbose,
     }
     .spawn(header_tx);
-    // The header (or a JSON array's bracket) first: an unusable input is a usage error before
-    // any request, and a stalled producer must not keep a signal waiting.
     let header = tokio::select! {
         header = header_rx => header.unwrap_or(Ok(())),
         () = halt.wait() => Ok(()),
@@ -188,7 +264,44 @@ pub async fn run(settings: Settings, target: Box<dyn BulkEndpoint>) -> anyhow::R
         discard(journal);
         return Err(Failure::usage(err.0).into());
     }
+    Ok(Reading {
+        halt,
+        interrupted,
+        watcher,
+        counters,
+        reader,
+        chunks,
+        events,
+        events_rx,
+        answered,
+        journal,
+        rejects: input.rejects,
+        track: input.track,
+        input_size: input.size,
+    })
+}
 
+/// Sends every chunk the reader makes, records the outcomes, and collects how it all ended.
+async fn deliver_all(
+    settings: &Settings,
+    target: Arc<dyn BulkEndpoint>,
+    reading: Reading,
+) -> anyhow::Result<Ended> {
+    let Reading {
+        halt,
+        interrupted,
+        watcher,
+        counters,
+        reader,
+        mut chunks,
+        events,
+        events_rx,
+        answered,
+        journal,
+        rejects,
+        track,
+        input_size,
+    } = reading;
     let writer = tokio::spawn(
         Writer {
             journal,
@@ -201,34 +314,34 @@ pub async fn run(settings: Settings, target: Box<dyn BulkEndpoint>) -> anyhow::R
     );
     let progress = settings
         .progress
-        .then(|| Progress::start(counters.clone(), track.clone(), input_size));
+        .then(|| Progress::start(counters.clone(), track, input_size));
     let delivery = Arc::new(Delivery::new(
-        target.clone(),
+        target,
         Throttle::new(settings.rates, settings.batch_size),
         counters.clone(),
-        events_tx.clone(),
+        events.clone(),
         halt.clone(),
         Some(answered),
         settings.quiet,
     ));
-
     let planned_requests = dispatch(
-        &settings,
-        &mut chunks_rx,
+        settings,
+        &mut chunks,
         &delivery,
         &counters,
         &halt,
         &interrupted,
     )
     .await;
-    let unconfirmed = delivery.unconfirmed();
-    counters.unconfirmed.store(unconfirmed, Ordering::Relaxed);
+    counters
+        .unconfirmed
+        .store(delivery.unconfirmed(), Ordering::Relaxed);
     let fatal = delivery.take_fatal();
     drop(delivery);
 
     let read_error = finish_reader(reader, &halt).await;
-    let _ = events_tx.send(Event::End).await;
-    drop(events_tx);
+    let _ = events.send(Event::End).await;
+    drop(events);
     let recorded = writer
         .await
         .map_err(|err| anyhow::anyhow!("the outcome writer failed: {err}"))?;
@@ -236,8 +349,32 @@ pub async fn run(settings: Settings, target: Box<dyn BulkEndpoint>) -> anyhow::R
     if let Some(progress) = progress {
         progress.finish();
     }
+    Ok(Ended {
+        counters,
+        planned_requests,
+        fatal,
+        read_error,
+        recorded,
+        interrupted: interrupted.load(Ordering::Relaxed),
+    })
+}
 
-    let elapsed = started.elapsed();
+/// The summary (into the journal and on stderr), the error that stopped the run if one did,
+/// and the exit code.
+fn conclude(
+    settings: &Settings,
+    target: &dyn BulkEndpoint,
+    ended: Ended,
+    elapsed: Duration,
+) -> Outcome {
+    let Ended {
+        counters,
+        planned_requests,
+        fatal,
+        read_error,
+        recorded,
+        interrupted,
+    } = ended;
     let summary = summary::summary(
         &counters,
         &summary::Facts {
@@ -258,8 +395,6 @@ pub async fn run(settings: Settings, target: Box<dyn BulkEndpoint>) -> anyhow::R
         }
         journal.close();
     }
-
-    let interrupted = interrupted.load(Ordering::Relaxed);
     if !settings.quiet {
         eprintln!(
             "{}",
@@ -293,20 +428,18 @@ pub async fn run(settings: Settings, target: Box<dyn BulkEndpoint>) -> anyhow::R
     } else {
         None
     };
-    let rejected = Counters::get(&counters.rejected);
-    let failed = Counters::get(&counters.failed);
     let code = if interrupted {
         exit::INTERRUPTED
-    } else if rejected > 0 || failed > 0 {
+    } else if Counters::get(&counters.rejected) > 0 || Counters::get(&counters.failed) > 0 {
         exit::PARTIAL
     } else {
         exit::OK
     };
-    Ok(Outcome {
+    Outcome {
         summary,
         code,
         error,
-    })
+    }
 }
 
 /// Opens the journal (not on a dry run), recording whose import this is.
@@ -475,5 +608,25 @@ async fn watch_interrupt(
             "interrupted: reading stopped; requests in flight have {} s to answer (press Ctrl-C again to quit now)",
             grace.as_secs_f64()
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_reader_that_panicked_fails_the_run() {
+        let reader = std::thread::spawn(|| -> read::ReadResult { panic!("a bug in a reader") });
+        let failure = finish_reader(reader, &Halt::default()).await;
+        let failure = failure.expect("the panic is reported, not dropped");
+        assert_eq!(failure.code, exit::FAILURE);
+        assert!(failure.message.contains("cut short"), "{}", failure.message);
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_ended_well_reports_nothing() {
+        let reader = std::thread::spawn(|| -> read::ReadResult { Ok(()) });
+        assert!(finish_reader(reader, &Halt::default()).await.is_none());
     }
 }

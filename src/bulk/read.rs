@@ -123,7 +123,11 @@ impl Sink<'_> {
     fn read(&mut self, mut records: Records) -> ReadResult {
         // rastro takes a record as it is, so a CSV row can go straight to JSON with no map in
         // between (most of the per-row cost); only the unique field needs a look.
-        let fast_unique = match (&records, self.reader.target.passthrough_key()) {
+        let target = &self.reader.target;
+        let passthrough_key = target
+            .key_field()
+            .filter(|_| target.sends_records_as_items());
+        let fast_unique = match (&records, passthrough_key) {
             (Records::Csv(csv), Some(field)) => csv
                 .column(field)
                 .filter(|(_, kind)| {
@@ -213,7 +217,7 @@ impl Sink<'_> {
                         self.reject(record.row, record.line, reason, mapped, None)
                     }
                     Ok(item) => {
-                        crate::json::write(&item, self.chunker.start_item());
+                        crate::json_writer::write(&item, self.chunker.start_item());
                         let key = reader.target.item_key(&item).unwrap_or_default();
                         self.commit(record.row, record.line, key.as_bytes())
                     }

@@ -59,21 +59,37 @@ pub async fn run(args: ApiArgs, ctx: &Context) -> anyhow::Result<u8> {
             idempotent,
         )
         .await?;
-    let mut out = std::io::stdout().lock();
-    // SPEC §7: a token never reaches stdout, even when the server echoes it back.
-    let mut printer = Printed {
-        redacted: StreamRedactor::new(http.redactor()),
-        ends_with_newline: true,
-    };
     let broke_off = |err: reqwest::Error| {
         anyhow::anyhow!(
             "{}: {method} {path}: the reply broke off: {err}",
             http.vendor()
         )
     };
-    let error_body = match (ctx.jq(), reply) {
+    // SPEC §7: a token never reaches stdout, even when the server echoes it back.
+    let mut printer = Printed {
+        redacted: StreamRedactor::new(http.redactor()),
+        ends_with_newline: true,
+    };
+    let read = print_reply(ctx, reply, &mut printer, broke_off).await?;
+    if status.is_success() {
+        return Ok(exit::OK);
+    }
+    let body = read.unwrap_or_default();
+    Err(http.status_error(&method, path, status, &body).into())
+}
+
+/// Prints the reply (through `--jq` when given) and returns it when it was read whole, for
+/// an error's message.
+async fn print_reply(
+    ctx: &Context,
+    reply: Reply,
+    printer: &mut Printed<'_>,
+    broke_off: impl Fn(reqwest::Error) -> anyhow::Error,
+) -> anyhow::Result<Option<bytes::Bytes>> {
+    let mut out = std::io::stdout().lock();
+    let read = match (ctx.jq(), reply) {
         (None, Reply::Open(mut response)) => {
-            while let Some(chunk) = response.chunk().await.map_err(broke_off)? {
+            while let Some(chunk) = response.chunk().await.map_err(&broke_off)? {
                 printer.write(&mut out, &chunk)?;
             }
             None
@@ -85,22 +101,10 @@ pub async fn run(args: ApiArgs, ctx: &Context) -> anyhow::Result<u8> {
         (Some(jq), reply) => {
             let whole = match reply {
                 Reply::Read(bytes) => bytes,
-                Reply::Open(response) => {
-                    let (bytes, cut) = read_bounded(response, MAX_REPLY_BYTES)
-                        .await
-                        .map_err(broke_off)?;
-                    if cut {
-                        return Err(Failure::new(
-                            exit::FAILURE,
-                            format!(
-                                "--jq: the reply is over {} MiB; without --jq it streams to stdout",
-                                MAX_REPLY_BYTES >> 20
-                            ),
-                        )
-                        .into());
-                    }
-                    bytes
-                }
+                Reply::Open(response) => read_whole_for_jq(response).await.map_err(|err| {
+                    err.downcast::<reqwest::Error>()
+                        .map_or_else(|err| err, &broke_off)
+                })?,
             };
             if !whole.is_empty() {
                 let json: serde_json::Value = serde_json::from_slice(&whole).map_err(|err| {
@@ -117,11 +121,23 @@ pub async fn run(args: ApiArgs, ctx: &Context) -> anyhow::Result<u8> {
         }
     };
     printer.finish(&mut out)?;
-    if status.is_success() {
-        return Ok(exit::OK);
+    Ok(read)
+}
+
+/// `--jq` needs the whole reply, so it is bounded like any reply catops parses.
+async fn read_whole_for_jq(response: reqwest::Response) -> anyhow::Result<bytes::Bytes> {
+    let (bytes, cut) = read_bounded(response, MAX_REPLY_BYTES).await?;
+    if cut {
+        return Err(Failure::new(
+            exit::FAILURE,
+            format!(
+                "--jq: the reply is over {} MiB; without --jq it streams to stdout",
+                MAX_REPLY_BYTES >> 20
+            ),
+        )
+        .into());
     }
-    let body = error_body.unwrap_or_default();
-    Err(http.status_error(&method, path, status, &body).into())
+    Ok(bytes)
 }
 
 /// The body on stdout, redacted as it goes, ending with a line break.

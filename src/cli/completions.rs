@@ -3,14 +3,11 @@
 //! profile names complete from the user's config file.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use clap::{CommandFactory, ValueEnum};
-use clap_complete::engine::CompletionCandidate;
+use clap::ValueEnum;
 use clap_complete::env::Shells;
 
-use super::Cli;
-use crate::config::Config;
 use crate::error::{exit, Failure};
 
 /// The variable the registration scripts set when they call back into `catops`.
@@ -50,9 +47,10 @@ impl Shell {
 }
 
 /// Answers a completion request from a shell script (`COMPLETE=bash catops -- ...`) and exits;
-/// returns at once otherwise, so it costs nothing on a normal run.
-pub fn complete_if_asked() {
-    clap_complete::CompleteEnv::with_factory(Cli::command)
+/// returns at once otherwise, so it costs nothing on a normal run. `cli` builds the command
+/// line being completed.
+pub fn complete_if_asked(cli: fn() -> clap::Command) {
+    clap_complete::CompleteEnv::with_factory(cli)
         .var(COMPLETE_VAR)
         .bin(BIN)
         .completer(BIN)
@@ -82,7 +80,7 @@ pub fn print(shell: Shell) -> anyhow::Result<u8> {
 
 /// `catops generate-docs --out DIR` (hidden): writes DIR/completions and DIR/man, the files
 /// committed in the repository.
-pub fn generate_docs(out: &Path) -> anyhow::Result<u8> {
+pub fn generate_docs(cli: clap::Command, out: &Path) -> anyhow::Result<u8> {
     let completions = out.join("completions");
     let man = out.join("man");
     for dir in [&completions, &man] {
@@ -92,24 +90,6 @@ pub fn generate_docs(out: &Path) -> anyhow::Result<u8> {
     for shell in Shell::value_variants() {
         std::fs::write(completions.join(shell.file_name()), registration(*shell)?)?;
     }
-    clap_mangen::generate_to(Cli::command(), &man)?;
+    clap_mangen::generate_to(cli, &man)?;
     Ok(exit::OK)
-}
-
-/// Profile names for `-p`, from the config file the user's environment points at.
-pub fn profile_candidates() -> Vec<CompletionCandidate> {
-    let explicit = std::env::var_os("CATOPS_CONFIG").map(PathBuf::from);
-    let Ok(path) = Config::locate(explicit.as_deref()) else {
-        return Vec::new();
-    };
-    let Ok(config) = Config::load(path, true) else {
-        return Vec::new();
-    };
-    config
-        .profiles()
-        .into_iter()
-        .map(|(name, profile, _)| {
-            CompletionCandidate::new(name).help(Some(profile.vendor.name().into()))
-        })
-        .collect()
 }

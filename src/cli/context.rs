@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use super::args::GlobalArgs;
+use super::global::GlobalArgs;
 use super::paging::thousands;
 use std::sync::Arc;
 

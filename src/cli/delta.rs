@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::{Subcommand, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 
 use crate::cli::Context;
 use crate::error::{exit, usage, Failure};
@@ -26,25 +26,7 @@ pub enum DeltaCommand {
     /// List the sources the key sees
     Sources,
     /// List a source's delta events, oldest first
-    List {
-        /// Source id or slug [default: the key's only source]
-        source: Option<String>,
-        /// Only events after this ISO 8601 time
-        #[arg(long, value_name = "TS")]
-        since: Option<String>,
-        /// Events per page, at most 200
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_EVENTS_LIMIT as i64))]
-        limit: Option<u32>,
-        /// Keys listed per category and event, at most 1000
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_KEYS_LIMIT as i64))]
-        keys_limit: Option<u32>,
-        /// Follow nextCursor until the last page
-        #[arg(long)]
-        all: bool,
-        /// Start from the cursor stored here, and store the next one after each page
-        #[arg(long, value_name = "PATH")]
-        cursor_file: Option<PathBuf>,
-    },
+    List(ListArgs),
     /// Print a source's newest delta event
     Latest {
         /// Source id or slug [default: the key's only source]
@@ -55,23 +37,7 @@ pub enum DeltaCommand {
   catops -p sandbox-catalogian delta rows evt_000000000001
   catops -p sandbox-catalogian delta rows demo-feed evt_000000000001 --change-type changed --all
   catops -p feed delta rows \"$(catops -p feed delta latest --jq .id)\" --all -o ndjson")]
-    Rows {
-        /// [SOURCE] EVENT_ID: the source may be left out when the key sees only one
-        #[arg(value_name = "[SOURCE] EVENT_ID", num_args = 1..=2, required = true)]
-        ids: Vec<String>,
-        /// Only rows of this kind of change
-        #[arg(long, value_enum)]
-        change_type: Option<ChangeType>,
-        /// Rows per page, at most 1000
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_ROWS_LIMIT as i64))]
-        limit: Option<u32>,
-        /// Follow nextCursor until the last page
-        #[arg(long)]
-        all: bool,
-        /// Start from the cursor stored here, and store the next one after each page
-        #[arg(long, value_name = "PATH")]
-        cursor_file: Option<PathBuf>,
-    },
+    Rows(RowsArgs),
     /// Print each new event once, as an NDJSON line, until interrupted
     Watch {
         /// Source id or slug [default: the key's only source]
@@ -88,6 +54,46 @@ pub enum DeltaCommand {
     },
 }
 
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Source id or slug [default: the key's only source]
+    pub source: Option<String>,
+    /// Only events after this ISO 8601 time
+    #[arg(long, value_name = "TS")]
+    pub since: Option<String>,
+    /// Events per page, at most 200
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_EVENTS_LIMIT as i64))]
+    pub limit: Option<u32>,
+    /// Keys listed per category and event, at most 1000
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_KEYS_LIMIT as i64))]
+    pub keys_limit: Option<u32>,
+    /// Follow nextCursor until the last page
+    #[arg(long)]
+    pub all: bool,
+    /// Start from the cursor stored here, and store the next one after each page
+    #[arg(long, value_name = "PATH")]
+    pub cursor_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RowsArgs {
+    /// [SOURCE] EVENT_ID: the source may be left out when the key sees only one
+    #[arg(value_name = "[SOURCE] EVENT_ID", num_args = 1..=2, required = true)]
+    pub ids: Vec<String>,
+    /// Only rows of this kind of change
+    #[arg(long, value_enum)]
+    pub change_type: Option<ChangeType>,
+    /// Rows per page, at most 1000
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_ROWS_LIMIT as i64))]
+    pub limit: Option<u32>,
+    /// Follow nextCursor until the last page
+    #[arg(long)]
+    pub all: bool,
+    /// Start from the cursor stored here, and store the next one after each page
+    #[arg(long, value_name = "PATH")]
+    pub cursor_file: Option<PathBuf>,
+}
+
 fn positive_secs(raw: &str) -> Result<f64, String> {
     match raw.parse::<f64>() {
         Ok(secs) if secs.is_finite() && secs > 0.0 => Ok(secs),
@@ -102,33 +108,7 @@ pub async fn run(command: DeltaCommand, ctx: &Context) -> anyhow::Result<u8> {
             let sources = api.client::<Catalogian>()?.sources().await?;
             ctx.print_list(&sources)?;
         }
-        DeltaCommand::List {
-            source,
-            since,
-            limit,
-            keys_limit,
-            all,
-            cursor_file,
-        } => {
-            let api = ctx.api(Operation::DeltaList).await?;
-            let catalogian = api.client::<Catalogian>()?;
-            let source = resolve_source(catalogian, source).await?;
-            let query = DeltaQuery {
-                since,
-                limit,
-                keys_limit,
-                cursor: None,
-            };
-            paginate(ctx, cursor_file.as_deref(), all, |cursor| {
-                let query = DeltaQuery {
-                    cursor,
-                    ..query.clone()
-                };
-                let source = source.clone();
-                async move { catalogian.delta_page(&source, &query).await }
-            })
-            .await?;
-        }
+        DeltaCommand::List(args) => list(ctx, args).await?,
         DeltaCommand::Latest { source } => {
             let api = ctx.api(Operation::DeltaLatest).await?;
             let catalogian = api.client::<Catalogian>()?;
@@ -136,36 +116,7 @@ pub async fn run(command: DeltaCommand, ctx: &Context) -> anyhow::Result<u8> {
             let event = catalogian.latest(&source).await?;
             ctx.print(&event)?;
         }
-        DeltaCommand::Rows {
-            ids,
-            change_type,
-            limit,
-            all,
-            cursor_file,
-        } => {
-            let api = ctx.api(Operation::DeltaRows).await?;
-            let catalogian = api.client::<Catalogian>()?;
-            let (source, event) = match ids.as_slice() {
-                [event] => (None, event.clone()),
-                [source, event] => (Some(source.clone()), event.clone()),
-                _ => return usage("delta rows takes [SOURCE] EVENT_ID"),
-            };
-            let source = resolve_source(catalogian, source).await?;
-            let change_type = change_type.map(|c| match c {
-                ChangeType::New => "new",
-                ChangeType::Changed => "changed",
-                ChangeType::Deleted => "deleted",
-            });
-            paginate(ctx, cursor_file.as_deref(), all, |cursor| {
-                let (source, event) = (source.clone(), event.clone());
-                async move {
-                    catalogian
-                        .rows_page(&source, &event, change_type, limit, cursor.as_deref())
-                        .await
-                }
-            })
-            .await?;
-        }
+        DeltaCommand::Rows(args) => rows(ctx, args).await?,
         DeltaCommand::Watch {
             source,
             interval,
@@ -187,6 +138,53 @@ pub async fn run(command: DeltaCommand, ctx: &Context) -> anyhow::Result<u8> {
         }
     }
     Ok(exit::OK)
+}
+
+async fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<()> {
+    let api = ctx.api(Operation::DeltaList).await?;
+    let catalogian = api.client::<Catalogian>()?;
+    let source = resolve_source(catalogian, args.source).await?;
+    let query = DeltaQuery {
+        since: args.since,
+        limit: args.limit,
+        keys_limit: args.keys_limit,
+        cursor: None,
+    };
+    paginate(ctx, args.cursor_file.as_deref(), args.all, |cursor| {
+        let query = DeltaQuery {
+            cursor,
+            ..query.clone()
+        };
+        let source = source.clone();
+        async move { catalogian.delta_page(&source, &query).await }
+    })
+    .await
+}
+
+async fn rows(ctx: &Context, args: RowsArgs) -> anyhow::Result<()> {
+    let api = ctx.api(Operation::DeltaRows).await?;
+    let catalogian = api.client::<Catalogian>()?;
+    let (source, event) = match args.ids.as_slice() {
+        [event] => (None, event.clone()),
+        [source, event] => (Some(source.clone()), event.clone()),
+        _ => return usage("delta rows takes [SOURCE] EVENT_ID"),
+    };
+    let source = resolve_source(catalogian, source).await?;
+    let change_type = args.change_type.map(|c| match c {
+        ChangeType::New => "new",
+        ChangeType::Changed => "changed",
+        ChangeType::Deleted => "deleted",
+    });
+    let limit = args.limit;
+    paginate(ctx, args.cursor_file.as_deref(), args.all, |cursor| {
+        let (source, event) = (source.clone(), event.clone());
+        async move {
+            catalogian
+                .rows_page(&source, &event, change_type, limit, cursor.as_deref())
+                .await
+        }
+    })
+    .await
 }
 
 /// SPEC §4: SOURCE may be left out when the key sees exactly one source.

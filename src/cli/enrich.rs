@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgGroup, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use serde_json::{json, Map, Value};
 
 use super::items::resource_id;
@@ -32,41 +32,7 @@ pub enum EnrichCommand {
   catops -p sandbox enrich start --catalog cat_demo --prompt 'Categorise' --field note \\
       --taxonomy examples/taxonomy.json --predict-taxonomy --speed fast --jq .job_id")]
     #[command(group(ArgGroup::new("output_schema").required(true).args(["field", "schema"])))]
-    Start {
-        /// Catalog id
-        #[arg(long, value_name = "ID", value_parser = resource_id)]
-        catalog: String,
-        /// What to find, e.g. "Find product specifications"
-        #[arg(long, value_name = "P")]
-        prompt: String,
-        /// A field to fill: NAME[:TYPE[:DESCRIPTION]] (TYPE defaults to string); repeat
-        #[arg(long, value_name = "NAME[:TYPE[:DESCRIPTION]]")]
-        field: Vec<String>,
-        /// JSON file with the output schema: [{"name","type","description"}]
-        #[arg(long, value_name = "FILE")]
-        schema: Option<PathBuf>,
-        /// Only use sources from this domain; repeat for more
-        #[arg(long = "allowed-domain", value_name = "D")]
-        allowed_domains: Vec<String>,
-        /// Speed against thoroughness [default: medium]
-        #[arg(long, value_enum)]
-        speed: Option<Speed>,
-        /// Skip web search
-        #[arg(long)]
-        no_web_search: bool,
-        /// JSON file with a taxonomy for category prediction
-        #[arg(long, value_name = "FILE")]
-        taxonomy: Option<PathBuf>,
-        /// Predict a category for each item
-        #[arg(long)]
-        predict_taxonomy: bool,
-        /// Prompt for quality scoring
-        #[arg(long, value_name = "P")]
-        quality_prompt: Option<String>,
-        /// Wait for the job to end, with progress on stderr
-        #[arg(long)]
-        wait: bool,
-    },
+    Start(StartArgs),
     /// Print a job's status
     Status {
         /// Catalog id
@@ -90,73 +56,46 @@ pub enum EnrichCommand {
     },
 }
 
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Catalog id
+    #[arg(long, value_name = "ID", value_parser = resource_id)]
+    pub catalog: String,
+    /// What to find, e.g. "Find product specifications"
+    #[arg(long, value_name = "P")]
+    pub prompt: String,
+    /// A field to fill: NAME[:TYPE[:DESCRIPTION]] (TYPE defaults to string); repeat
+    #[arg(long, value_name = "NAME[:TYPE[:DESCRIPTION]]")]
+    pub field: Vec<String>,
+    /// JSON file with the output schema: [{"name","type","description"}]
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
+    /// Only use sources from this domain; repeat for more
+    #[arg(long = "allowed-domain", value_name = "D")]
+    pub allowed_domains: Vec<String>,
+    /// Speed against thoroughness [default: medium]
+    #[arg(long, value_enum)]
+    pub speed: Option<Speed>,
+    /// Skip web search
+    #[arg(long)]
+    pub no_web_search: bool,
+    /// JSON file with a taxonomy for category prediction
+    #[arg(long, value_name = "FILE")]
+    pub taxonomy: Option<PathBuf>,
+    /// Predict a category for each item
+    #[arg(long)]
+    pub predict_taxonomy: bool,
+    /// Prompt for quality scoring
+    #[arg(long, value_name = "P")]
+    pub quality_prompt: Option<String>,
+    /// Wait for the job to end, with progress on stderr
+    #[arg(long)]
+    pub wait: bool,
+}
+
 pub async fn run(command: EnrichCommand, ctx: &Context) -> anyhow::Result<u8> {
     match command {
-        EnrichCommand::Start {
-            catalog,
-            prompt,
-            field,
-            schema,
-            allowed_domains,
-            speed,
-            no_web_search,
-            taxonomy,
-            predict_taxonomy,
-            quality_prompt,
-            wait,
-        } => {
-            let mut request = Map::new();
-            request.insert("prompt".into(), json!(prompt));
-            let output_schema = match schema {
-                Some(path) => read_output_schema(&path)?,
-                None => field
-                    .iter()
-                    .map(|spec| parse_field(spec))
-                    .collect::<anyhow::Result<Vec<_>>>()?,
-            };
-            request.insert("output_schema".into(), Value::Array(output_schema));
-            if !allowed_domains.is_empty() {
-                request.insert("allowed_domains".into(), json!(allowed_domains));
-            }
-            if let Some(speed) = speed {
-                let name = match speed {
-                    Speed::Fast => "fast",
-                    Speed::Medium => "medium",
-                    Speed::Slow => "slow",
-                };
-                request.insert("speed".into(), json!(name));
-            }
-            if no_web_search {
-                request.insert("web_search".into(), json!(false));
-            }
-            if let Some(path) = taxonomy {
-                request.insert("taxonomy".into(), read_json_file(&path)?);
-            }
-            if predict_taxonomy {
-                request.insert("predict_taxonomy".into(), json!(true));
-            }
-            if let Some(quality) = quality_prompt {
-                request.insert("quality_prompt".into(), json!(quality));
-            }
-            let api = ctx.api(Operation::EnrichStart).await?;
-            let rastro = api.client::<Rastro>()?;
-            let job = rastro
-                .enrich_start(&catalog, &Value::Object(request))
-                .await?;
-            if !wait {
-                ctx.print(&job)?;
-                return Ok(exit::OK);
-            }
-            let Some(job_id) = job["job_id"].as_str().map(str::to_string) else {
-                ctx.print(&job)?;
-                return Err(Failure::new(
-                    exit::FAILURE,
-                    "rastro started a job but sent no job_id to wait for",
-                )
-                .into());
-            };
-            wait_for(ctx, rastro, &catalog, &job_id, job).await
-        }
+        EnrichCommand::Start(args) => start(ctx, args).await,
         EnrichCommand::Status {
             catalog,
             job_id,
@@ -181,6 +120,65 @@ pub async fn run(command: EnrichCommand, ctx: &Context) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
     }
+}
+
+async fn start(ctx: &Context, args: StartArgs) -> anyhow::Result<u8> {
+    let request = start_request(&args)?;
+    let api = ctx.api(Operation::EnrichStart).await?;
+    let rastro = api.client::<Rastro>()?;
+    let job = rastro.enrich_start(&args.catalog, &request).await?;
+    if !args.wait {
+        ctx.print(&job)?;
+        return Ok(exit::OK);
+    }
+    let Some(job_id) = job["job_id"].as_str().map(str::to_string) else {
+        ctx.print(&job)?;
+        return Err(Failure::new(
+            exit::FAILURE,
+            "rastro started a job but sent no job_id to wait for",
+        )
+        .into());
+    };
+    wait_for(ctx, rastro, &args.catalog, &job_id, job).await
+}
+
+/// The documented start body: only the options given, so the vendor's defaults apply.
+fn start_request(args: &StartArgs) -> anyhow::Result<Value> {
+    let mut request = Map::new();
+    request.insert("prompt".into(), json!(args.prompt));
+    let output_schema = match &args.schema {
+        Some(path) => read_output_schema(path)?,
+        None => args
+            .field
+            .iter()
+            .map(|spec| parse_field(spec))
+            .collect::<anyhow::Result<Vec<_>>>()?,
+    };
+    request.insert("output_schema".into(), Value::Array(output_schema));
+    if !args.allowed_domains.is_empty() {
+        request.insert("allowed_domains".into(), json!(args.allowed_domains));
+    }
+    if let Some(speed) = args.speed {
+        let name = match speed {
+            Speed::Fast => "fast",
+            Speed::Medium => "medium",
+            Speed::Slow => "slow",
+        };
+        request.insert("speed".into(), json!(name));
+    }
+    if args.no_web_search {
+        request.insert("web_search".into(), json!(false));
+    }
+    if let Some(path) = &args.taxonomy {
+        request.insert("taxonomy".into(), read_json_file(path)?);
+    }
+    if args.predict_taxonomy {
+        request.insert("predict_taxonomy".into(), json!(true));
+    }
+    if let Some(quality) = &args.quality_prompt {
+        request.insert("quality_prompt".into(), json!(quality));
+    }
+    Ok(Value::Object(request))
 }
 
 /// Polls until the job ends, then prints it: exit 0 when completed, 1 when failed or

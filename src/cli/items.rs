@@ -184,40 +184,14 @@ async fn list_all(
     first_page: u64,
     limit: u32,
 ) -> anyhow::Result<()> {
-    let api = Arc::new(api);
     let (pages, mut received) = tokio::sync::mpsc::channel::<anyhow::Result<Page>>(PAGES_AHEAD);
-    let fetcher = tokio::spawn(async move {
-        let mut number = first_page;
-        let mut advance = Advance::default();
-        // Items on the pages before the first one listed, then every item received.
-        let mut seen = (first_page - 1).saturating_mul(u64::from(limit));
-        loop {
-            let page = match api.client::<rastro::Client>() {
-                Ok(rastro) => rastro
-                    .items_page(&catalog, number, limit)
-                    .await
-                    .map_err(anyhow::Error::from)
-                    .and_then(|page| advance.check("rastro", &page.records).map(|()| page)),
-                Err(err) => Err(err),
-            };
-            let done = match &page {
-                Ok(page) => {
-                    seen = seen.saturating_add(page.records.len() as u64);
-                    match page.total {
-                        // The vendor's total decides: a server may cap pages below our limit.
-                        Some(total) => page.records.is_empty() || seen >= total,
-                        None => page.records.len() < limit as usize,
-                    }
-                }
-                Err(_) => true,
-            };
-            if pages.send(page).await.is_err() || done || number == u64::MAX {
-                break;
-            }
-            number += 1;
-        }
-    });
-
+    let fetcher = tokio::spawn(fetch_pages(
+        Arc::new(api),
+        catalog,
+        first_page,
+        limit,
+        pages,
+    ));
     let progress = ctx.progress.then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_style(
@@ -258,6 +232,45 @@ async fn list_all(
             Err(err)
         }
         None => list.finish(),
+    }
+}
+
+/// Sends each page from `first_page` on, until the last one, an error, or a closed channel.
+async fn fetch_pages(
+    api: Arc<Api>,
+    catalog: String,
+    first_page: u64,
+    limit: u32,
+    pages: tokio::sync::mpsc::Sender<anyhow::Result<Page>>,
+) {
+    let mut number = first_page;
+    let mut advance = Advance::default();
+    // Items on the pages before the first one listed, then every item received.
+    let mut seen = (first_page - 1).saturating_mul(u64::from(limit));
+    loop {
+        let page = match api.client::<rastro::Client>() {
+            Ok(rastro) => rastro
+                .items_page(&catalog, number, limit)
+                .await
+                .map_err(anyhow::Error::from)
+                .and_then(|page| advance.check("rastro", &page.records).map(|()| page)),
+            Err(err) => Err(err),
+        };
+        let done = match &page {
+            Ok(page) => {
+                seen = seen.saturating_add(page.records.len() as u64);
+                match page.total {
+                    // The vendor's total decides: a server may cap pages below our limit.
+                    Some(total) => page.records.is_empty() || seen >= total,
+                    None => page.records.len() < limit as usize,
+                }
+            }
+            Err(_) => true,
+        };
+        if pages.send(page).await.is_err() || done || number == u64::MAX {
+            break;
+        }
+        number += 1;
     }
 }
 

@@ -11,6 +11,7 @@ pub mod completions;
 mod context;
 pub mod delta;
 pub mod enrich;
+mod global;
 pub mod items;
 pub mod paging;
 pub mod profile;
@@ -24,14 +25,21 @@ use std::future::Future;
 
 use crate::error::exit;
 
+/// Answers a shell's completion request and exits, if this run is one.
+pub fn complete_if_asked() {
+    completions::complete_if_asked(<Cli as clap::CommandFactory>::command);
+}
+
 /// Runs the parsed command and returns its exit code.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Profile(command) => profile::run(command, &Context::new(&cli.global)?),
         Command::Completions { shell } => completions::print(shell),
-        Command::GenerateDocs { out } => completions::generate_docs(&out),
+        Command::GenerateDocs { out } => {
+            completions::generate_docs(<Cli as clap::CommandFactory>::command(), &out)
+        }
         #[cfg(feature = "sandbox")]
-        Command::Sandbox(command) => sandbox::run(command, &cli.global),
+        Command::Sandbox(command) => sandbox::run(command, cli.global.quiet),
         Command::Catalogs(command) => {
             let ctx = Context::new(&cli.global)?;
             until_interrupted(catalogs::run(command, &ctx))

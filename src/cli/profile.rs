@@ -123,106 +123,125 @@ impl ProfileKeys {
 }
 
 pub fn run(command: ProfileCommand, ctx: &Context) -> anyhow::Result<u8> {
-    let config = &ctx.config;
     match command {
-        ProfileCommand::List => {
-            let default = config.file.default_profile.as_deref();
-            let mut list = ctx.list();
-            for (name, profile, builtin) in config.profiles() {
-                list.push(&json!({
-                    "name": name,
-                    "vendor": profile.vendor.name(),
-                    "base_url": base_url(&profile),
-                    "default": default == Some(name.as_str()),
-                    "builtin": builtin,
-                }))?;
-            }
-            list.finish()?;
-        }
-        ProfileCommand::Show { name } => {
-            let selected = match name {
-                Some(name) => config.select(Some(&name))?,
-                None => ctx.selected()?,
-            };
-            let env = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
-            let mut shown = Map::new();
-            shown.insert("name".into(), json!(selected.name));
-            // Serialising a Profile skips `token`, so the value cannot leak from here.
-            if let Value::Object(keys) = serde_json::to_value(&selected.profile)? {
-                shown.extend(keys);
-            }
-            shown.insert("base_url".into(), json!(base_url(&selected.profile)));
-            shown.insert(
-                "token_source".into(),
-                json!(selected.profile.token_source(&env).to_string()),
-            );
-            shown.insert(
-                "builtin".into(),
-                json!(!config.file.profiles.contains_key(&selected.name)),
-            );
-            shown.insert(
-                "default".into(),
-                json!(config.file.default_profile.as_deref() == Some(selected.name.as_str())),
-            );
-            ctx.print(&Value::Object(shown))?;
-            if let TokenSource::UnsetEnv(var) = selected.profile.token_source(&env) {
-                if !ctx.quiet {
-                    eprintln!("warning: ${var} is not set, so this profile has no token");
-                }
-            }
-        }
-        ProfileCommand::Add { name, keys } => {
-            let mut editor = ConfigEditor::open(&config.path)?;
-            if editor.has_profile(&name) {
-                return Err(Failure::usage(format!(
-                    "profile '{name}' already exists in {}",
-                    config.path.display()
-                ))
-                .hint(format!("remove it first: catops profile remove {name}"))
-                .into());
-            }
-            editor.add_profile(&name, &keys.to_toml(ctx.base_url_flag()))?;
-            if keys.token.is_some() && !ctx.quiet {
-                eprintln!("warning: the token is stored in plain text in {}; --token-env or --token-cmd keep it out of the file", config.path.display());
-            }
-            editor.save()?;
-            if !ctx.quiet {
-                eprintln!("added profile '{name}' to {}", config.path.display());
-            }
-        }
-        ProfileCommand::Remove { name } => {
-            let mut editor = ConfigEditor::open(&config.path)?;
-            if !editor.remove_profile(&name) {
-                let builtin = config.find(&name).is_some();
-                return usage(if builtin {
-                    format!("'{name}' is a built-in profile and cannot be removed")
-                } else {
-                    format!("profile '{name}' not found in {}", config.path.display())
-                });
-            }
-            if editor.default_profile() == Some(name.as_str()) {
-                editor.set_default_profile(None);
-                if !ctx.quiet {
-                    eprintln!("note: '{name}' was the default profile; now there is none");
-                }
-            }
-            editor.save()?;
-            if !ctx.quiet {
-                eprintln!("removed profile '{name}'");
-            }
-        }
-        ProfileCommand::Use { name } => {
-            // Fails, listing the profiles, when NAME is not one of them.
-            config.select(Some(&name))?;
-            let mut editor = ConfigEditor::open(&config.path)?;
-            editor.set_default_profile(Some(&name));
-            editor.save()?;
-            if !ctx.quiet {
-                eprintln!("default profile is now '{name}'");
-            }
-        }
+        ProfileCommand::List => list(ctx)?,
+        ProfileCommand::Show { name } => show(ctx, name)?,
+        ProfileCommand::Add { name, keys } => add(ctx, &name, &keys)?,
+        ProfileCommand::Remove { name } => remove(ctx, &name)?,
+        ProfileCommand::Use { name } => use_profile(ctx, &name)?,
     }
     Ok(exit::OK)
+}
+
+fn list(ctx: &Context) -> anyhow::Result<()> {
+    let config = &ctx.config;
+    let default = config.file.default_profile.as_deref();
+    let mut list = ctx.list();
+    for (name, profile, builtin) in config.profiles() {
+        list.push(&json!({
+            "name": name,
+            "vendor": profile.vendor.name(),
+            "base_url": base_url(&profile),
+            "default": default == Some(name.as_str()),
+            "builtin": builtin,
+        }))?;
+    }
+    list.finish()?;
+    Ok(())
+}
+
+fn show(ctx: &Context, name: Option<String>) -> anyhow::Result<()> {
+    let config = &ctx.config;
+    let selected = match name {
+        Some(name) => config.select(Some(&name))?,
+        None => ctx.selected()?,
+    };
+    let env = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
+    let mut shown = Map::new();
+    shown.insert("name".into(), json!(selected.name));
+    // Serialising a Profile skips `token`, so the value cannot leak from here.
+    if let Value::Object(keys) = serde_json::to_value(&selected.profile)? {
+        shown.extend(keys);
+    }
+    shown.insert("base_url".into(), json!(base_url(&selected.profile)));
+    shown.insert(
+        "token_source".into(),
+        json!(selected.profile.token_source(&env).to_string()),
+    );
+    shown.insert(
+        "builtin".into(),
+        json!(!config.file.profiles.contains_key(&selected.name)),
+    );
+    shown.insert(
+        "default".into(),
+        json!(config.file.default_profile.as_deref() == Some(selected.name.as_str())),
+    );
+    ctx.print(&Value::Object(shown))?;
+    if let TokenSource::UnsetEnv(var) = selected.profile.token_source(&env) {
+        if !ctx.quiet {
+            eprintln!("warning: ${var} is not set, so this profile has no token");
+        }
+    }
+    Ok(())
+}
+
+fn add(ctx: &Context, name: &str, keys: &ProfileKeys) -> anyhow::Result<()> {
+    let config = &ctx.config;
+    let mut editor = ConfigEditor::open(&config.path)?;
+    if editor.has_profile(name) {
+        return Err(Failure::usage(format!(
+            "profile '{name}' already exists in {}",
+            config.path.display()
+        ))
+        .hint(format!("remove it first: catops profile remove {name}"))
+        .into());
+    }
+    editor.add_profile(name, &keys.to_toml(ctx.base_url_flag()))?;
+    if keys.token.is_some() && !ctx.quiet {
+        eprintln!("warning: the token is stored in plain text in {}; --token-env or --token-cmd keep it out of the file", config.path.display());
+    }
+    editor.save()?;
+    if !ctx.quiet {
+        eprintln!("added profile '{name}' to {}", config.path.display());
+    }
+    Ok(())
+}
+
+fn remove(ctx: &Context, name: &str) -> anyhow::Result<()> {
+    let config = &ctx.config;
+    let mut editor = ConfigEditor::open(&config.path)?;
+    if !editor.remove_profile(name) {
+        let builtin = config.find(name).is_some();
+        return usage(if builtin {
+            format!("'{name}' is a built-in profile and cannot be removed")
+        } else {
+            format!("profile '{name}' not found in {}", config.path.display())
+        });
+    }
+    if editor.default_profile() == Some(name) {
+        editor.set_default_profile(None);
+        if !ctx.quiet {
+            eprintln!("note: '{name}' was the default profile; now there is none");
+        }
+    }
+    editor.save()?;
+    if !ctx.quiet {
+        eprintln!("removed profile '{name}'");
+    }
+    Ok(())
+}
+
+fn use_profile(ctx: &Context, name: &str) -> anyhow::Result<()> {
+    let config = &ctx.config;
+    // Fails, listing the profiles, when NAME is not one of them.
+    config.select(Some(name))?;
+    let mut editor = ConfigEditor::open(&config.path)?;
+    editor.set_default_profile(Some(name));
+    editor.save()?;
+    if !ctx.quiet {
+        eprintln!("default profile is now '{name}'");
+    }
+    Ok(())
 }
 
 fn base_url(profile: &Profile) -> String {

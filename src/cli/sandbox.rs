@@ -8,7 +8,6 @@ use catops_sandbox::{
 };
 use clap::Subcommand;
 
-use super::args::GlobalArgs;
 use super::server_runtime;
 use crate::error::{exit, Failure};
 use catops_spec::batch::{DEFAULT_API_VERSION, ITEMS_PER_SECOND, REQUESTS_PER_SECOND};
@@ -53,7 +52,8 @@ pub enum RateLimits {
     Off,
 }
 
-pub fn run(command: SandboxCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
+/// `quiet` is the global `--quiet`: no URL list on stderr.
+pub fn run(command: SandboxCommand, quiet: bool) -> anyhow::Result<u8> {
     match command {
         SandboxCommand::Serve {
             addr,
@@ -80,7 +80,6 @@ pub fn run(command: SandboxCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
                 },
                 token: token.clone(),
             };
-            let quiet = global.quiet;
             server_runtime()?.block_on(catops_sandbox::serve(
                 &addr,
                 options,
@@ -94,7 +93,7 @@ pub fn run(command: SandboxCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
                 None => embedded_state_path()?,
             };
             catops_sandbox::reset(&StateLocation::File(path.clone()))?;
-            if !global.quiet {
+            if !quiet {
                 eprintln!("sandbox state reset to the demo data: {}", path.display());
             }
         }

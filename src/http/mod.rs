@@ -270,87 +270,106 @@ impl Http {
         idempotent: bool,
         stream_success: bool,
     ) -> Result<(StatusCode, Reply), ApiError> {
-        let url = self.url(path, query);
+        let call = Call {
+            url: self.url(path, query),
+            method: &method,
+            path,
+            body: body.as_ref(),
+            idempotent,
+            stream_success,
+        };
         let mut attempt = 0u32;
         loop {
-            let started = Instant::now();
-            let mut request = self
-                .client
-                .request(method.clone(), url.clone())
-                .headers(self.auth.clone());
-            if let Some(body) = &body {
-                if !self.auth.contains_key(CONTENT_TYPE) {
-                    request = request.header(CONTENT_TYPE, "application/json");
-                }
-                request = request.body(body.clone());
-            }
-            self.log_request(&method, &url, body.as_deref());
-            let outcome = match request.send().await {
-                Ok(response) if stream_success && response.status().is_success() => {
-                    let status = response.status();
-                    self.log_response(&method, &url, Some(status), started.elapsed(), None);
-                    return Ok((status, Reply::Open(response)));
-                }
-                Ok(response) => {
-                    let status = response.status();
-                    let retry_after = retry_after(response.headers());
-                    let limit = if status.is_success() {
-                        MAX_REPLY_BYTES
-                    } else {
-                        MAX_ERROR_BYTES
-                    };
-                    match read_bounded(response, limit).await {
-                        Ok((bytes, cut)) => Ok((status, retry_after, bytes, cut)),
-                        Err(err) => Err(err),
-                    }
-                }
-                Err(err) => Err(err),
-            };
-            let elapsed = started.elapsed();
             let retries_left = attempt < self.settings.max_retries;
-            match outcome {
-                Ok((status, retry_after, bytes, cut)) => {
-                    self.log_response(&method, &url, Some(status), elapsed, Some(&bytes));
-                    if cut && status.is_success() {
-                        return Err(self.unexpected(
-                            &method,
-                            path,
-                            &bytes,
-                            format!(
-                                "the reply is over {} MiB, more than catops reads of one response (catops api streams any size)",
-                                MAX_REPLY_BYTES >> 20
-                            ),
-                        ));
-                    }
-                    if status == StatusCode::TOO_MANY_REQUESTS {
-                        self.throttled.fetch_add(1, Ordering::Relaxed);
-                    }
-                    let retryable = status == StatusCode::TOO_MANY_REQUESTS
-                        || (status.is_server_error() && idempotent);
-                    if status.is_success() || !(retryable && retries_left) {
-                        return Ok((status, Reply::Read(bytes)));
-                    }
-                    if !self
-                        .wait_before_retry(attempt, retry_after, &status.to_string())
-                        .await
-                    {
-                        return Err(self.interrupted(&method, path));
-                    }
-                }
-                Err(err) => {
-                    self.log_response(&method, &url, None, elapsed, None);
-                    // A refused connection never reached the server, so even a create may retry.
-                    let retryable = err.is_connect() || idempotent;
-                    if !(retryable && retries_left) {
-                        return Err(self.transport_error(&method, path, &err));
-                    }
-                    let why = transport_reason(&err, &self.settings);
-                    if !self.wait_before_retry(attempt, None, &why).await {
+            match self.attempt(&call, retries_left).await {
+                Attempt::Final(result) => return result,
+                Attempt::Retry { after, why } => {
+                    if !self.wait_before_retry(attempt, after, &why).await {
                         return Err(self.interrupted(&method, path));
                     }
                 }
             }
             attempt += 1;
+        }
+    }
+
+    /// One try of a call: its final result, or why and when to try again.
+    async fn attempt(&self, call: &Call<'_>, retries_left: bool) -> Attempt {
+        let (method, url) = (call.method, &call.url);
+        let started = Instant::now();
+        let mut request = self
+            .client
+            .request(method.clone(), url.clone())
+            .headers(self.auth.clone());
+        if let Some(body) = call.body {
+            if !self.auth.contains_key(CONTENT_TYPE) {
+                request = request.header(CONTENT_TYPE, "application/json");
+            }
+            request = request.body(body.clone());
+        }
+        self.log_request(method, url, call.body.map(|b| &b[..]));
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(err) => return self.failed_attempt(call, &err, started, retries_left),
+        };
+        let status = response.status();
+        if call.stream_success && status.is_success() {
+            self.log_response(method, url, Some(status), started.elapsed(), None);
+            return Attempt::Final(Ok((status, Reply::Open(response))));
+        }
+        let retry_after = retry_after(response.headers());
+        let limit = if status.is_success() {
+            MAX_REPLY_BYTES
+        } else {
+            MAX_ERROR_BYTES
+        };
+        let (bytes, cut) = match read_bounded(response, limit).await {
+            Ok(read) => read,
+            Err(err) => return self.failed_attempt(call, &err, started, retries_left),
+        };
+        self.log_response(method, url, Some(status), started.elapsed(), Some(&bytes));
+        if cut && status.is_success() {
+            return Attempt::Final(Err(self.unexpected(
+                method,
+                call.path,
+                &bytes,
+                format!(
+                    "the reply is over {} MiB, more than catops reads of one response (catops api streams any size)",
+                    MAX_REPLY_BYTES >> 20
+                ),
+            )));
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            self.throttled.fetch_add(1, Ordering::Relaxed);
+        }
+        let retryable = status == StatusCode::TOO_MANY_REQUESTS
+            || (status.is_server_error() && call.idempotent);
+        if status.is_success() || !(retryable && retries_left) {
+            return Attempt::Final(Ok((status, Reply::Read(bytes))));
+        }
+        Attempt::Retry {
+            after: retry_after,
+            why: status.to_string(),
+        }
+    }
+
+    /// A request that got no reply, or whose reply broke off.
+    fn failed_attempt(
+        &self,
+        call: &Call<'_>,
+        err: &reqwest::Error,
+        started: Instant,
+        retries_left: bool,
+    ) -> Attempt {
+        self.log_response(call.method, &call.url, None, started.elapsed(), None);
+        // A refused connection never reached the server, so even a create may retry.
+        let retryable = err.is_connect() || call.idempotent;
+        if !(retryable && retries_left) {
+            return Attempt::Final(Err(self.transport_error(call.method, call.path, err)));
+        }
+        Attempt::Retry {
+            after: None,
+            why: transport_reason(err, &self.settings),
         }
     }
 
@@ -446,6 +465,25 @@ impl fmt::Debug for Http {
             .field("base_url", &self.base_url)
             .finish_non_exhaustive()
     }
+}
+
+/// One call as `exchange` makes it, the same on every try.
+struct Call<'a> {
+    url: Url,
+    method: &'a Method,
+    path: &'a str,
+    body: Option<&'a bytes::Bytes>,
+    idempotent: bool,
+    stream_success: bool,
+}
+
+/// What one try came to.
+enum Attempt {
+    Final(Result<(StatusCode, Reply), ApiError>),
+    Retry {
+        after: Option<Duration>,
+        why: String,
+    },
 }
 
 #[cfg(test)]

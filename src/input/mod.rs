@@ -2,7 +2,6 @@
 //! or stdin. Every record carries its row and line numbers so a rejected one can be found.
 
 pub mod csv;
-pub mod csv_reader;
 pub mod json;
 pub mod typed;
 

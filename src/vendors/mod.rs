@@ -237,9 +237,10 @@ impl Api {
 pub struct BulkRequest {
     pub operation: Operation,
     pub catalog: Option<String>,
-    /// rastro: the field items are matched on (the flag, else the profile's).
+    /// rastro: the field items are matched on (`--unique-field`, else the profile's). The
+    /// endpoint calls it its key field, like batch's id column.
     pub unique_field: Option<String>,
-    /// batch: the column holding the item id.
+    /// batch: the column holding the item id (`--id-field`), its key field.
     pub id_field: String,
     pub store_uuid: Option<String>,
     pub channel: Option<String>,
@@ -279,10 +280,10 @@ pub trait BulkEndpoint: Send + Sync {
     /// The field every flat record must have (rastro's unique field, batch's id field).
     fn key_field(&self) -> Option<&str>;
 
-    /// When the vendor's item is the record itself (rastro), its key field: a CSV row can be
-    /// written straight to JSON, checking only that the field is there.
-    fn passthrough_key(&self) -> Option<&str> {
-        None
+    /// Whether the vendor's item is the record itself (rastro): then a CSV row can be
+    /// written straight to JSON, checking only that its key field is there.
+    fn sends_records_as_items(&self) -> bool {
+        false
     }
 
     /// The vendor's item for one input record, checked against its documented rules. A refused

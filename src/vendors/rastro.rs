@@ -382,8 +382,8 @@ impl BulkEndpoint for BulkUpsert {
         Some(&self.unique_field)
     }
 
-    fn passthrough_key(&self) -> Option<&str> {
-        Some(&self.unique_field)
+    fn sends_records_as_items(&self) -> bool {
+        true
     }
 
     fn item_key(&self, item: &Value) -> Option<String> {

@@ -13,14 +13,27 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use catops_spec::VendorKind;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::{json, Map, Value};
 
+use crate::emulated::Emulated;
 use crate::error::Fail;
 use crate::ratelimit::{self, TokenBucket};
 use crate::{RateLimits, Shared, MAX_BODY_BYTES};
 use catops_spec::batch::{
     validate_item, ITEMS_PER_SECOND, MAX_ITEMS_PER_REQUEST, REQUESTS_PER_SECOND,
+};
+
+/// This vendor's row in the sandbox's registry.
+pub const EMULATED: Emulated = Emulated {
+    kind: VendorKind::Batch,
+    prefix: "/batch/{version}",
+    tables: &[SCHEMA],
+    seed,
+    clear,
+    router,
+    error_body,
 };
 
 pub const SCHEMA: &str = "

@@ -17,11 +17,24 @@ use axum::{Extension, Json, Router};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde_json::{json, Value};
 
+use catops_spec::VendorKind;
 use catops_spec::SANDBOX_READONLY_TOKEN;
 
+use crate::emulated::Emulated;
 use crate::error::{bad_request, Fail};
 use crate::time::{parse_iso8601_ms, rfc3339_ms, unix_ms_now};
-use crate::{enrich, rastro, stable_hash, Shared};
+use crate::{rastro, stable_hash, Shared};
+
+/// This vendor's row in the sandbox's registry.
+pub const EMULATED: Emulated = Emulated {
+    kind: VendorKind::Catalogian,
+    prefix: "/catalogian",
+    tables: &[SCHEMA],
+    seed,
+    clear,
+    router,
+    error_body,
+};
 
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS catalogian_sources (
@@ -245,7 +258,7 @@ fn resolve_source(conn: &Connection, key: &Key, wanted: &str) -> Result<Source, 
 /// reader sees their writes without touching rastro (the source is "checked").
 fn catch_up(conn: &mut Connection, source: &Source) -> Result<(), Fail> {
     if let Some(catalog) = &source.follows {
-        enrich::catch_up(conn, catalog)?;
+        rastro::enrich::catch_up(conn, catalog)?;
     }
     Ok(())
 }
@@ -422,36 +435,7 @@ async fn list_rows(
                     .ok_or_else(|| bad_request(format!("invalid cursor '{raw}'")))?,
                 None => -1,
             };
-            let mut rows = Vec::new();
-            let mut last = after;
-            let mut has_more = false;
-            {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT n, key, change_type, before, after FROM catalogian_rows
-                     WHERE event_seq = ?1 AND n > ?2 AND (?3 IS NULL OR change_type = ?3)
-                     ORDER BY n LIMIT ?4",
-                )?;
-                let mut found = stmt.query(params![seq, after, change_type, limit as i64 + 1])?;
-                while let Some(row) = found.next()? {
-                    if rows.len() as u64 == limit {
-                        has_more = true;
-                        break;
-                    }
-                    last = row.get(0)?;
-                    let item = |index: usize| -> rusqlite::Result<Value> {
-                        let text: Option<String> = row.get(index)?;
-                        Ok(text
-                            .and_then(|text| serde_json::from_str(&text).ok())
-                            .unwrap_or(Value::Null))
-                    };
-                    rows.push(json!({
-                        "key": row.get::<_, String>(1)?,
-                        "changeType": row.get::<_, String>(2)?,
-                        "before": item(3)?,
-                        "after": item(4)?,
-                    }));
-                }
-            }
+            let (rows, last, has_more) = rows_page(&tx, seq, after, change_type.as_deref(), limit)?;
             let next_cursor = if has_more {
                 Value::String(encode_cursor(&scope, last))
             } else {
@@ -467,6 +451,43 @@ async fn list_rows(
         })
         .await??;
     Ok(Json(body).into_response())
+}
+
+/// Up to `limit` rows of event `seq` after row `after`, optionally of one change type; the
+/// last row's number, and whether more follow.
+fn rows_page(
+    tx: &Transaction,
+    seq: i64,
+    after: i64,
+    change_type: Option<&str>,
+    limit: u64,
+) -> rusqlite::Result<(Vec<Value>, i64, bool)> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT n, key, change_type, before, after FROM catalogian_rows
+         WHERE event_seq = ?1 AND n > ?2 AND (?3 IS NULL OR change_type = ?3)
+         ORDER BY n LIMIT ?4",
+    )?;
+    let mut found = stmt.query(params![seq, after, change_type, limit as i64 + 1])?;
+    let (mut rows, mut last) = (Vec::new(), after);
+    while let Some(row) = found.next()? {
+        if rows.len() as u64 == limit {
+            return Ok((rows, last, true));
+        }
+        last = row.get(0)?;
+        let item = |index: usize| -> rusqlite::Result<Value> {
+            let text: Option<String> = row.get(index)?;
+            Ok(text
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .unwrap_or(Value::Null))
+        };
+        rows.push(json!({
+            "key": row.get::<_, String>(1)?,
+            "changeType": row.get::<_, String>(2)?,
+            "before": item(3)?,
+            "after": item(4)?,
+        }));
+    }
+    Ok((rows, last, false))
 }
 
 /// One event as the API shows it, each key list cut to `keys_limit` (the counts stay exact).

@@ -18,9 +18,22 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use serde_json::{json, Map, Value};
 
 use catops_spec::catalogix::{validate_item, DEFAULT_CHANNEL, MAX_ITEMS_PER_REQUEST};
+use catops_spec::VendorKind;
 
+use crate::emulated::Emulated;
 use crate::error::{bad_request, Fail};
 use crate::{Shared, MAX_BODY_BYTES};
+
+/// This vendor's row in the sandbox's registry.
+pub const EMULATED: Emulated = Emulated {
+    kind: VendorKind::Catalogix,
+    prefix: "/catalogix/v1",
+    tables: &[SCHEMA],
+    seed,
+    clear,
+    router,
+    error_body,
+};
 
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS catalogix_stores (

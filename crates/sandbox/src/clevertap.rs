@@ -12,15 +12,28 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use catops_spec::VendorKind;
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde_json::{json, Value};
 
+use crate::emulated::Emulated;
 use crate::error::Fail;
 use crate::Shared;
 
 fn fail(status: StatusCode, code: &'static str, message: impl Into<String>) -> Fail {
     Fail::coded(status, code, message)
 }
+
+/// This vendor's row in the sandbox's registry.
+pub const EMULATED: Emulated = Emulated {
+    kind: VendorKind::Clevertap,
+    prefix: "/clevertap",
+    tables: &[SCHEMA],
+    seed,
+    clear,
+    router,
+    error_body,
+};
 
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS clevertap_catalogs (

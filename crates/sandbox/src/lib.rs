@@ -10,7 +10,7 @@ mod catalogix;
 mod changes;
 mod clevertap;
 mod db;
-mod enrich;
+mod emulated;
 mod error;
 mod faults;
 mod rastro;

@@ -1,72 +1,18 @@
-//! The emulated vendors, one row each: where a vendor is served, its tables, its demo data,
-//! its routes and how it words an error. A sixth vendor is a module and a row here.
+//! The emulated vendors, one line each; every vendor module says in its `EMULATED` where it
+//! is served, its tables, its demo data, its routes and how it words an error. A sixth vendor
+//! is a module and a line here.
 
-use std::sync::Arc;
-
-use axum::Router;
 use catops_spec::VendorKind;
-use rusqlite::Transaction;
 
-use crate::error::ErrorBody;
-use crate::{batch, catalogian, catalogix, clevertap, enrich, rastro, Shared};
-
-pub struct Emulated {
-    pub kind: VendorKind,
-    /// The URL prefix it is served under; batch's `{version}` is any API version.
-    pub prefix: &'static str,
-    pub tables: &'static [&'static str],
-    pub seed: fn(&Transaction) -> rusqlite::Result<()>,
-    pub clear: fn(&Transaction) -> rusqlite::Result<()>,
-    pub router: fn(Arc<Shared>) -> Router,
-    pub error_body: ErrorBody,
-}
+use crate::emulated::Emulated;
+use crate::{batch, catalogian, catalogix, clevertap, rastro};
 
 pub const VENDORS: [Emulated; 5] = [
-    Emulated {
-        kind: VendorKind::Rastro,
-        prefix: "/rastro/api",
-        tables: &[rastro::SCHEMA, enrich::SCHEMA],
-        seed: rastro::seed,
-        clear: rastro::clear,
-        router: rastro::router,
-        error_body: rastro::error_body,
-    },
-    Emulated {
-        kind: VendorKind::Batch,
-        prefix: "/batch/{version}",
-        tables: &[batch::SCHEMA],
-        seed: batch::seed,
-        clear: batch::clear,
-        router: batch::router,
-        error_body: batch::error_body,
-    },
-    Emulated {
-        kind: VendorKind::Catalogix,
-        prefix: "/catalogix/v1",
-        tables: &[catalogix::SCHEMA],
-        seed: catalogix::seed,
-        clear: catalogix::clear,
-        router: catalogix::router,
-        error_body: catalogix::error_body,
-    },
-    Emulated {
-        kind: VendorKind::Clevertap,
-        prefix: "/clevertap",
-        tables: &[clevertap::SCHEMA],
-        seed: clevertap::seed,
-        clear: clevertap::clear,
-        router: clevertap::router,
-        error_body: clevertap::error_body,
-    },
-    Emulated {
-        kind: VendorKind::Catalogian,
-        prefix: "/catalogian",
-        tables: &[catalogian::SCHEMA],
-        seed: catalogian::seed,
-        clear: catalogian::clear,
-        router: catalogian::router,
-        error_body: catalogian::error_body,
-    },
+    rastro::EMULATED,
+    batch::EMULATED,
+    catalogix::EMULATED,
+    clevertap::EMULATED,
+    catalogian::EMULATED,
 ];
 
 /// Where `kind` is served, for a client of it (batch at its API version).

@@ -377,33 +377,7 @@ fn a_bulk_upsert_and_a_put_on_cat_demo_each_make_one_delta_event_with_rows() {
     assert_eq!(event["deletedKeys"], json!([]));
     assert_eq!(&get(&sandbox, &format!("{DELTA}/latest")), event);
 
-    let rows = get(&sandbox, &format!("{DELTA}/{id}/rows"));
-    assert_eq!(rows["eventId"], id);
-    assert_eq!(rows["count"], 3);
-    assert_eq!(rows["hasMore"], false);
-    assert_eq!(rows["nextCursor"], Value::Null);
-    assert_eq!(
-        rows["rows"][0],
-        json!({"key": "NEW-1", "changeType": "new", "before": null,
-               "after": {"id": "item_26", "sku": "NEW-1", "title": "Lamp", "price": 30.0}})
-    );
-    assert_eq!(rows["rows"][1]["key"], "DEMO-0001");
-    assert_eq!(rows["rows"][1]["changeType"], "changed");
-    assert_eq!(rows["rows"][1]["before"]["price"], 9.99);
-    assert_eq!(rows["rows"][1]["after"]["price"], 1.25);
-    assert_eq!(rows["rows"][1]["after"]["id"], "item_1");
-    assert_eq!(
-        rows["rows"][1]["after"]["title"], "Acme Trail Running Shoe",
-        "after is the whole item"
-    );
-    let new_only = get(&sandbox, &format!("{DELTA}/{id}/rows?changeType=new"));
-    let keys: Vec<&Value> = new_only["rows"]
-        .as_array()
-        .map(|rows| rows.iter().map(|r| &r["key"]).collect())
-        .unwrap_or_default();
-    assert_eq!(keys, [&json!("NEW-1"), &json!("NEW-2")]);
-    let deleted = get(&sandbox, &format!("{DELTA}/{id}/rows?changeType=deleted"));
-    assert_eq!(deleted["count"], 0);
+    assert_rows_of_the_bulk_event(&sandbox, id);
 
     put(
         &sandbox,
@@ -445,8 +419,44 @@ fn a_bulk_upsert_and_a_put_on_cat_demo_each_make_one_delta_event_with_rows() {
     );
     assert_eq!(events(&sandbox).len(), 2);
 
-    // The source shows its slug and when it was last checked.
-    let sources = get(&sandbox, SOURCES);
+    assert_the_source_was_checked_at(&sandbox, event);
+}
+
+/// The rows of the event `a_bulk_upsert_and_a_put_on_cat_demo_each_make_one_delta_event_with_rows`
+/// makes first: whole items before and after, filtered by change type.
+fn assert_rows_of_the_bulk_event(sandbox: &Sandbox, id: &str) {
+    let rows = get(sandbox, &format!("{DELTA}/{id}/rows"));
+    assert_eq!(rows["eventId"], id);
+    assert_eq!(rows["count"], 3);
+    assert_eq!(rows["hasMore"], false);
+    assert_eq!(rows["nextCursor"], Value::Null);
+    assert_eq!(
+        rows["rows"][0],
+        json!({"key": "NEW-1", "changeType": "new", "before": null,
+               "after": {"id": "item_26", "sku": "NEW-1", "title": "Lamp", "price": 30.0}})
+    );
+    assert_eq!(rows["rows"][1]["key"], "DEMO-0001");
+    assert_eq!(rows["rows"][1]["changeType"], "changed");
+    assert_eq!(rows["rows"][1]["before"]["price"], 9.99);
+    assert_eq!(rows["rows"][1]["after"]["price"], 1.25);
+    assert_eq!(rows["rows"][1]["after"]["id"], "item_1");
+    assert_eq!(
+        rows["rows"][1]["after"]["title"], "Acme Trail Running Shoe",
+        "after is the whole item"
+    );
+    let new_only = get(sandbox, &format!("{DELTA}/{id}/rows?changeType=new"));
+    let keys: Vec<&Value> = new_only["rows"]
+        .as_array()
+        .map(|rows| rows.iter().map(|r| &r["key"]).collect())
+        .unwrap_or_default();
+    assert_eq!(keys, [&json!("NEW-1"), &json!("NEW-2")]);
+    let deleted = get(sandbox, &format!("{DELTA}/{id}/rows?changeType=deleted"));
+    assert_eq!(deleted["count"], 0);
+}
+
+/// The source shows its slug and when it was last checked: at the latest event.
+fn assert_the_source_was_checked_at(sandbox: &Sandbox, event: &Value) {
+    let sources = get(sandbox, SOURCES);
     assert_eq!(sources.as_array().map(Vec::len), Some(1), "{sources}");
     let source = &sources[0];
     assert_eq!(source["id"], "src_demo");

@@ -1,14 +1,16 @@
 //! CSV records: the header names the fields (with optional `name:type` hints), cells are
 //! strings unless typed, and one `ByteRecord` is reused for every row.
 
+mod splitter;
+
 use std::io::BufRead;
 use std::ops::Range;
 
 use serde_json::{Map, Value};
 
-use super::csv_reader::CsvReader;
 use super::typed::{split_type_hint, ValueType};
 use super::{EmptyCells, InputError, Record, RowError, RowResult, Typing, Undecodable};
+pub use splitter::CsvSplitter;
 
 struct Column {
     name: String,
@@ -18,7 +20,7 @@ struct Column {
 }
 
 pub struct CsvRecords {
-    reader: CsvReader<Box<dyn BufRead + Send>>,
+    reader: CsvSplitter<Box<dyn BufRead + Send>>,
     columns: Vec<Column>,
     array_sep: String,
     empty: EmptyCells,
@@ -28,7 +30,7 @@ pub struct CsvRecords {
 
 impl CsvRecords {
     pub fn new(reader: Box<dyn BufRead + Send>, typing: &Typing) -> Result<Self, InputError> {
-        let mut reader = CsvReader::new(reader);
+        let mut reader = CsvSplitter::new(reader);
         match reader.read() {
             Ok(Some(_)) => {}
             Ok(None) => return Err(InputError("the CSV input is empty: no header row".into())),
@@ -70,7 +72,7 @@ impl CsvRecords {
                 .or(hint)
                 .unwrap_or(ValueType::String);
             let mut json_key = Vec::with_capacity(name.len() + 3);
-            crate::json::write_str(name, &mut json_key);
+            crate::json_writer::write_str(name, &mut json_key);
             json_key.push(b':');
             columns.push(Column {
                 name: name.to_string(),
@@ -151,7 +153,7 @@ impl CsvRecords {
         // per-cell calls cost more than the scans), and an ASCII record needs no UTF-8 check.
         let record = self.reader.record();
         let bytes = record.as_slice();
-        let scan = crate::json::scan(bytes);
+        let scan = crate::json_writer::scan(bytes);
         let whole = if scan.ascii {
             None
         } else {
@@ -264,7 +266,7 @@ impl CsvRecords {
 }
 
 /// Why a row too large to hold was passed over, and where it runs.
-fn oversized_message(over: super::csv_reader::Oversized, line: u64) -> String {
+fn oversized_message(over: splitter::Oversized, line: u64) -> String {
     let mut message = format!(
         "the row is {} bytes, over the {} MiB a row may hold; it was read past, not sent",
         over.bytes,
@@ -294,15 +296,15 @@ fn write_cell<'a>(
     }
     let number = match column.kind {
         ValueType::String if plain => {
-            crate::json::write_plain(cell, out);
+            crate::json_writer::write_plain(cell, out);
             return Ok(());
         }
         ValueType::String => {
-            crate::json::write_str(text()?, out);
+            crate::json_writer::write_str(text()?, out);
             return Ok(());
         }
-        ValueType::Number => crate::json::number_as_written(cell, false),
-        ValueType::Integer => crate::json::number_as_written(cell, true),
+        ValueType::Number => crate::json_writer::number_as_written(cell, false),
+        ValueType::Integer => crate::json_writer::number_as_written(cell, true),
         _ => None,
     };
     match number {
@@ -312,7 +314,7 @@ fn write_cell<'a>(
                 .kind
                 .coerce(text()?, array_sep)
                 .map_err(|err| format!("column {}: {err}", column.name))?;
-            crate::json::write(&value, out);
+            crate::json_writer::write(&value, out);
         }
     }
     Ok(())

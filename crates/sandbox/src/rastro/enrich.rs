@@ -19,10 +19,12 @@ use axum::{Json, Router};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::{json, Map, Value};
 
+use super::body::parse_body;
+use super::store::{catalog_unique_field, render_item};
 use crate::changes::{record_change, Changes};
 use crate::error::{unprocessable, Fail};
 use crate::time::unix_ms_now;
-use crate::{rastro, stable_hash, Shared};
+use crate::{stable_hash, Shared};
 
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS rastro_enrich_jobs (
@@ -372,8 +374,8 @@ pub fn advance(tx: &Transaction, catalog: &str, now_ms: i64) -> rusqlite::Result
                 if changes.is_tracking() {
                     changes.note(
                         &key,
-                        Some(rastro::render_item(id, &stored)),
-                        Some(rastro::render_item(id, &body)),
+                        Some(render_item(id, &stored)),
+                        Some(render_item(id, &body)),
                     );
                 }
             }
@@ -415,14 +417,14 @@ async fn start(
     Path(catalog): Path<String>,
     body: Bytes,
 ) -> Result<Response, Fail> {
-    let body = rastro::parse_body(&body)?;
+    let body = parse_body(&body)?;
     let (plan, per_second) = validate(&body).map_err(unprocessable)?;
     let id = format!("job_{:012x}", fastrand::u64(..) & 0xffff_ffff_ffff);
     let job = shared
         .db
         .call(move |conn| -> Result<Value, Fail> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let unique_field = rastro::catalog_unique_field(&tx, &catalog)?;
+            let unique_field = catalog_unique_field(&tx, &catalog)?;
             // Writing the unique field would move the item to another key behind the
             // catalog's back.
             if plan.fields.iter().any(|(name, _)| *name == unique_field) {
@@ -481,7 +483,7 @@ async fn cancel(
 /// the job.
 fn with_job(conn: &mut Connection, catalog: &str, job: &str, cancel: bool) -> Result<Value, Fail> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    rastro::catalog_unique_field(&tx, catalog)?;
+    catalog_unique_field(&tx, catalog)?;
     let find = |tx: &Transaction| -> Result<Job, Fail> {
         tx.query_row(
             &format!(

@@ -11,7 +11,7 @@ use csv_core::ReadRecordResult;
 
 const BOM: &[u8] = b"\xef\xbb\xbf";
 
-pub struct CsvReader<R> {
+pub struct CsvSplitter<R> {
     input: R,
     /// The unread input is `buffer[start..end]`.
     buffer: Vec<u8>,
@@ -118,7 +118,7 @@ impl<'a> Record<'a> {
     }
 }
 
-impl<R: Read> CsvReader<R> {
+impl<R: Read> CsvSplitter<R> {
     pub fn new(input: R) -> Self {
         Self::with_capacity(input, 1024 * 1024)
     }
@@ -128,7 +128,7 @@ impl<R: Read> CsvReader<R> {
         // csv-core strips a byte-order mark from the first input it is given; that must be the
         // file's start (handled here), not the first quoted line it is handed later.
         let _ = core.read_record(b"\n", &mut [0; 1], &mut [0; 1]);
-        CsvReader {
+        CsvSplitter {
             input,
             buffer: vec![0; capacity.max(1)],
             start: 0,
@@ -372,7 +372,7 @@ mod tests {
     use super::*;
 
     fn records(input: &[u8], capacity: usize) -> Vec<(u64, Vec<String>)> {
-        let mut reader = CsvReader::with_capacity(input, capacity);
+        let mut reader = CsvSplitter::with_capacity(input, capacity);
         let mut out = Vec::new();
         while let Some(line) = reader.read().unwrap() {
             let fields = reader
@@ -428,7 +428,7 @@ mod tests {
             format!("big,\"{}\"\n", "z".repeat(5000)),
         ] {
             let input = format!("a,b\n{long}c,d\n");
-            let mut reader = CsvReader::with_capacity(input.as_bytes(), 64).with_max_record(1000);
+            let mut reader = CsvSplitter::with_capacity(input.as_bytes(), 64).with_max_record(1000);
             assert_eq!(reader.read().unwrap(), Some(1));
             assert_eq!(reader.oversized(), None);
             assert_eq!(reader.read().unwrap(), Some(2));
@@ -460,7 +460,7 @@ mod tests {
             calls: calls.clone(),
         };
         let started = std::time::Instant::now();
-        let mut reader = CsvReader::with_capacity(trickle, 4096);
+        let mut reader = CsvSplitter::with_capacity(trickle, 4096);
         assert_eq!(reader.read().unwrap(), Some(1));
         assert_eq!(reader.record().get(0).map(<[u8]>::len), Some(4 << 20));
         assert!(calls.get() > 1000);
