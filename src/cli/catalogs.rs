@@ -1,22 +1,23 @@
-//! `catops catalogs list|create`.
+//! `catops catalogs list|get|create|update|delete`, for every vendor that has them.
 
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Subcommand};
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::cli::Context;
 use crate::error::{exit, usage, Failure};
 
-use crate::vendors::clevertap;
-use crate::vendors::rastro::{self, NewCatalog, SchemaDefinition, SchemaField};
-use crate::vendors::{Api, Operation, MAX_CATALOGS_PAGE};
+use crate::vendors::{
+    Api, CatalogChanges, CatalogSpec, CatalogsPage, FieldSpec, Operation, MAX_CATALOGS_PAGE,
+};
 
 use super::paging::Advance;
 
 #[derive(Debug, Subcommand)]
 pub enum CatalogsCommand {
-    /// List the catalogs the token can see (rastro, clevertap): the first 100, or all
+    /// List the catalogs the token can see: the first 100, or all
     #[command(after_help = "Examples:
   catops -p sandbox catalogs list
   catops -p sandbox-clevertap catalogs list --all -o ndjson")]
@@ -25,27 +26,83 @@ pub enum CatalogsCommand {
         #[arg(long)]
         all: bool,
     },
-    /// Print one catalog (clevertap)
+    /// Print one catalog
+    #[command(after_help = "Examples:
+  catops -p sandbox catalogs get cat_demo
+  catops -p sandbox-clevertap catalogs get 1001 --jq .catalogSchema")]
     Get {
         /// Catalog id
         #[arg(value_parser = super::items::resource_id)]
         id: String,
     },
     /// Create a catalog with a schema
-    #[command(group(ArgGroup::new("schema_source").required(true).args(["field", "schema"])))]
+    #[command(
+        group(ArgGroup::new("schema_source").args(["field", "schema"])),
+        after_help = "Examples:
+  catops -p sandbox catalogs create --name Shoes --unique-id-field sku --field sku --field price:number
+  catops -p sandbox catalogs create --name Shoes --unique-id-field sku --schema schema.json"
+    )]
     Create {
         /// Catalog name
         #[arg(long, value_name = "N")]
         name: String,
-        /// Field that identifies items (e.g. sku); must be one of the schema's fields
+        /// Field that identifies items (e.g. sku); must be one of the schema's fields (rastro)
         #[arg(long, value_name = "F")]
-        unique_id_field: String,
+        unique_id_field: Option<String>,
         /// A schema field as NAME:TYPE (TYPE defaults to string); repeat for each field
         #[arg(long, value_name = "NAME:TYPE")]
         field: Vec<String>,
         /// JSON file with the schema: {"fields":[{"name":..,"type":..}]} or just the array
         #[arg(long, value_name = "FILE")]
         schema: Option<PathBuf>,
+        /// Description of the catalog
+        #[arg(long, value_name = "D")]
+        description: Option<String>,
+        /// Email recorded as the creator, where the vendor records one [default: the profile's user_email]
+        #[arg(long, value_name = "EMAIL")]
+        by: Option<String>,
+    },
+    /// Change a catalog: only what is given changes
+    #[command(after_help = "Examples:
+  catops -p sandbox catalogs update cat_demo --name 'Demo products' --description 'Shop feed'
+  catops -p sandbox catalogs update cat_demo --json '{\"strict_mode\":true}'")]
+    Update {
+        /// Catalog id
+        #[arg(value_parser = super::items::resource_id)]
+        id: String,
+        /// New name
+        #[arg(long, value_name = "N")]
+        name: Option<String>,
+        /// New description
+        #[arg(long, value_name = "D")]
+        description: Option<String>,
+        /// Add a field (+NAME:TYPE) or remove one (-NAME); repeat as needed
+        #[arg(long, value_name = "+NAME:TYPE|-NAME", allow_hyphen_values = true)]
+        field: Vec<String>,
+        /// Other keys of the vendor's catalog object, as JSON or @FILE
+        #[arg(long, value_name = "JSON|@FILE")]
+        json: Option<String>,
+        /// Email recorded as the one who changed it [default: the profile's user_email]
+        #[arg(long, value_name = "EMAIL")]
+        by: Option<String>,
+    },
+    /// Delete a catalog and everything in it
+    #[command(after_help = "Examples:
+  catops -p sandbox catalogs delete cat_0123456789ab --yes
+  catops -p sandbox catalogs delete cat_demo --dry-run")]
+    Delete {
+        /// Catalog id
+        #[arg(value_parser = super::items::resource_id)]
+        id: String,
+        /// Delete without asking (needed when not on a terminal)
+        #[arg(long)]
+        yes: bool,
+        /// Show the catalog that would be deleted and delete nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Email recorded as the one who deleted it [default: the profile's user_email]
+        #[arg(long, value_name = "EMAIL")]
+        by: Option<String>,
     },
 }
 
@@ -57,14 +114,15 @@ pub async fn run(command: CatalogsCommand, ctx: &Context) -> anyhow::Result<u8> 
         }
         CatalogsCommand::Get { id } => {
             let api = ctx.api(Operation::CatalogsGet).await?;
-            let catalog = api.client::<clevertap::Client>()?.catalogs_get(&id).await?;
-            ctx.print(&catalog)?;
+            ctx.print(&api.catalog_admin()?.catalog_get(&id).await?)?;
         }
         CatalogsCommand::Create {
             name,
             unique_id_field,
             field,
             schema,
+            description,
+            by,
         } => {
             let fields = match schema {
                 Some(path) => read_schema_file(&path)?,
@@ -73,43 +131,141 @@ pub async fn run(command: CatalogsCommand, ctx: &Context) -> anyhow::Result<u8> 
                     .map(|spec| parse_field(spec))
                     .collect::<anyhow::Result<_>>()?,
             };
-            if !fields.iter().any(|f| f.name == unique_id_field) {
-                let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
-                return usage(format!(
-                    "--unique-id-field {unique_id_field} is not among the schema's fields ({})",
-                    names.join(", ")
-                ));
-            }
-            let request = NewCatalog {
+            let spec = CatalogSpec {
                 name,
                 unique_id_field,
-                schema_definition: SchemaDefinition { fields },
+                fields,
+                description,
+                by: ctx.user_email(by)?,
             };
             let api = ctx.api(Operation::CatalogsCreate).await?;
-            let created = api
-                .client::<rastro::Client>()?
-                .catalogs_create(&request)
-                .await?;
-            ctx.print(&created)?;
+            ctx.print(&api.catalog_admin()?.catalog_create(&spec).await?)?;
         }
+        CatalogsCommand::Update {
+            id,
+            name,
+            description,
+            field,
+            json,
+            by,
+        } => {
+            let changes = changes(
+                name,
+                description,
+                &field,
+                json.as_deref(),
+                ctx.user_email(by)?,
+            )?;
+            let api = ctx.api(Operation::CatalogsUpdate).await?;
+            ctx.print(&api.catalog_admin()?.catalog_update(&id, &changes).await?)?;
+        }
+        CatalogsCommand::Delete {
+            id,
+            yes,
+            dry_run,
+            by,
+        } => return delete(ctx, &id, yes, dry_run, ctx.user_email(by)?).await,
     }
     Ok(exit::OK)
 }
 
-/// Pages through the catalogs (100 a page, the most both vendors take), printing each page as
-/// it arrives. A failure half-way still closes the printed list before it is reported.
+/// What `catalogs update` asks for, from its flags.
+fn changes(
+    name: Option<String>,
+    description: Option<String>,
+    fields: &[String],
+    json: Option<&str>,
+    by: Option<String>,
+) -> anyhow::Result<CatalogChanges> {
+    let mut changes = CatalogChanges {
+        name,
+        description,
+        by,
+        ..CatalogChanges::default()
+    };
+    for spec in fields {
+        if let Some(added) = spec.strip_prefix('+') {
+            changes.add_fields.push(parse_field(added)?);
+        } else if let Some(removed) = spec.strip_prefix('-').filter(|n| !n.is_empty()) {
+            changes.remove_fields.push(removed.to_string());
+        } else {
+            return usage(format!(
+                "--field '{spec}': expected +NAME:TYPE to add a field or -NAME to remove one"
+            ));
+        }
+    }
+    if let Some(raw) = json {
+        if let Value::Object(keys) = super::items::parse_json_fields(raw)? {
+            changes.other = keys;
+        }
+    }
+    Ok(changes)
+}
+
+/// SPEC §4: a destructive command asks on a terminal and refuses elsewhere without --yes.
+async fn delete(
+    ctx: &Context,
+    id: &str,
+    yes: bool,
+    dry_run: bool,
+    by: Option<String>,
+) -> anyhow::Result<u8> {
+    let op = if dry_run {
+        Operation::CatalogsGet
+    } else {
+        Operation::CatalogsDelete
+    };
+    let api = ctx.api(op).await?;
+    let admin = api.catalog_admin()?;
+    if dry_run {
+        let catalog = admin.catalog_get(id).await?;
+        if !ctx.quiet {
+            eprintln!(
+                "dry run: would delete catalog {id} and everything in it; nothing was deleted"
+            );
+        }
+        ctx.print(&catalog)?;
+        return Ok(exit::OK);
+    }
+    if !yes && !confirm(&format!("Delete catalog {id} and everything in it?"))? {
+        return Err(Failure::new(exit::INTERRUPTED, "not deleted").into());
+    }
+    ctx.print(&admin.catalog_delete(id, by.as_deref()).await?)?;
+    Ok(exit::OK)
+}
+
+/// Asks on the terminal; without one, refuses (a script must say --yes).
+pub fn confirm(question: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(
+            Failure::usage("refusing to delete without --yes (not on a terminal)")
+                .hint("add --yes to confirm, or --dry-run to see what would go")
+                .into(),
+        );
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+}
+
+/// Pages through the catalogs (100 a page, the most every vendor takes), printing each page
+/// as it arrives. A failure half-way still closes the printed list before it is reported.
 async fn list(ctx: &Context, api: &Api, all: bool) -> anyhow::Result<()> {
     let vendor = api.http().vendor().to_string();
     let mut printed = ctx.list();
     let mut advance = Advance::default();
     let mut seen = 0u64;
-    let mut index = 0u64;
+    let mut from = None;
     let pages = api.catalog_pages()?;
     let outcome: anyhow::Result<()> = loop {
-        let page = match pages.catalogs_page(index, MAX_CATALOGS_PAGE).await {
+        let page = match pages.catalogs_page(from.take(), MAX_CATALOGS_PAGE).await {
             Ok(page) => page,
             Err(err) => break Err(err.into()),
         };
+        let CatalogsPage { page, next } = page;
         if let Err(err) = advance.check(&vendor, &page.records) {
             break Err(err);
         }
@@ -118,18 +274,14 @@ async fn list(ctx: &Context, api: &Api, all: bool) -> anyhow::Result<()> {
             printed.push(record)?;
         }
         printed.flush()?;
-        let more = match page.total {
-            Some(total) => !page.records.is_empty() && seen < total,
-            None => page.records.len() == MAX_CATALOGS_PAGE as usize,
-        };
-        if !more {
+        let Some(next) = next else {
             break Ok(());
-        }
+        };
         if !all {
             ctx.note_more(seen, page.total, "--all");
             break Ok(());
         }
-        index += 1;
+        from = Some(next);
     };
     match outcome {
         Ok(()) => printed.finish(),
@@ -140,25 +292,26 @@ async fn list(ctx: &Context, api: &Api, all: bool) -> anyhow::Result<()> {
     }
 }
 
-fn parse_field(spec: &str) -> anyhow::Result<SchemaField> {
+fn parse_field(spec: &str) -> anyhow::Result<FieldSpec> {
     let (name, kind) = spec.split_once(':').unwrap_or((spec, "string"));
     if name.is_empty() || kind.is_empty() {
         return usage(format!(
             "--field '{spec}': expected NAME:TYPE, e.g. price:number"
         ));
     }
-    Ok(SchemaField {
+    Ok(FieldSpec {
         name: name.to_string(),
         kind: kind.to_string(),
+        filterable: false,
     })
 }
 
-fn read_schema_file(path: &PathBuf) -> anyhow::Result<Vec<SchemaField>> {
+fn read_schema_file(path: &PathBuf) -> anyhow::Result<Vec<FieldSpec>> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum SchemaFile {
-        Wrapped { fields: Vec<SchemaField> },
-        Bare(Vec<SchemaField>),
+        Wrapped { fields: Vec<FieldSpec> },
+        Bare(Vec<FieldSpec>),
     }
     let text = std::fs::read_to_string(path)
         .map_err(|err| Failure::usage(format!("cannot read {}: {err}", path.display())))?;

@@ -117,6 +117,14 @@ impl Context {
     }
 
     /// The client for the selected profile's vendor, after checking that vendor can run `op`.
+    /// Who catalog changes are recorded as: `--by`, else the profile's `user_email`.
+    pub fn user_email(&self, by: Option<String>) -> anyhow::Result<Option<String>> {
+        match by {
+            Some(by) => Ok(Some(by)),
+            None => Ok(self.selected()?.profile.user_email),
+        }
+    }
+
     pub async fn api(&self, op: Operation) -> anyhow::Result<Api> {
         let (selected, http) = self.connect(op).await?;
         let vendor = selected.profile.vendor;

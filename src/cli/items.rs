@@ -310,7 +310,7 @@ fn parse_set_fields(sets: &[String]) -> anyhow::Result<Value> {
 }
 
 /// `--json '{...}'`, `--json @file.json` or `--json @-`.
-fn parse_json_fields(arg: &str) -> anyhow::Result<Value> {
+pub fn parse_json_fields(arg: &str) -> anyhow::Result<Value> {
     let (text, origin) = match arg.strip_prefix('@') {
         Some("-") => {
             let mut text = String::new();

@@ -72,6 +72,9 @@ pub struct ProfileKeys {
     /// catalogix: channel [default: SMP]
     #[arg(long, value_name = "C")]
     channel: Option<String>,
+    /// Email recorded as who made catalog changes (clevertap's createdBy/updatedBy/deletedBy)
+    #[arg(long, value_name = "EMAIL")]
+    user_email: Option<String>,
     /// Requests per second for bulk commands
     #[arg(long, value_name = "RPS")]
     rate_limit_rps: Option<f64>,
@@ -100,6 +103,7 @@ impl ProfileKeys {
             ("region", self.region.as_deref()),
             ("store_uuid", self.store_uuid.as_deref()),
             ("channel", self.channel.as_deref()),
+            ("user_email", self.user_email.as_deref()),
         ];
         for (key, value) in strings {
             if let Some(value) = value {

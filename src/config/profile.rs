@@ -39,6 +39,9 @@ pub struct Profile {
     pub store_uuid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    /// Who catalog changes are recorded as (clevertap's createdBy/updatedBy/deletedBy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_email: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit_rps: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -62,6 +65,7 @@ impl Profile {
             region: None,
             store_uuid: None,
             channel: None,
+            user_email: None,
             rate_limit_rps: None,
             rate_limit_items: None,
             concurrency: None,

@@ -8,7 +8,9 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{segment, Advice, CatalogPages, Operation, Page, Vendor, VendorKind};
+use super::{
+    segment, Advice, CatalogAdmin, CatalogPages, CatalogsPage, Operation, Page, Vendor, VendorKind,
+};
 use crate::config::Profile;
 use crate::error::exit;
 use crate::http::{ApiError, AuthHeader, Http};
@@ -88,11 +90,38 @@ impl super::Client for Client {
     fn catalog_pages(&self) -> Option<&dyn CatalogPages> {
         Some(self)
     }
+
+    fn catalog_admin(&self) -> Option<&dyn CatalogAdmin> {
+        Some(self)
+    }
 }
 
 impl CatalogPages for Client {
-    fn catalogs_page(&self, index: u64, size: u32) -> BoxFuture<'_, Result<Page, ApiError>> {
-        Box::pin(self.catalogs_at(index, size.min(MAX_PAGE_SIZE)))
+    fn catalogs_page(
+        &self,
+        from: Option<String>,
+        size: u32,
+    ) -> BoxFuture<'_, Result<CatalogsPage, ApiError>> {
+        let size = size.min(MAX_PAGE_SIZE);
+        Box::pin(async move {
+            let index = from.and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+            let page = self.catalogs_at(index, size).await?;
+            let seen = index * u64::from(size) + page.records.len() as u64;
+            let more = match page.total {
+                Some(total) => !page.records.is_empty() && seen < total,
+                None => page.records.len() == size as usize,
+            };
+            Ok(CatalogsPage {
+                next: more.then(|| (index + 1).to_string()),
+                page,
+            })
+        })
+    }
+}
+
+impl CatalogAdmin for Client {
+    fn catalog_get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Value, ApiError>> {
+        Box::pin(self.catalogs_get(id))
     }
 }
 

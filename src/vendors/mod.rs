@@ -13,6 +13,7 @@ use std::any::Any;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::config::Profile;
@@ -104,6 +105,8 @@ pub enum Operation {
     CatalogsList,
     CatalogsGet,
     CatalogsCreate,
+    CatalogsUpdate,
+    CatalogsDelete,
     ItemsList,
     ItemsGet,
     ItemsUpdate,
@@ -127,6 +130,8 @@ impl Operation {
             Operation::CatalogsList => "catalogs list",
             Operation::CatalogsGet => "catalogs get",
             Operation::CatalogsCreate => "catalogs create",
+            Operation::CatalogsUpdate => "catalogs update",
+            Operation::CatalogsDelete => "catalogs delete",
             Operation::ItemsList => "items list",
             Operation::ItemsGet => "items get",
             Operation::ItemsUpdate => "items update",
@@ -173,16 +178,103 @@ pub trait Client: Any + Send + Sync {
     fn catalog_pages(&self) -> Option<&dyn CatalogPages> {
         None
     }
+
+    /// Getting, creating, changing and deleting one catalog, where the vendor can.
+    fn catalog_admin(&self) -> Option<&dyn CatalogAdmin> {
+        None
+    }
 }
 
-/// `catops catalogs list` across vendors.
+/// One page of catalogs, and where the next one starts when there is one.
+pub struct CatalogsPage {
+    pub page: Page,
+    pub next: Option<String>,
+}
+
+/// `catops catalogs list` across vendors, whatever their paging (offsets, page numbers,
+/// cursors): `from` is None for the first page, else a `next` this method returned.
 pub trait CatalogPages: Sync {
-    /// Page `index` (from 0) of the catalogs, `size` to a page (at most `MAX_CATALOGS_PAGE`).
-    fn catalogs_page(&self, index: u64, size: u32) -> BoxFuture<'_, Result<Page, ApiError>>;
+    fn catalogs_page(
+        &self,
+        from: Option<String>,
+        size: u32,
+    ) -> BoxFuture<'_, Result<CatalogsPage, ApiError>>;
 }
 
 /// The largest catalogs page that every vendor with a catalog list takes.
 pub const MAX_CATALOGS_PAGE: u32 = 100;
+
+/// A schema field as the commands take it (`NAME:TYPE`); each vendor checks the types it has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldSpec {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub filterable: bool,
+}
+
+/// `catops catalogs create`, as the user asked it; the vendor says what it lacks.
+#[derive(Debug, Clone, Default)]
+pub struct CatalogSpec {
+    pub name: String,
+    pub unique_id_field: Option<String>,
+    pub fields: Vec<FieldSpec>,
+    pub description: Option<String>,
+    /// Who asks (`--by`, else the profile's `user_email`), where the vendor records it.
+    #[allow(dead_code)] // read by the vendors that record it (clevertap)
+    pub by: Option<String>,
+}
+
+/// `catops catalogs update`: only what the user named changes.
+#[derive(Debug, Clone, Default)]
+pub struct CatalogChanges {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub add_fields: Vec<FieldSpec>,
+    pub remove_fields: Vec<String>,
+    /// Other keys of the vendor's catalog object, as given with `--json`.
+    pub other: Map<String, Value>,
+    #[allow(dead_code)] // read by the vendors that record it (clevertap)
+    pub by: Option<String>,
+}
+
+/// `catops catalogs get|create|update|delete` across vendors. A vendor implements what it
+/// documents; its `operations` list keeps the rest from being called.
+pub trait CatalogAdmin: Sync {
+    fn catalog_get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Value, ApiError>>;
+
+    fn catalog_create<'a>(
+        &'a self,
+        _spec: &'a CatalogSpec,
+    ) -> BoxFuture<'a, anyhow::Result<Value>> {
+        Box::pin(async { not_available(Operation::CatalogsCreate) })
+    }
+
+    fn catalog_update<'a>(
+        &'a self,
+        _id: &'a str,
+        _changes: &'a CatalogChanges,
+    ) -> BoxFuture<'a, anyhow::Result<Value>> {
+        Box::pin(async { not_available(Operation::CatalogsUpdate) })
+    }
+
+    fn catalog_delete<'a>(
+        &'a self,
+        _id: &'a str,
+        _by: Option<&'a str>,
+    ) -> BoxFuture<'a, anyhow::Result<Value>> {
+        Box::pin(async { not_available(Operation::CatalogsDelete) })
+    }
+}
+
+fn not_available<T>(operation: Operation) -> anyhow::Result<T> {
+    Err(Failure::usage(format!(
+        "`{}` is not available for this vendor",
+        operation.command()
+    ))
+    .into())
+}
 
 /// A vendor whose only commands are bulk ones and `catops api`.
 pub struct PlainClient(pub Http);
@@ -222,6 +314,12 @@ impl Api {
                 self.http().vendor()
             ))
             .into()
+        })
+    }
+
+    pub fn catalog_admin(&self) -> anyhow::Result<&dyn CatalogAdmin> {
+        self.client.catalog_admin().ok_or_else(|| {
+            Failure::usage(format!("{} has no catalog commands", self.http().vendor())).into()
         })
     }
 

@@ -11,7 +11,8 @@ use serde_json::{Map, Value};
 
 use super::{
     envelope_parts, json_string, key_text, segment, BulkEndpoint, BulkReply, BulkRequest,
-    CatalogPages, Operation, Page, Vendor, VendorKind,
+    CatalogAdmin, CatalogChanges, CatalogPages, CatalogSpec, CatalogsPage, Operation, Page, Vendor,
+    VendorKind,
 };
 use crate::config::Profile;
 use crate::error::Failure;
@@ -35,7 +36,10 @@ impl Vendor for Rastro {
     fn operations(&self) -> &'static [Operation] {
         &[
             Operation::CatalogsList,
+            Operation::CatalogsGet,
             Operation::CatalogsCreate,
+            Operation::CatalogsUpdate,
+            Operation::CatalogsDelete,
             Operation::ItemsList,
             Operation::ItemsGet,
             Operation::ItemsUpdate,
@@ -65,6 +69,8 @@ pub struct NewCatalog {
     pub name: String,
     pub unique_id_field: String,
     pub schema_definition: SchemaDefinition,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -110,12 +116,147 @@ impl super::Client for Client {
     fn catalog_pages(&self) -> Option<&dyn CatalogPages> {
         Some(self)
     }
+
+    fn catalog_admin(&self) -> Option<&dyn CatalogAdmin> {
+        Some(self)
+    }
 }
 
 impl CatalogPages for Client {
-    fn catalogs_page(&self, index: u64, size: u32) -> BoxFuture<'_, Result<Page, ApiError>> {
+    fn catalogs_page(
+        &self,
+        from: Option<String>,
+        size: u32,
+    ) -> BoxFuture<'_, Result<CatalogsPage, ApiError>> {
         let size = size.min(MAX_CATALOGS_LIMIT);
-        Box::pin(self.catalogs_at(index.saturating_mul(u64::from(size)), size))
+        Box::pin(async move {
+            let offset = from.and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+            let page = self.catalogs_at(offset, size).await?;
+            let reached = offset + page.records.len() as u64;
+            let more = match page.total {
+                Some(total) => !page.records.is_empty() && reached < total,
+                None => page.records.len() == size as usize,
+            };
+            Ok(CatalogsPage {
+                next: more.then(|| reached.to_string()),
+                page,
+            })
+        })
+    }
+}
+
+impl CatalogAdmin for Client {
+    fn catalog_get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Value, ApiError>> {
+        Box::pin(async move {
+            let path = format!("/public/catalogs/{}", segment(id));
+            let reply = self.http.send(Method::GET, &path, &[], None, true).await?;
+            let catalog: Value = self.http.decode(&Method::GET, &path, &reply.body)?;
+            require_id(&self.http, &path, &reply.body, &catalog, "the catalog")?;
+            Ok(catalog)
+        })
+    }
+
+    fn catalog_create<'a>(&'a self, spec: &'a CatalogSpec) -> BoxFuture<'a, anyhow::Result<Value>> {
+        Box::pin(async move { Ok(self.catalogs_create(&NewCatalog::from_spec(spec)?).await?) })
+    }
+
+    /// docs.rastro.ai: PUT changes only the keys sent (name, description, auto_evolve_schema,
+    /// strict_mode, catalog_md); the schema is not changed this way.
+    fn catalog_update<'a>(
+        &'a self,
+        id: &'a str,
+        changes: &'a CatalogChanges,
+    ) -> BoxFuture<'a, anyhow::Result<Value>> {
+        Box::pin(async move {
+            if !changes.add_fields.is_empty() || !changes.remove_fields.is_empty() {
+                return Err(Failure::usage(
+                    "rastro's catalog update does not change the schema (--field)",
+                )
+                .hint("rastro evolves a schema itself when auto_evolve_schema is on: --json '{\"auto_evolve_schema\":true}'")
+                .into());
+            }
+            let mut body = changes.other.clone();
+            if let Some(name) = &changes.name {
+                body.insert("name".into(), Value::String(name.clone()));
+            }
+            if let Some(description) = &changes.description {
+                body.insert("description".into(), Value::String(description.clone()));
+            }
+            if body.is_empty() {
+                return Err(Failure::usage(
+                    "nothing to change: give --name, --description or --json",
+                )
+                .into());
+            }
+            let path = format!("/public/catalogs/{}", segment(id));
+            let updated: Value = self
+                .http
+                .send_json(Method::PUT, &path, &Value::Object(body), true)
+                .await?;
+            let text = updated.to_string();
+            require_id(&self.http, &path, text.as_bytes(), &updated, "the catalog")?;
+            Ok(updated)
+        })
+    }
+
+    fn catalog_delete<'a>(
+        &'a self,
+        id: &'a str,
+        _by: Option<&'a str>,
+    ) -> BoxFuture<'a, anyhow::Result<Value>> {
+        Box::pin(async move {
+            let path = format!("/public/catalogs/{}", segment(id));
+            let reply = self
+                .http
+                .send(Method::DELETE, &path, &[], None, true)
+                .await?;
+            // The reference answers `{message}`; rastro's own client takes 204 as done too.
+            if reply.body.is_empty() {
+                return Ok(serde_json::json!({ "message": format!("Catalog {id} deleted") }));
+            }
+            Ok(self
+                .http
+                .decode::<Value>(&Method::DELETE, &path, &reply.body)?)
+        })
+    }
+}
+
+impl NewCatalog {
+    fn from_spec(spec: &CatalogSpec) -> anyhow::Result<NewCatalog> {
+        let Some(unique_id_field) = spec.unique_id_field.clone() else {
+            return Err(Failure::usage(
+                "rastro needs --unique-id-field: the field items are matched on",
+            )
+            .into());
+        };
+        if spec.fields.is_empty() {
+            return Err(Failure::usage(
+                "rastro needs a schema: --field NAME:TYPE or --schema FILE",
+            )
+            .into());
+        }
+        if !spec.fields.iter().any(|f| f.name == unique_id_field) {
+            let names: Vec<&str> = spec.fields.iter().map(|f| f.name.as_str()).collect();
+            return Err(Failure::usage(format!(
+                "--unique-id-field {unique_id_field} is not among the schema's fields ({})",
+                names.join(", ")
+            ))
+            .into());
+        }
+        let fields = spec
+            .fields
+            .iter()
+            .map(|f| SchemaField {
+                name: f.name.clone(),
+                kind: f.kind.clone(),
+            })
+            .collect();
+        Ok(NewCatalog {
+            name: spec.name.clone(),
+            unique_id_field,
+            schema_definition: SchemaDefinition { fields },
+            description: spec.description.clone(),
+        })
     }
 }
 

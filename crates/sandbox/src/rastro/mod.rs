@@ -55,6 +55,12 @@ CREATE TABLE IF NOT EXISTS rastro_items (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS rastro_items_unique ON rastro_items (catalog_id, unique_value);
 CREATE INDEX IF NOT EXISTS rastro_items_order ON rastro_items (catalog_id, id);
+CREATE TABLE IF NOT EXISTS rastro_catalog_settings (
+    catalog_id TEXT PRIMARY KEY,
+    auto_evolve_schema INTEGER,
+    strict_mode INTEGER,
+    catalog_md TEXT
+);
 ";
 
 pub const DEMO_CATALOG: &str = "cat_demo";
@@ -110,7 +116,9 @@ pub fn seed(tx: &Transaction) -> rusqlite::Result<()> {
 
 pub fn clear(tx: &Transaction) -> rusqlite::Result<()> {
     enrich::clear(tx)?;
-    tx.execute_batch("DELETE FROM rastro_items; DELETE FROM rastro_catalogs;")
+    tx.execute_batch(
+        "DELETE FROM rastro_items; DELETE FROM rastro_catalog_settings; DELETE FROM rastro_catalogs;",
+    )
 }
 
 /// rastro's errors are FastAPI's: `{"detail": "..."}` (its own client reads `detail`).
@@ -123,6 +131,12 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/public/catalogs",
             get(catalogs::list).post(catalogs::create),
+        )
+        .route(
+            "/public/catalogs/{catalog}",
+            get(catalogs::get)
+                .put(catalogs::update)
+                .delete(catalogs::delete),
         )
         .route("/public/catalogs/{catalog}/items", get(items::list))
         .route(
