@@ -165,6 +165,87 @@ fn catalogs_create_checks_the_unique_field_and_types() {
 }
 
 #[test]
+fn catalogs_get_update_and_delete_a_catalog_with_its_items() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let demo = env.rastro_json(&sandbox, &["catalogs", "get", "cat_demo"]);
+    assert_eq!(
+        (demo["name"].as_str(), demo["item_count"].as_u64()),
+        (Some("Demo products"), Some(25))
+    );
+
+    let updated = env.rastro_json(
+        &sandbox,
+        &[
+            "catalogs",
+            "update",
+            "cat_demo",
+            "--description",
+            "Shop feed",
+            "--json",
+            r#"{"strict_mode":true}"#,
+        ],
+    );
+    assert_eq!(updated["description"], "Shop feed");
+    assert_eq!(updated["strict_mode"], true);
+    assert_eq!(updated["name"], "Demo products", "what is not named stays");
+    let misspelt = env
+        .rastro(
+            &sandbox,
+            &[
+                "catalogs",
+                "update",
+                "cat_demo",
+                "--json",
+                r#"{"strictmode":true}"#,
+            ],
+        )
+        .expect_code(1);
+    assert!(
+        misspelt.error_line().contains("strictmode"),
+        "{}",
+        misspelt.stderr
+    );
+
+    let created = env.rastro_json(
+        &sandbox,
+        &[
+            "catalogs",
+            "create",
+            "--name",
+            "Gone",
+            "--unique-id-field",
+            "sku",
+            "--field",
+            "sku",
+        ],
+    );
+    let id = created["id"].as_str().unwrap();
+    let refused = env
+        .rastro(&sandbox, &["catalogs", "delete", id])
+        .expect_code(2);
+    assert!(refused.error_line().contains("--yes"), "{}", refused.stderr);
+    let planned = env.rastro_json(&sandbox, &["catalogs", "delete", id, "--dry-run"]);
+    assert_eq!(planned["id"], id);
+    env.rastro_json(&sandbox, &["catalogs", "get", id]);
+    let deleted = env.rastro_json(&sandbox, &["catalogs", "delete", id, "--yes"]);
+    assert!(
+        deleted["message"].as_str().unwrap().contains(id),
+        "{deleted}"
+    );
+    env.rastro(&sandbox, &["catalogs", "get", id])
+        .expect_code(5);
+    let names: Vec<String> = env
+        .rastro_json(&sandbox, &["catalogs", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!names.contains(&id.to_string()), "{names:?}");
+}
+
+#[test]
 fn items_list_honours_page_and_limit() {
     let sandbox = Sandbox::start();
     let env = Env::new();

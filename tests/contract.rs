@@ -261,6 +261,63 @@ fn rastro_catalogs_list_reads_both_documented_shapes_and_pages_by_limit_and_offs
 }
 
 #[test]
+fn rastro_catalog_get_update_and_delete_read_the_documented_replies() {
+    let env = Env::new();
+    let replay = Replay::start(|request| match request.method.as_str() {
+        "GET" | "PUT" => Reply::fixture(200, "rastro", "catalog.json"),
+        "DELETE" => Reply::fixture(200, "rastro", "catalog-deleted.json"),
+        _ => Reply::json(405, &json!({"detail": "Method Not Allowed"})),
+    });
+    let got = env
+        .at(&replay.url, "sandbox", &["catalogs", "get", "cat_123"])
+        .ok();
+    assert_eq!(got.json(), fixture("rastro", "catalog.json"));
+
+    let args = [
+        "catalogs",
+        "update",
+        "cat_123",
+        "--name",
+        "Shoes",
+        "--json",
+        r#"{"strict_mode":true}"#,
+    ];
+    let updated = env.at(&replay.url, "sandbox", &args).ok();
+    assert_eq!(updated.json()["id"], "cat_123");
+    let put = &replay.received()[1];
+    assert_eq!(
+        (put.method.as_str(), put.path.as_str()),
+        ("PUT", "/public/catalogs/cat_123")
+    );
+    assert_eq!(
+        put.json(),
+        json!({"strict_mode": true, "name": "Shoes"}),
+        "a partial update sends only the keys given"
+    );
+
+    let deleted = env
+        .at(
+            &replay.url,
+            "sandbox",
+            &["catalogs", "delete", "cat_123", "--yes"],
+        )
+        .ok();
+    assert_eq!(deleted.json(), fixture("rastro", "catalog-deleted.json"));
+    assert_eq!(replay.received()[2].method, "DELETE");
+
+    // A get that answers something else than a catalog is an error, not an empty object.
+    let replay = Replay::always(Reply::json(200, &json!({"catalogs": []})));
+    let run = env
+        .at(&replay.url, "sandbox", &["catalogs", "get", "cat_123"])
+        .expect_code(1);
+    assert!(
+        run.error_line().contains("GET /public/catalogs/cat_123"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn rastro_nested_items_print_flat_in_every_format() {
     let env = Env::new();
     let replay = Replay::always(Reply::fixture(200, "rastro", "items-page-nested.json"));
