@@ -507,3 +507,50 @@ fn a_running_sandbox_resets_to_its_seed_over_http() {
     assert_eq!(item["title"], "Acme Trail Running Shoe");
     assert!(sandbox.bulk_sizes("rastro").is_empty());
 }
+
+#[test]
+fn rastro_items_are_searched_and_sorted_as_its_client_asks() {
+    let sandbox = Sandbox::start();
+    let items = |query: &str| -> (Vec<String>, u64) {
+        let page = sandbox.inspect(&format!(
+            "/rastro/api/public/catalogs/cat_demo/items?{query}"
+        ));
+        let skus = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["sku"].as_str().unwrap().to_string())
+            .collect();
+        (skus, page["total"].as_u64().unwrap())
+    };
+    // Seeded: brands cycle Acme, Northwind, Globex, Initech, Umbrella over 25 items.
+    let (found, total) = items("search=northWIND&limit=3&offset=0");
+    assert_eq!(total, 5, "the total counts what the search matched");
+    assert_eq!(found, ["DEMO-0002", "DEMO-0007", "DEMO-0012"]);
+    let (found, _) = items("search=northwind&limit=3&offset=3");
+    assert_eq!(found, ["DEMO-0017", "DEMO-0022"]);
+    let (found, _) = items("search=13.49&limit=5");
+    assert_eq!(found, ["DEMO-0002"], "numbers are searched as written");
+
+    let (found, total) = items("sort_field=price&sort_order=desc&limit=2");
+    assert_eq!(
+        (found, total),
+        (vec!["DEMO-0025".to_string(), "DEMO-0024".to_string()], 25)
+    );
+    let (found, _) = items("sort_field=title&limit=1");
+    assert_eq!(found, ["DEMO-0016"], "Acme Canvas Backpack sorts first");
+    let (found, _) = items("sort_field=no_such_field&limit=2");
+    assert_eq!(
+        found,
+        ["DEMO-0001", "DEMO-0002"],
+        "without the field: by id"
+    );
+
+    let (status, _, reply) = sandbox.request(
+        "GET",
+        "/rastro/api/public/catalogs/cat_demo/items?sort_field=price&sort_order=up",
+        &[("Authorization", "Bearer sandbox-token")],
+        None,
+    );
+    assert_eq!(status, 422, "{reply}");
+}

@@ -26,6 +26,61 @@ const MAX_BULK_ITEMS: usize = 1000;
 const MAX_PAGE_LIMIT: u64 = 1000;
 const DEFAULT_PAGE_LIMIT: u64 = 100;
 
+/// `search` and `sort_field`/`sort_order` as rastro's own client sends them. The sandbox
+/// honours them (a filter a server ignored would give a silently wrong list): `search` is a
+/// case-insensitive substring of any text or number field, `sort_field` orders by one field
+/// (items without it last, then by id), `sort_order` is asc (the default) or desc.
+struct ItemFilter {
+    search: Option<String>,
+    sort: Option<(String, bool)>,
+}
+
+impl ItemFilter {
+    fn read(query: &HashMap<String, String>) -> Result<ItemFilter, Fail> {
+        let search = query.get("search").filter(|s| !s.is_empty()).cloned();
+        let descending = match query.get("sort_order").map(String::as_str) {
+            None | Some("asc") => false,
+            Some("desc") => true,
+            Some(other) => {
+                return Err(unprocessable(format!(
+                    "sort_order must be asc or desc, got '{other}'"
+                )))
+            }
+        };
+        let sort = query
+            .get("sort_field")
+            .filter(|f| !f.is_empty())
+            .map(|field| (field.clone(), descending));
+        Ok(ItemFilter { search, sort })
+    }
+
+    /// The WHERE and ORDER BY of the page query; ?1 is the catalog, ?4 the search, ?5 the
+    /// JSON path of the sort field.
+    fn sql(&self) -> String {
+        let mut sql = String::from("SELECT id, body FROM rastro_items WHERE catalog_id = ?1");
+        sql.push_str(Self::SEARCH);
+        match &self.sort {
+            Some((_, descending)) => sql.push_str(&format!(
+                " ORDER BY json_extract(body, ?5) IS NULL, json_extract(body, ?5) {}, id",
+                if *descending { "DESC" } else { "ASC" }
+            )),
+            None => sql.push_str(" ORDER BY id"),
+        }
+        sql.push_str(" LIMIT ?2 OFFSET ?3");
+        sql
+    }
+
+    const SEARCH: &'static str = " AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(body)
+        WHERE json_each.type IN ('text', 'integer', 'real')
+        AND instr(lower(json_each.value), lower(?4)) > 0))";
+
+    fn sort_path(&self) -> Option<String> {
+        self.sort
+            .as_ref()
+            .map(|(field, _)| format!("$.\"{}\"", field.replace('"', "\\\"")))
+    }
+}
+
 pub async fn list(
     State(shared): State<Arc<Shared>>,
     Path(catalog): Path<String>,
@@ -38,6 +93,7 @@ pub async fn list(
             "limit must be at most {MAX_PAGE_LIMIT}, got {limit}"
         )));
     }
+    let filter = ItemFilter::read(&query)?;
     // The excerpt pages by `page`, rastro's own client by `offset`; an offset decides.
     let offset = match query.get("offset") {
         Some(_) => query_number(&query, "offset", 0, 0)?,
@@ -52,15 +108,27 @@ pub async fn list(
             let tx = conn.transaction()?;
             catalog_unique_field(&tx, &catalog)?;
             let total: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM rastro_items WHERE catalog_id = ?1",
-                [&catalog],
+                &format!(
+                    "SELECT COUNT(*) FROM rastro_items WHERE catalog_id = ?1{}",
+                    ItemFilter::SEARCH.replace("?4", "?2")
+                ),
+                params![catalog, filter.search],
                 |row| row.get(0),
             )?;
             let offset = offset.min(i64::MAX as u64) as i64;
-            let mut stmt = tx.prepare_cached(
-                "SELECT id, body FROM rastro_items WHERE catalog_id = ?1 ORDER BY id LIMIT ?2 OFFSET ?3",
-            )?;
-            let mut rows = stmt.query(params![catalog, limit as i64, offset])?;
+            let mut stmt = tx.prepare_cached(&filter.sql())?;
+            let sort_path = filter.sort_path();
+            let mut rows = if sort_path.is_some() {
+                stmt.query(params![
+                    catalog,
+                    limit as i64,
+                    offset,
+                    filter.search,
+                    sort_path
+                ])?
+            } else {
+                stmt.query(params![catalog, limit as i64, offset, filter.search])?
+            };
             let mut out = String::with_capacity(64 + limit as usize * 128);
             out.push_str("{\"items\":[");
             let mut first = true;
