@@ -246,6 +246,97 @@ fn catalogs_get_update_and_delete_a_catalog_with_its_items() {
 }
 
 #[test]
+fn clevertap_catalogs_are_created_filtered_changed_and_deleted() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let on = |args: &[&str]| env.on(&sandbox, "sandbox-clevertap", args);
+    let created = on(&[
+        "catalogs",
+        "create",
+        "--name",
+        "shoes",
+        "--field",
+        "brand",
+        "--field",
+        "price:number",
+        "--by",
+        "a@example.com",
+        "-o",
+        "json",
+    ])
+    .ok()
+    .json();
+    let id = created["id"].to_string();
+    assert_eq!(created["createdBy"], "a@example.com");
+
+    let names = |args: &[&str]| -> Vec<String> {
+        let mut full = vec!["catalogs", "list", "-o", "json"];
+        full.extend_from_slice(args);
+        on(&full)
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["catalogName"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(&["--search", "SHO"]), ["shoes"]);
+    assert_eq!(
+        names(&["--sort", "catalogName:asc"]),
+        ["apparel_catalog", "electronics_catalog", "shoes"]
+    );
+    assert_eq!(names(&["--sort", "catalogName:desc"])[0], "shoes");
+
+    let updated = on(&[
+        "catalogs",
+        "update",
+        &id,
+        "--field",
+        "+color:string",
+        "--field",
+        "-price",
+        "--by",
+        "b@example.com",
+        "-o",
+        "json",
+    ])
+    .ok()
+    .json();
+    let fields: Vec<&str> = updated["catalogSchema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["brand", "color"]);
+    assert_eq!(
+        updated["catalogName"], "shoes",
+        "the name stays though only fields changed"
+    );
+    assert_eq!(updated["updatedBy"], "b@example.com");
+
+    let marked = on(&[
+        "catalogs",
+        "filterable",
+        &id,
+        "color",
+        "on",
+        "--by",
+        "b@example.com",
+        "-o",
+        "json",
+    ])
+    .ok()
+    .json();
+    assert_eq!(marked["catalogSchema"][1]["filterable"], true);
+
+    on(&["catalogs", "delete", &id, "--yes", "--by", "c@example.com"]).ok();
+    on(&["catalogs", "get", &id]).expect_code(5);
+    assert_eq!(names(&[]), ["electronics_catalog", "apparel_catalog"]);
+}
+
+#[test]
 fn items_list_honours_page_and_limit() {
     let sandbox = Sandbox::start();
     let env = Env::new();
@@ -697,16 +788,7 @@ fn clevertap_catalogs_get_and_list_with_documented_errors() {
         .on(
             &sandbox,
             "sandbox-clevertap",
-            &[
-                "catalogs",
-                "create",
-                "--name",
-                "x",
-                "--unique-id-field",
-                "a",
-                "--field",
-                "a",
-            ],
+            &["enrich", "status", "--catalog", "x", "job_1"],
         )
         .expect_code(2);
     assert!(

@@ -159,6 +159,125 @@ fn clevertap_catalogs_get_prints_the_documented_catalog() {
 }
 
 #[test]
+fn clevertap_catalog_changes_send_the_whole_catalog_and_who_made_them() {
+    let env = Env::new();
+    let replay = Replay::start(
+        |request| match (request.method.as_str(), request.path.as_str()) {
+            ("PUT", path) if path.starts_with("/v2/catalogs/delete/") => {
+                Reply::fixture(200, "clevertap", "delete-catalog.json")
+            }
+            _ => Reply::fixture(200, "clevertap", "get-catalog.json"),
+        },
+    );
+    let by = ["--by", "ops@example.com"];
+    let mut args = vec![
+        "catalogs",
+        "update",
+        "123",
+        "--description",
+        "New",
+        "--field",
+        "+color:string",
+    ];
+    args.extend(by);
+    let updated = env.at(&replay.url, "sandbox-clevertap", &args).ok();
+    assert_eq!(updated.json()["id"], 123);
+    let got = replay.received();
+    assert_eq!(
+        (got[0].method.as_str(), got[0].path.as_str()),
+        ("GET", "/v2/catalogs/123")
+    );
+    assert_eq!(
+        (got[1].method.as_str(), got[1].path.as_str()),
+        ("PUT", "/v2/catalogs/123")
+    );
+    let sent = got[1].json();
+    let documented = fixture("clevertap", "get-catalog.json");
+    assert_eq!(
+        sent["catalogName"], documented["catalogName"],
+        "a full update sends what stays"
+    );
+    assert_eq!(sent["description"], "New");
+    assert_eq!(sent["updatedBy"], "ops@example.com");
+    let names: Vec<&Value> = sent["catalogSchema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| &f["name"])
+        .collect();
+    assert_eq!(names, [&json!("brand"), &json!("price"), &json!("color")]);
+
+    let mut args = vec!["catalogs", "delete", "123", "--yes"];
+    args.extend(by);
+    let deleted = env.at(&replay.url, "sandbox-clevertap", &args).ok();
+    assert_eq!(deleted.json(), fixture("clevertap", "delete-catalog.json"));
+    let delete = &replay.received()[2];
+    assert_eq!(
+        (delete.method.as_str(), delete.path.as_str()),
+        ("PUT", "/v2/catalogs/delete/123")
+    );
+    assert_eq!(delete.param("deletedBy"), Some("ops@example.com"));
+
+    let mut args = vec!["catalogs", "filterable", "123", "brand", "off"];
+    args.extend(by);
+    env.at(&replay.url, "sandbox-clevertap", &args).ok();
+    let patch = &replay.received()[3];
+    assert_eq!(patch.method, "PATCH");
+    assert_eq!(
+        patch.path,
+        "/v2/catalogs/123/schema/attributes/brand/filterable"
+    );
+    assert_eq!(
+        (patch.param("filterable"), patch.param("updatedBy")),
+        (Some("false"), Some("ops@example.com"))
+    );
+
+    // Without --by or the profile's user_email nothing is sent.
+    let before = replay.received().len();
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox-clevertap",
+            &["catalogs", "delete", "123", "--yes"],
+        )
+        .expect_code(2);
+    assert!(run.error_line().contains("--by"), "{}", run.stderr);
+    assert_eq!(replay.received().len(), before);
+}
+
+#[test]
+fn clevertap_catalogs_list_sends_its_filters() {
+    let env = Env::new();
+    let replay = Replay::always(Reply::fixture(200, "clevertap", "list-catalogs.json"));
+    let args = [
+        "catalogs",
+        "list",
+        "--status",
+        "ACTIVE",
+        "--search",
+        "elec",
+        "--sort",
+        "createdAt:asc",
+    ];
+    env.at(&replay.url, "sandbox-clevertap", &args).ok();
+    let request = &replay.received()[0];
+    assert_eq!(request.param("status"), Some("ACTIVE"));
+    assert_eq!(request.param("search"), Some("elec"));
+    assert_eq!(
+        (request.param("sortBy"), request.param("sortOrder")),
+        (Some("createdAt"), Some("ASC"))
+    );
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox-clevertap",
+            &["catalogs", "list", "--sort", "price"],
+        )
+        .expect_code(2);
+    assert!(run.error_line().contains("createdAt"), "{}", run.stderr);
+}
+
+#[test]
 fn clevertap_errors_map_to_exit_codes_and_the_feature_hint() {
     let env = Env::new();
     let replay = Replay::always(Reply::fixture(

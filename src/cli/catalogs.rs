@@ -9,8 +9,10 @@ use serde_json::Value;
 use crate::cli::Context;
 use crate::error::{exit, usage, Failure};
 
+use crate::vendors::clevertap;
 use crate::vendors::{
-    Api, CatalogChanges, CatalogSpec, CatalogsPage, FieldSpec, Operation, MAX_CATALOGS_PAGE,
+    Api, CatalogChanges, CatalogFilter, CatalogSpec, CatalogsPage, FieldSpec, Operation,
+    MAX_CATALOGS_PAGE,
 };
 
 use super::paging::Advance;
@@ -20,11 +22,21 @@ pub enum CatalogsCommand {
     /// List the catalogs the token can see: the first 100, or all
     #[command(after_help = "Examples:
   catops -p sandbox catalogs list
-  catops -p sandbox-clevertap catalogs list --all -o ndjson")]
+  catops -p sandbox-clevertap catalogs list --all -o ndjson
+  catops -p sandbox-clevertap catalogs list --status ACTIVE --search electro --sort createdAt:desc")]
     List {
         /// Follow pages until the last one
         #[arg(long)]
         all: bool,
+        /// Only catalogs in this state (clevertap: ACTIVE, INACTIVE, DELETED)
+        #[arg(long, value_name = "S")]
+        status: Option<String>,
+        /// Only catalogs whose name contains TEXT (clevertap)
+        #[arg(long, value_name = "TEXT")]
+        search: Option<String>,
+        /// Order by a field, ascending unless :desc (clevertap: createdAt, catalogName, updatedAt)
+        #[arg(long, value_name = "FIELD[:asc|desc]", value_parser = parse_sort)]
+        sort: Option<(String, bool)>,
     },
     /// Print one catalog
     #[command(after_help = "Examples:
@@ -104,13 +116,76 @@ pub enum CatalogsCommand {
         #[arg(long, value_name = "EMAIL")]
         by: Option<String>,
     },
+    /// Make a schema attribute filterable or not (clevertap)
+    #[command(after_help = "Examples:
+  catops -p sandbox-clevertap catalogs filterable 123 brand on --by me@example.com")]
+    Filterable {
+        /// Catalog id
+        #[arg(value_parser = super::items::resource_id)]
+        id: String,
+        /// Attribute name
+        #[arg(value_parser = super::items::resource_id)]
+        attribute: String,
+        /// on or off
+        #[arg(value_enum)]
+        state: Switch,
+        /// Email recorded as the one who changed it [default: the profile's user_email]
+        #[arg(long, value_name = "EMAIL")]
+        by: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+/// `FIELD[:asc|desc]`: the field, and true for descending.
+fn parse_sort(raw: &str) -> Result<(String, bool), String> {
+    let (field, order) = raw.rsplit_once(':').unwrap_or((raw, "asc"));
+    match (field.is_empty(), order) {
+        (false, "asc") => Ok((field.to_string(), false)),
+        (false, "desc") => Ok((field.to_string(), true)),
+        _ => Err(format!(
+            "expected FIELD, FIELD:asc or FIELD:desc, got '{raw}'"
+        )),
+    }
 }
 
 pub async fn run(command: CatalogsCommand, ctx: &Context) -> anyhow::Result<u8> {
     match command {
-        CatalogsCommand::List { all } => {
+        CatalogsCommand::List {
+            all,
+            status,
+            search,
+            sort,
+        } => {
+            let filter = CatalogFilter {
+                status,
+                search,
+                sort,
+            };
             let api = ctx.api(Operation::CatalogsList).await?;
-            list(ctx, &api, all).await?;
+            list(ctx, &api, &filter, all).await?;
+        }
+        CatalogsCommand::Filterable {
+            id,
+            attribute,
+            state,
+            by,
+        } => {
+            let api = ctx.api(Operation::CatalogsFilterable).await?;
+            let catalog = api
+                .client::<clevertap::Client>()?
+                .set_filterable(
+                    &id,
+                    &attribute,
+                    state == Switch::On,
+                    ctx.user_email(by)?.as_deref(),
+                )
+                .await?;
+            ctx.print(&catalog)?;
         }
         CatalogsCommand::Get { id } => {
             let api = ctx.api(Operation::CatalogsGet).await?;
@@ -253,15 +328,19 @@ pub fn confirm(question: &str) -> anyhow::Result<bool> {
 
 /// Pages through the catalogs (100 a page, the most every vendor takes), printing each page
 /// as it arrives. A failure half-way still closes the printed list before it is reported.
-async fn list(ctx: &Context, api: &Api, all: bool) -> anyhow::Result<()> {
+async fn list(ctx: &Context, api: &Api, filter: &CatalogFilter, all: bool) -> anyhow::Result<()> {
     let vendor = api.http().vendor().to_string();
     let mut printed = ctx.list();
     let mut advance = Advance::default();
     let mut seen = 0u64;
     let mut from = None;
     let pages = api.catalog_pages()?;
+    pages.check_filter(filter).map_err(Failure::usage)?;
     let outcome: anyhow::Result<()> = loop {
-        let page = match pages.catalogs_page(from.take(), MAX_CATALOGS_PAGE).await {
+        let page = match pages
+            .filtered_page(filter, from.take(), MAX_CATALOGS_PAGE)
+            .await
+        {
             Ok(page) => page,
             Err(err) => break Err(err.into()),
         };

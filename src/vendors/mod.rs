@@ -107,6 +107,7 @@ pub enum Operation {
     CatalogsCreate,
     CatalogsUpdate,
     CatalogsDelete,
+    CatalogsFilterable,
     ItemsList,
     ItemsGet,
     ItemsUpdate,
@@ -132,6 +133,7 @@ impl Operation {
             Operation::CatalogsCreate => "catalogs create",
             Operation::CatalogsUpdate => "catalogs update",
             Operation::CatalogsDelete => "catalogs delete",
+            Operation::CatalogsFilterable => "catalogs filterable",
             Operation::ItemsList => "items list",
             Operation::ItemsGet => "items get",
             Operation::ItemsUpdate => "items update",
@@ -199,6 +201,40 @@ pub trait CatalogPages: Sync {
         from: Option<String>,
         size: u32,
     ) -> BoxFuture<'_, Result<CatalogsPage, ApiError>>;
+
+    /// Why the list cannot take `filter` (`--status`, `--search`, `--sort`), if it cannot.
+    fn check_filter(&self, filter: &CatalogFilter) -> Result<(), String> {
+        if filter.is_empty() {
+            Ok(())
+        } else {
+            Err("this vendor's catalog list has no --status, --search or --sort".to_string())
+        }
+    }
+
+    /// A page with the filters applied, once `check_filter` took them.
+    fn filtered_page<'a>(
+        &'a self,
+        _filter: &'a CatalogFilter,
+        from: Option<String>,
+        size: u32,
+    ) -> BoxFuture<'a, Result<CatalogsPage, ApiError>> {
+        self.catalogs_page(from, size)
+    }
+}
+
+/// `catalogs list --status --search --sort`.
+#[derive(Debug, Clone, Default)]
+pub struct CatalogFilter {
+    pub status: Option<String>,
+    pub search: Option<String>,
+    /// A field, and true for descending.
+    pub sort: Option<(String, bool)>,
+}
+
+impl CatalogFilter {
+    pub fn is_empty(&self) -> bool {
+        self.status.is_none() && self.search.is_none() && self.sort.is_none()
+    }
 }
 
 /// The largest catalogs page that every vendor with a catalog list takes.

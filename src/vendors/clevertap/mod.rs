@@ -8,8 +8,11 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::Value;
 
+mod catalogs;
+
 use super::{
-    segment, Advice, CatalogAdmin, CatalogPages, CatalogsPage, Operation, Page, Vendor, VendorKind,
+    segment, Advice, CatalogAdmin, CatalogFilter, CatalogPages, CatalogsPage, Operation, Page,
+    Vendor, VendorKind,
 };
 use crate::config::Profile;
 use crate::error::exit;
@@ -47,7 +50,14 @@ impl Vendor for Clevertap {
     }
 
     fn operations(&self) -> &'static [Operation] {
-        &[Operation::CatalogsList, Operation::CatalogsGet]
+        &[
+            Operation::CatalogsList,
+            Operation::CatalogsGet,
+            Operation::CatalogsCreate,
+            Operation::CatalogsUpdate,
+            Operation::CatalogsDelete,
+            Operation::CatalogsFilterable,
+        ]
     }
 
     fn client(&self, http: Http) -> Box<dyn super::Client> {
@@ -102,26 +112,43 @@ impl CatalogPages for Client {
         from: Option<String>,
         size: u32,
     ) -> BoxFuture<'_, Result<CatalogsPage, ApiError>> {
-        let size = size.min(MAX_PAGE_SIZE);
-        Box::pin(async move {
-            let index = from.and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-            let page = self.catalogs_at(index, size).await?;
-            let seen = index * u64::from(size) + page.records.len() as u64;
-            let more = match page.total {
-                Some(total) => !page.records.is_empty() && seen < total,
-                None => page.records.len() == size as usize,
-            };
-            Ok(CatalogsPage {
-                next: more.then(|| (index + 1).to_string()),
-                page,
-            })
-        })
+        Box::pin(self.filtered(None, from, size))
+    }
+
+    fn check_filter(&self, filter: &CatalogFilter) -> Result<(), String> {
+        catalogs::check_filter(filter)
+    }
+
+    fn filtered_page<'a>(
+        &'a self,
+        filter: &'a CatalogFilter,
+        from: Option<String>,
+        size: u32,
+    ) -> BoxFuture<'a, Result<CatalogsPage, ApiError>> {
+        Box::pin(self.filtered(Some(filter), from, size))
     }
 }
 
-impl CatalogAdmin for Client {
-    fn catalog_get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Value, ApiError>> {
-        Box::pin(self.catalogs_get(id))
+impl Client {
+    /// Page `from` (zero-based page numbers) of the list, filtered.
+    async fn filtered(
+        &self,
+        filter: Option<&CatalogFilter>,
+        from: Option<String>,
+        size: u32,
+    ) -> Result<CatalogsPage, ApiError> {
+        let size = size.min(MAX_PAGE_SIZE);
+        let index = from.and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        let page = self.catalogs_at(index, size, filter).await?;
+        let seen = index * u64::from(size) + page.records.len() as u64;
+        let more = match page.total {
+            Some(total) => !page.records.is_empty() && seen < total,
+            None => page.records.len() == size as usize,
+        };
+        Ok(CatalogsPage {
+            next: more.then(|| (index + 1).to_string()),
+            page,
+        })
     }
 }
 
@@ -137,8 +164,22 @@ impl Client {
     /// One page of `GET /v2/catalogs` (zero-based `page`, `size` at most 100): the catalogs
     /// are `content`, and the Spring-style `totalElements`, where the server sends it, is the
     /// total (developer.clevertap.com/docs/list-catalogs-api).
-    pub async fn catalogs_at(&self, page: u64, size: u32) -> Result<Page, ApiError> {
-        let query = [("page", page.to_string()), ("size", size.to_string())];
+    pub async fn catalogs_at(
+        &self,
+        page: u64,
+        size: u32,
+        filter: Option<&CatalogFilter>,
+    ) -> Result<Page, ApiError> {
+        let mut query = vec![("page", page.to_string()), ("size", size.to_string())];
+        if let Some(filter) = filter {
+            query.extend(filter.status.clone().map(|s| ("status", s)));
+            query.extend(filter.search.clone().map(|s| ("search", s)));
+            if let Some((field, descending)) = &filter.sort {
+                query.push(("sortBy", field.clone()));
+                let order = if *descending { "DESC" } else { "ASC" };
+                query.push(("sortOrder", order.to_string()));
+            }
+        }
         let reply = self
             .http
             .send(Method::GET, LIST_PATH, &query, None, true)

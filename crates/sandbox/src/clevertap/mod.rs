@@ -1,5 +1,5 @@
-//! clevertap emulation (vendors/clevertap.txt) under `/clevertap`: catalogs get and list,
-//! read-only. Auth is two headers, `X-CleverTap-Token` and `X-Account-Id`; errors use
+//! clevertap emulation (vendors/clevertap.txt) under `/clevertap`: catalogs list (with its
+//! filters) and get here, their lifecycle in `catalogs`. Auth is two headers, `X-CleverTap-Token` and `X-Account-Id`; errors use
 //! clevertap's `{"status": "fail", "code": "<ERROR CODE>", "error": "<message>"}` body with
 //! the documented error codes.
 
@@ -10,11 +10,13 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, patch, put};
 use axum::{Json, Router};
 use catops_spec::VendorKind;
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde_json::{json, Value};
+
+mod catalogs;
 
 use crate::emulated::Emulated;
 use crate::error::Fail;
@@ -110,8 +112,13 @@ pub fn error_body(fail: &Fail) -> Value {
 
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/v2/catalogs", get(list_catalogs))
-        .route("/v2/catalogs/{id}", get(get_catalog))
+        .route("/v2/catalogs", get(list_catalogs).post(catalogs::create))
+        .route("/v2/catalogs/{id}", get(get_catalog).put(catalogs::update))
+        .route("/v2/catalogs/delete/{id}", put(catalogs::delete))
+        .route(
+            "/v2/catalogs/{id}/schema/attributes/{attribute}/filterable",
+            patch(catalogs::filterable),
+        )
         .route_layer(middleware::from_fn_with_state(
             shared.clone(),
             require_headers,
@@ -177,19 +184,29 @@ async fn list_catalogs(
     };
     let page = number("page", 0, 0, i64::MAX as u64 / MAX_PAGE_SIZE)?;
     let size = number("size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)?;
+    let filter = ListFilter::read(&query)?;
     let (catalogs, total) = shared
         .db
         .call(move |conn| -> Result<(Vec<Value>, u64), Fail> {
             let tx = conn.transaction()?;
-            let total: i64 =
-                tx.query_row("SELECT COUNT(*) FROM clevertap_catalogs", [], |row| {
-                    row.get(0)
-                })?;
-            let mut stmt =
-                tx.prepare("SELECT body FROM clevertap_catalogs ORDER BY id LIMIT ?1 OFFSET ?2")?;
-            let rows = stmt.query_map(params![size as i64, (page * size) as i64], |row| {
-                row.get::<_, String>(0)
-            })?;
+            let total: i64 = tx.query_row(
+                &format!(
+                    "SELECT COUNT(*) FROM clevertap_catalogs {}",
+                    ListFilter::WHERE
+                ),
+                params![filter.status, filter.search],
+                |row| row.get(0),
+            )?;
+            let mut stmt = tx.prepare(&format!(
+                "SELECT body FROM clevertap_catalogs {} {} LIMIT ?3 OFFSET ?4",
+                ListFilter::WHERE,
+                filter.order_by()
+            ))?;
+            let offset = (page * size) as i64;
+            let rows = stmt.query_map(
+                params![filter.status, filter.search, size as i64, offset],
+                |row| row.get::<_, String>(0),
+            )?;
             let mut catalogs = Vec::new();
             for body in rows {
                 catalogs.push(serde_json::from_str(&body?).unwrap_or(Value::Null));
@@ -205,6 +222,74 @@ async fn list_catalogs(
         "totalPages": total.div_ceil(size),
     }))
     .into_response())
+}
+
+/// list-catalogs-api's filters: `status`, `search` (a part of the name, any case), `sortBy`
+/// (createdAt, catalogName, updatedAt) and `sortOrder` (ASC, DESC; DESC by default). Without
+/// `sortBy` catalogs come by id.
+struct ListFilter {
+    status: Option<String>,
+    search: Option<String>,
+    sort: Option<(&'static str, bool)>,
+}
+
+impl ListFilter {
+    const WHERE: &'static str = "WHERE (?1 IS NULL OR json_extract(body, '$.status') = ?1)
+        AND (?2 IS NULL OR instr(lower(json_extract(body, '$.catalogName')), lower(?2)) > 0)";
+
+    fn read(query: &HashMap<String, String>) -> Result<ListFilter, Fail> {
+        let invalid =
+            |message: String| fail(StatusCode::BAD_REQUEST, "CATALOG_INVALID_REQUEST", message);
+        let status = match query.get("status").map(String::as_str) {
+            None => None,
+            Some(s @ ("ACTIVE" | "INACTIVE" | "DELETED")) => Some(s.to_string()),
+            Some(other) => {
+                return Err(invalid(format!(
+                    "status must be ACTIVE, INACTIVE or DELETED, got '{other}'"
+                )))
+            }
+        };
+        let descending = match query.get("sortOrder").map(String::as_str) {
+            None | Some("DESC") => true,
+            Some("ASC") => false,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "sortOrder must be ASC or DESC, got '{other}'"
+                )))
+            }
+        };
+        let sort = match query.get("sortBy").map(String::as_str) {
+            None => None,
+            Some("createdAt") => Some(("json_extract(body, '$.createdAt')", descending)),
+            Some("updatedAt") => Some((
+                "COALESCE(json_extract(body, '$.updatedAt'), json_extract(body, '$.createdAt'))",
+                descending,
+            )),
+            Some("catalogName") => Some(("json_extract(body, '$.catalogName')", descending)),
+            Some(other) => {
+                return Err(invalid(format!(
+                    "sortBy must be createdAt, catalogName or updatedAt, got '{other}'"
+                )))
+            }
+        };
+        Ok(ListFilter {
+            status,
+            search: query.get("search").filter(|s| !s.is_empty()).cloned(),
+            sort,
+        })
+    }
+
+    fn order_by(&self) -> String {
+        match self.sort {
+            Some((key, descending)) => {
+                format!(
+                    "ORDER BY {key} {}, id",
+                    if descending { "DESC" } else { "ASC" }
+                )
+            }
+            None => "ORDER BY id".to_string(),
+        }
+    }
 }
 
 /// `GET /v2/catalogs/{id}`: the catalog object itself. The id is a Number (vendors/
