@@ -337,6 +337,44 @@ fn clevertap_catalogs_are_created_filtered_changed_and_deleted() {
 }
 
 #[test]
+fn items_list_searches_and_sorts_on_the_server_across_pages() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let skus = |args: &[&str]| -> Vec<String> {
+        let mut full = vec!["items", "list", "--catalog", "cat_demo"];
+        full.extend_from_slice(args);
+        env.rastro_json(&sandbox, &full)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["sku"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let acme = skus(&[
+        "--search",
+        "ACME",
+        "--sort",
+        "price:desc",
+        "--all",
+        "--limit",
+        "2",
+    ]);
+    assert_eq!(
+        acme,
+        [
+            "DEMO-0021",
+            "DEMO-0016",
+            "DEMO-0011",
+            "DEMO-0006",
+            "DEMO-0001"
+        ]
+    );
+    let cheapest = skus(&["--sort", "price", "--limit", "3"]);
+    assert_eq!(cheapest, ["DEMO-0001", "DEMO-0002", "DEMO-0003"]);
+    assert!(skus(&["--search", "no such thing"]).is_empty());
+}
+
+#[test]
 fn items_list_honours_page_and_limit() {
     let sandbox = Sandbox::start();
     let env = Env::new();

@@ -437,6 +437,44 @@ fn rastro_catalog_get_update_and_delete_read_the_documented_replies() {
 }
 
 #[test]
+fn rastro_items_search_and_sort_are_sent_as_its_client_sends_them() {
+    let env = Env::new();
+    let replay = Replay::always(Reply::fixture(200, "rastro", "items-page.json"));
+    let args = [
+        "items",
+        "list",
+        "--catalog",
+        "cat_1",
+        "--search",
+        "trail shoe",
+        "--sort",
+        "price:desc",
+    ];
+    env.at(&replay.url, "sandbox", &args).ok();
+    let request = &replay.received()[0];
+    assert_eq!(request.param("search"), Some("trail shoe"));
+    assert_eq!(
+        (request.param("sort_field"), request.param("sort_order")),
+        (Some("price"), Some("desc"))
+    );
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox",
+            &[
+                "items",
+                "list",
+                "--catalog",
+                "cat_1",
+                "--sort",
+                "price:down",
+            ],
+        )
+        .expect_code(2);
+    assert!(run.stderr.contains("FIELD:desc"), "{}", run.stderr);
+}
+
+#[test]
 fn rastro_nested_items_print_flat_in_every_format() {
     let env = Env::new();
     let replay = Replay::always(Reply::fixture(200, "rastro", "items-page-nested.json"));

@@ -142,7 +142,7 @@ pub enum Switch {
 }
 
 /// `FIELD[:asc|desc]`: the field, and true for descending.
-fn parse_sort(raw: &str) -> Result<(String, bool), String> {
+pub fn parse_sort(raw: &str) -> Result<(String, bool), String> {
     let (field, order) = raw.rsplit_once(':').unwrap_or((raw, "asc"));
     match (field.is_empty(), order) {
         (false, "asc") => Ok((field.to_string(), false)),

@@ -10,7 +10,7 @@ use crate::cli::Context;
 use crate::error::{exit, usage, Failure};
 use crate::input::typed::split_type_hint;
 
-use crate::vendors::rastro::{self, DEFAULT_ITEMS_LIMIT, MAX_ITEMS_LIMIT};
+use crate::vendors::rastro::{self, ItemFilter, DEFAULT_ITEMS_LIMIT, MAX_ITEMS_LIMIT};
 
 use super::paging::Advance;
 use crate::vendors::{Api, Operation, Page};
@@ -25,7 +25,8 @@ pub enum ItemsCommand {
     #[command(after_help = "Examples:
   catops -p sandbox items list --catalog cat_demo --limit 10 -o table
   catops -p sandbox items list --catalog cat_demo --all -o ndjson > items.ndjson
-  catops -p sandbox items list --catalog cat_demo --all --jq '.[] | select(.price > 50) | .sku'")]
+  catops -p sandbox items list --catalog cat_demo --all --jq '.[] | select(.price > 50) | .sku'
+  catops -p sandbox items list --catalog cat_demo --search acme --sort price:desc")]
     List {
         /// Catalog id
         #[arg(long, value_name = "ID", value_parser = resource_id)]
@@ -41,6 +42,12 @@ pub enum ItemsCommand {
         /// Follow pages until the last one
         #[arg(long)]
         all: bool,
+        /// Only items with TEXT in any field (rastro matches it server-side)
+        #[arg(long, value_name = "TEXT")]
+        search: Option<String>,
+        /// Order by a field, ascending unless :desc
+        #[arg(long, value_name = "FIELD[:asc|desc]", value_parser = super::catalogs::parse_sort)]
+        sort: Option<(String, bool)>,
     },
     /// Print one item
     Get {
@@ -90,15 +97,19 @@ pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
             page,
             limit,
             all,
+            search,
+            sort,
         } => {
+            let filter = ItemFilter { search, sort };
             let api = ctx.api(Operation::ItemsList).await?;
             if all {
-                list_all(ctx, api, catalog, page, limit.unwrap_or(MAX_ITEMS_LIMIT)).await?;
+                let limit = limit.unwrap_or(MAX_ITEMS_LIMIT);
+                list_all(ctx, api, catalog, (page, limit), filter).await?;
             } else {
                 let limit = limit.unwrap_or(DEFAULT_ITEMS_LIMIT);
                 let found = api
                     .client::<rastro::Client>()?
-                    .items_page(&catalog, page, limit)
+                    .items_page(&catalog, page, limit, &filter)
                     .await?;
                 ctx.print_list(&found.records)?;
                 let shown = (page - 1) * u64::from(limit) + found.records.len() as u64;
@@ -181,15 +192,15 @@ async fn list_all(
     ctx: &Context,
     api: Api,
     catalog: String,
-    first_page: u64,
-    limit: u32,
+    (first_page, limit): (u64, u32),
+    filter: ItemFilter,
 ) -> anyhow::Result<()> {
     let (pages, mut received) = tokio::sync::mpsc::channel::<anyhow::Result<Page>>(PAGES_AHEAD);
     let fetcher = tokio::spawn(fetch_pages(
         Arc::new(api),
         catalog,
-        first_page,
-        limit,
+        (first_page, limit),
+        filter,
         pages,
     ));
     let progress = ctx.progress.then(|| {
@@ -239,8 +250,8 @@ async fn list_all(
 async fn fetch_pages(
     api: Arc<Api>,
     catalog: String,
-    first_page: u64,
-    limit: u32,
+    (first_page, limit): (u64, u32),
+    filter: ItemFilter,
     pages: tokio::sync::mpsc::Sender<anyhow::Result<Page>>,
 ) {
     let mut number = first_page;
@@ -250,7 +261,7 @@ async fn fetch_pages(
     loop {
         let page = match api.client::<rastro::Client>() {
             Ok(rastro) => rastro
-                .items_page(&catalog, number, limit)
+                .items_page(&catalog, number, limit, &filter)
                 .await
                 .map_err(anyhow::Error::from)
                 .and_then(|page| advance.check("rastro", &page.records).map(|()| page)),

@@ -93,6 +93,14 @@ struct CatalogList {
     total_count: Option<u64>,
 }
 
+/// `items list --search --sort`.
+#[derive(Debug, Clone, Default)]
+pub struct ItemFilter {
+    pub search: Option<String>,
+    /// A field, and true for descending.
+    pub sort: Option<(String, bool)>,
+}
+
 /// `GET …/items`: `items` and `total` in the excerpt and in rastro's own client.
 #[derive(Deserialize)]
 struct ItemPage {
@@ -300,14 +308,27 @@ impl Client {
 
     /// One page of items. The excerpt pages by `page`, rastro's own client by `offset`; both
     /// are sent, so a server honouring either returns the same page.
-    pub async fn items_page(&self, catalog: &str, page: u64, limit: u32) -> Result<Page, ApiError> {
+    pub async fn items_page(
+        &self,
+        catalog: &str,
+        page: u64,
+        limit: u32,
+        filter: &ItemFilter,
+    ) -> Result<Page, ApiError> {
         let path = format!("/public/catalogs/{}/items", segment(catalog));
         let offset = (page - 1).saturating_mul(u64::from(limit));
-        let query = [
+        let mut query = vec![
             ("page", page.to_string()),
             ("limit", limit.to_string()),
             ("offset", offset.to_string()),
         ];
+        // As rastro's own client sends them: `search`, `sort_field`, `sort_order`.
+        query.extend(filter.search.clone().map(|s| ("search", s)));
+        if let Some((field, descending)) = &filter.sort {
+            query.push(("sort_field", field.clone()));
+            let order = if *descending { "desc" } else { "asc" };
+            query.push(("sort_order", order.to_string()));
+        }
         let reply = self
             .http
             .send(Method::GET, &path, &query, None, true)
