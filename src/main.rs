@@ -23,7 +23,20 @@ use clap::Parser;
 use crate::error::{exit, Failure};
 use crate::http::ApiError;
 
+/// `CATOPS_CONFIG=` and the like, as CI templates leave them, mean "not set" (clap would
+/// otherwise read an empty value). Done first, while this is the only thread.
+fn forget_empty_settings() {
+    let empty: Vec<std::ffi::OsString> = std::env::vars_os()
+        .filter(|(key, value)| key.to_string_lossy().starts_with("CATOPS_") && value.is_empty())
+        .map(|(key, _)| key)
+        .collect();
+    for key in empty {
+        std::env::remove_var(key);
+    }
+}
+
 fn main() -> ExitCode {
+    forget_empty_settings();
     cli::complete_if_asked();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,

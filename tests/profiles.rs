@@ -193,6 +193,22 @@ fn catops_profile_env_selects_the_profile() {
 }
 
 #[test]
+fn empty_catops_variables_count_as_unset() {
+    let env = Env::new();
+    env.run(&["profile", "use", "sandbox-batch"]).ok();
+    let shown = env
+        .run_with(&["profile", "show", "-o", "json"], |c| {
+            for var in ["CATOPS_CONFIG", "CATOPS_PROFILE", "CATOPS_BASE_URL", "CATOPS_TOKEN"] {
+                c.env(var, "");
+            }
+        })
+        .ok()
+        .json();
+    assert_eq!(shown["name"], "sandbox-batch", "the default profile, from the default config");
+    assert_eq!(shown["base_url"], "embedded");
+}
+
+#[test]
 fn catops_base_url_is_a_per_run_override_and_never_saved() {
     let env = Env::new();
     env.run_with(&["profile", "add", "shop", "--vendor", "rastro"], |c| {
