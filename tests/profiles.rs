@@ -198,13 +198,21 @@ fn empty_catops_variables_count_as_unset() {
     env.run(&["profile", "use", "sandbox-batch"]).ok();
     let shown = env
         .run_with(&["profile", "show", "-o", "json"], |c| {
-            for var in ["CATOPS_CONFIG", "CATOPS_PROFILE", "CATOPS_BASE_URL", "CATOPS_TOKEN"] {
+            for var in [
+                "CATOPS_CONFIG",
+                "CATOPS_PROFILE",
+                "CATOPS_BASE_URL",
+                "CATOPS_TOKEN",
+            ] {
                 c.env(var, "");
             }
         })
         .ok()
         .json();
-    assert_eq!(shown["name"], "sandbox-batch", "the default profile, from the default config");
+    assert_eq!(
+        shown["name"], "sandbox-batch",
+        "the default profile, from the default config"
+    );
     assert_eq!(shown["base_url"], "embedded");
 }
 

@@ -298,6 +298,42 @@ fn help_shows_examples_for_the_common_commands() {
 }
 
 #[test]
+fn help_puts_a_commands_own_options_first_and_lists_exit_codes() {
+    let env = Env::new();
+    let help = env.run(&["items", "get", "--help"]).ok().stdout;
+    let own = help.find("--catalog").unwrap();
+    let global = help
+        .find("Global options:")
+        .expect("a heading for the global flags");
+    assert!(own < global, "{help}");
+    assert!(help[global..].contains("--profile"), "{help}");
+    assert!(
+        !help.contains("CATOPS_CONFIG="),
+        "an unset variable shows no value: {help}"
+    );
+    let top = env.run(&["--help"]).ok().stdout;
+    for code in ["0 ", "2 ", "3 ", "4 ", "5 ", "130 "] {
+        assert!(
+            top.contains(&format!("\n  {code}")),
+            "exit {code} in --help: {top}"
+        );
+    }
+    let man = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/man/catops-items-list.1"
+    ))
+    .unwrap();
+    let examples = man
+        .find(".SH \"EXAMPLES\"\n.nf\n")
+        .expect("examples kept line for line");
+    assert!(
+        man[examples..].contains("catops \\-p sandbox items list"),
+        "{man}"
+    );
+    assert!(man.contains(".SH \"EXIT STATUS\""), "{man}");
+}
+
+#[test]
 fn every_command_and_flag_has_help() {
     let env = Env::new();
     let mut pending = vec![vec![]];
@@ -312,8 +348,10 @@ fn every_command_and_flag_has_help() {
                 section = line;
                 continue;
             }
-            let is_entry = matches!(section, "Commands:" | "Options:" | "Arguments:")
-                && line.starts_with("  ")
+            let is_entry = matches!(
+                section,
+                "Commands:" | "Options:" | "Arguments:" | "Global options:"
+            ) && line.starts_with("  ")
                 && !line.starts_with("      ");
             if !is_entry {
                 continue;

@@ -10,6 +10,16 @@ use super::global::GlobalArgs;
 use super::sandbox;
 use super::{api, assets, bulk, catalogs, completions, delta, enrich, items, profile};
 
+/// SPEC §6, in `catops --help` and as each man page's EXIT STATUS section.
+pub const EXIT_STATUS: &str = "Exit status:
+  0    success
+  1    runtime or API failure
+  2    usage or config error
+  3    finished, but some rows were rejected or failed
+  4    authentication or permission refused (401/403)
+  5    not found (404)
+  130  interrupted";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "catops",
@@ -17,7 +27,8 @@ use super::{api, assets, bulk, catalogs, completions, delta, enrich, items, prof
     about = "Product-catalog operations for rastro, batch, catalogix, clevertap and catalogian",
     long_about = None,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    after_help = EXIT_STATUS
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -28,7 +39,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List and create catalogs
+    /// List, get, create, change and delete catalogs
     #[command(subcommand)]
     Catalogs(catalogs::CatalogsCommand),
     /// List, get and update catalog items

@@ -90,6 +90,67 @@ pub fn generate_docs(cli: clap::Command, out: &Path) -> anyhow::Result<u8> {
     for shell in Shell::value_variants() {
         std::fs::write(completions.join(shell.file_name()), registration(*shell)?)?;
     }
-    clap_mangen::generate_to(cli, &man)?;
+    write_man_pages(cli, &man)?;
     Ok(exit::OK)
+}
+
+/// One man page per command, as clap_mangen renders them, but with the help's examples as an
+/// EXAMPLES section kept line for line (not reflowed) and the exit codes as EXIT STATUS.
+fn write_man_pages(cli: clap::Command, dir: &Path) -> anyhow::Result<()> {
+    fn write(command: clap::Command, dir: &Path) -> anyhow::Result<()> {
+        for sub in command
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set())
+            .cloned()
+        {
+            write(sub, dir)?;
+        }
+        let examples = command
+            .get_after_help()
+            .map(|text| text.to_string())
+            .filter(|text| text.starts_with("Examples:"));
+        let man = clap_mangen::Man::new(command.clone());
+        let mut page = Vec::new();
+        man.render_title(&mut page)?;
+        man.render_name_section(&mut page)?;
+        man.render_synopsis_section(&mut page)?;
+        man.render_description_section(&mut page)?;
+        if command.get_arguments().any(|a| !a.is_hide_set()) {
+            man.render_options_section(&mut page)?;
+        }
+        if command.has_subcommands() {
+            man.render_subcommands_section(&mut page)?;
+        }
+        if let Some(examples) = examples {
+            let lines = examples.lines().skip(1).map(|l| l.trim_start().to_string());
+            no_fill_section(&mut page, "EXAMPLES", lines);
+        }
+        let status = crate::cli::EXIT_STATUS
+            .lines()
+            .skip(1)
+            .map(|l| l.trim_start().to_string());
+        no_fill_section(&mut page, "EXIT STATUS", status);
+        man.render_version_section(&mut page)?;
+        std::fs::write(dir.join(man.get_filename()), page)?;
+        Ok(())
+    }
+    let mut cli = cli.disable_help_subcommand(true);
+    cli.build();
+    write(cli, dir)
+}
+
+/// A roff section whose lines are printed as they are.
+fn no_fill_section(page: &mut Vec<u8>, title: &str, lines: impl Iterator<Item = String>) {
+    page.extend_from_slice(format!(".SH \"{title}\"\n.nf\n").as_bytes());
+    for line in lines {
+        let escaped = line.replace('\\', "\\e").replace('-', "\\-");
+        let guarded = if escaped.starts_with('.') || escaped.starts_with('\'') {
+            format!("\\&{escaped}")
+        } else {
+            escaped
+        };
+        page.extend_from_slice(guarded.as_bytes());
+        page.push(b'\n');
+    }
+    page.extend_from_slice(b".fi\n");
 }

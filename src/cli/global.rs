@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::output::Format;
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Profile to use (else $CATOPS_PROFILE, else default_profile)
     #[arg(
@@ -23,7 +24,13 @@ pub struct GlobalArgs {
     pub profile: Option<String>,
 
     /// Config file (else $CATOPS_CONFIG, else <config dir>/catops/config.toml)
-    #[arg(long, env = "CATOPS_CONFIG", global = true, value_name = "PATH")]
+    #[arg(
+        long,
+        env = "CATOPS_CONFIG",
+        hide_env_values = true,
+        global = true,
+        value_name = "PATH"
+    )]
     pub config: Option<PathBuf>,
 
     /// Output format [default: table on a terminal, else json]

@@ -18,7 +18,7 @@ pub mod profile;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 
-pub use args::{Cli, Command};
+pub use args::{Cli, Command, EXIT_STATUS};
 pub use context::Context;
 
 use std::future::Future;
