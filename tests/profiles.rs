@@ -240,3 +240,86 @@ fn catops_base_url_is_a_per_run_override_and_never_saved() {
         assert_eq!(mode & 0o777, 0o600, "a new config file is private");
     }
 }
+
+#[test]
+fn profile_test_gives_a_verdict_and_the_exit_code_for_it() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    // TODO(merge): batch and catalogix once their sandboxes serve the probes
+
+    for profile in ["sandbox", "sandbox-clevertap", "sandbox-catalogian"] {
+        let report = env
+            .on(&sandbox, profile, &["profile", "test", "-o", "json"])
+            .ok()
+            .json();
+        assert_eq!(report["authenticated"], true, "{profile}: {report}");
+        assert_eq!(report["profile"], profile);
+        assert!(
+            report["config_file"]
+                .as_str()
+                .unwrap()
+                .ends_with("config.toml"),
+            "{report}"
+        );
+    }
+    let refused = env.on_with(
+        &sandbox,
+        "sandbox",
+        &["profile", "test", "-o", "json"],
+        |c| {
+            c.env("CATOPS_TOKEN", "not-the-token");
+        },
+    );
+    let refused = refused.expect_code(4);
+    assert_eq!(refused.json()["authenticated"], false);
+    assert!(!refused.stdout.contains("not-the-token") && !refused.stderr.contains("not-the-token"));
+
+    let started = std::time::Instant::now();
+    let gone = env
+        .run(&[
+            "-p",
+            "sandbox",
+            "--base-url",
+            "http://127.0.0.1:9",
+            "profile",
+            "test",
+            "-o",
+            "json",
+        ])
+        .expect_code(1);
+    assert_eq!(gone.json()["reachable"], false);
+    assert!(gone.stderr.contains("unreachable"), "{}", gone.stderr);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "no retries for a probe"
+    );
+}
+
+#[test]
+fn profile_show_names_the_config_file_and_a_missing_one_is_said_to_be() {
+    let env = Env::new();
+    let shown = env
+        .run(&["profile", "show", "sandbox", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(shown["config_exists"], false);
+    assert_eq!(
+        shown["config_file"],
+        env.config_path().display().to_string()
+    );
+    let missing = env
+        .run(&[
+            "--config",
+            "/nowhere/catops.toml",
+            "-p",
+            "shop",
+            "profile",
+            "show",
+        ])
+        .expect_code(2);
+    assert!(
+        missing.error_line().contains("does not exist"),
+        "{}",
+        missing.stderr
+    );
+}

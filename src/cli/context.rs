@@ -164,7 +164,33 @@ impl Context {
     /// Checks the selected profile's vendor can run `op`, then builds its HTTP client.
     /// A profile on the embedded sandbox starts it here, on a loopback port.
     async fn connect(&self, op: Operation) -> anyhow::Result<(Selected, Http)> {
-        let selected = self.selected()?;
+        self.connect_to(op, self.selected()?, &self.http).await
+    }
+
+    /// `profile test NAME`: the named profile (else the selected one), one try per request,
+    /// so an unreachable service is reported at once. Also returns the configured base URL.
+    pub async fn probe_client(
+        &self,
+        name: Option<&str>,
+    ) -> anyhow::Result<(Selected, Http, String)> {
+        let selected = self.config.select(name.or(self.profile.as_deref()))?;
+        let configured = self.configured_base_url(&selected.profile);
+        let settings = HttpSettings {
+            max_retries: 0,
+            ..self.http.clone()
+        };
+        let (selected, http) = self
+            .connect_to(Operation::ProfileTest, selected, &settings)
+            .await?;
+        Ok((selected, http, configured))
+    }
+
+    async fn connect_to(
+        &self,
+        op: Operation,
+        selected: Selected,
+        settings: &HttpSettings,
+    ) -> anyhow::Result<(Selected, Http)> {
         let profile = &selected.profile;
         let vendor = profile.vendor;
         let able = op.vendors();
@@ -186,7 +212,7 @@ impl Context {
         };
         let token = config::resolve_token(&selected, self.http.timeout).await?;
         let auth = vendors::vendor(vendor).auth_headers(profile, &token)?;
-        let http = Http::new(vendor, &base_url, auth, &token, self.http.clone())?;
+        let http = Http::new(vendor, &base_url, auth, &token, settings.clone())?;
         Ok((selected, http))
     }
 }

@@ -18,6 +18,14 @@ pub enum ProfileCommand {
         /// Profile name [default: the selected profile]
         name: Option<String>,
     },
+    /// Check a profile end to end: config file, token, base URL, and whether the token is accepted
+    #[command(after_help = "Examples:
+  catops profile test
+  catops profile test shop -o json")]
+    Test {
+        /// Profile name [default: the selected profile]
+        name: Option<String>,
+    },
     /// Add a profile to the config file (the global --base-url sets its base_url)
     Add {
         /// Profile name
@@ -133,6 +141,9 @@ pub fn run(command: ProfileCommand, ctx: &Context) -> anyhow::Result<u8> {
         ProfileCommand::Add { name, keys } => add(ctx, &name, &keys)?,
         ProfileCommand::Remove { name } => remove(ctx, &name)?,
         ProfileCommand::Use { name } => use_profile(ctx, &name)?,
+        ProfileCommand::Test { name } => {
+            return super::until_interrupted(test(ctx, name.as_deref()));
+        }
     }
     Ok(exit::OK)
 }
@@ -163,6 +174,11 @@ fn show(ctx: &Context, name: Option<String>) -> anyhow::Result<()> {
     let env = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
     let mut shown = Map::new();
     shown.insert("name".into(), json!(selected.name));
+    shown.insert(
+        "config_file".into(),
+        json!(config.path.display().to_string()),
+    );
+    shown.insert("config_exists".into(), json!(config.exists));
     // Serialising a Profile skips `token`, so the value cannot leak from here.
     if let Value::Object(keys) = serde_json::to_value(&selected.profile)? {
         shown.extend(keys);
@@ -246,6 +262,56 @@ fn use_profile(ctx: &Context, name: &str) -> anyhow::Result<()> {
         eprintln!("default profile is now '{name}'");
     }
     Ok(())
+}
+
+/// One cheap documented GET with the profile's credentials, and a verdict: exit 0 when the
+/// token is accepted, 4 when it is refused, 1 when the service cannot be reached or answers
+/// something else.
+async fn test(ctx: &Context, name: Option<&str>) -> anyhow::Result<u8> {
+    let (selected, http, configured) = ctx.probe_client(name).await?;
+    let env = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
+    let probe = crate::vendors::vendor(selected.profile.vendor).probe(&selected.profile);
+    let mut report = json!({
+        "profile": selected.name,
+        "vendor": selected.profile.vendor.name(),
+        "config_file": ctx.config.path.display().to_string(),
+        "config_exists": ctx.config.exists,
+        "token_source": selected.profile.token_source(&env).to_string(),
+        "base_url": configured,
+        "probe": format!("GET {}", probe.path),
+    });
+    let answer = http
+        .send_raw(reqwest::Method::GET, probe.path, &probe.query, None, true)
+        .await;
+    let (code, verdict) = match answer {
+        Ok((status, _)) => {
+            report["status"] = json!(status.as_u16());
+            match status.as_u16() {
+                200..=299 => (exit::OK, "ok: the service answers and accepts the token".to_string()),
+                401 | 403 => (exit::AUTH, format!("the token is refused ({status})")),
+                _ => (exit::FAILURE, format!("the service answers {status} to the probe: check base_url and the profile's keys")),
+            }
+        }
+        Err(err) => {
+            report["status"] = Value::Null;
+            (
+                exit::FAILURE,
+                format!("unreachable: {}", http.redact(&err.to_string())),
+            )
+        }
+    };
+    report["reachable"] = json!(report["status"].is_u64());
+    report["authenticated"] = match code {
+        exit::OK => json!(true),
+        exit::AUTH => json!(false),
+        _ => Value::Null,
+    };
+    report["verdict"] = json!(verdict);
+    ctx.print(&report)?;
+    if code != exit::OK && !ctx.quiet {
+        eprintln!("profile {}: {verdict}", selected.name);
+    }
+    Ok(code)
 }
 
 fn base_url(profile: &Profile) -> String {

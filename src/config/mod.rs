@@ -37,6 +37,8 @@ pub struct ConfigFile {
 pub struct Config {
     pub path: PathBuf,
     pub file: ConfigFile,
+    /// Whether the file is there (without one, only the built-in profiles exist).
+    pub exists: bool,
 }
 
 /// A profile chosen for a command.
@@ -65,6 +67,7 @@ impl Config {
                 return Ok(Config {
                     path,
                     file: ConfigFile::default(),
+                    exists: false,
                 })
             }
             Err(err) => {
@@ -81,7 +84,11 @@ impl Config {
         if !quiet && file.profiles.values().any(|p| p.token.is_some()) {
             editor::warn_if_readable_by_others(&path);
         }
-        Ok(Config { path, file })
+        Ok(Config {
+            path,
+            file,
+            exists: true,
+        })
     }
 
     /// Profiles from the file first; built-ins fill in the names the file does not use.
@@ -129,8 +136,13 @@ impl Config {
                 })
             }
             None => Err(Failure::usage(format!(
-                "profile '{name}' not found in {}",
-                self.path.display()
+                "profile '{name}' not found in {}{}",
+                self.path.display(),
+                if self.exists {
+                    ""
+                } else {
+                    " (the file does not exist)"
+                }
             ))
             .hint(format!("profiles: {}", self.profile_names()))
             .into()),

@@ -7,6 +7,7 @@ use futures_util::future::BoxFuture;
 use reqwest::Method;
 use serde_json::{Map, Value};
 
+use super::Probe;
 use super::{
     envelope_parts, json_string, key_text, BulkEndpoint, BulkReply, BulkRequest, Operation,
     PlainClient, Vendor, VendorKind,
@@ -57,6 +58,14 @@ impl Vendor for Batch {
 
     fn client(&self, http: Http) -> Box<dyn super::Client> {
         Box::new(PlainClient(http))
+    }
+
+    /// GET /catalogs/list (doc.batch.com catalogs list), one catalog.
+    fn probe(&self, _profile: &Profile) -> Probe {
+        Probe {
+            path: "/catalogs/list",
+            query: vec![("limit", "1".to_string())],
+        }
     }
 
     fn bulk(

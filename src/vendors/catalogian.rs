@@ -6,6 +6,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::Probe;
 use super::{segment, Advice, Operation, Vendor, VendorKind};
 use crate::config::Profile;
 use crate::http::{ApiError, Http};
@@ -36,6 +37,14 @@ impl Vendor for Catalogian {
 
     fn client(&self, http: Http) -> Box<dyn super::Client> {
         Box::new(Client { http })
+    }
+
+    /// GET /v1/sources: the sources the key sees.
+    fn probe(&self, _profile: &Profile) -> Probe {
+        Probe {
+            path: "/v1/sources",
+            query: Vec::new(),
+        }
     }
 
     /// A 403 means the key lacks a scope (catalogian.com/docs/api).

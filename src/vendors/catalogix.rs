@@ -8,6 +8,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::Probe;
 use super::{
     key_text, BulkEndpoint, BulkReply, BulkRequest, Operation, PlainClient, Vendor, VendorKind,
 };
@@ -35,6 +36,17 @@ impl Vendor for Catalogix {
 
     fn client(&self, http: Http) -> Box<dyn super::Client> {
         Box::new(PlainClient(http))
+    }
+
+    /// GET /assets of the profile's store, one group.
+    fn probe(&self, profile: &Profile) -> Probe {
+        Probe {
+            path: "/assets",
+            query: vec![
+                ("store_uuid", profile.store_uuid.clone().unwrap_or_default()),
+                ("limit", "1".to_string()),
+            ],
+        }
     }
 
     fn bulk(

@@ -54,6 +54,10 @@ pub trait Vendor: Sync {
     /// Its client for the commands.
     fn client(&self, http: Http) -> Box<dyn Client>;
 
+    /// The cheapest documented read, for `profile test`: it answers 2xx when the base URL and
+    /// the token are right.
+    fn probe(&self, profile: &Profile) -> Probe;
+
     /// Its bulk endpoint for `request`.
     fn bulk(
         &self,
@@ -73,6 +77,12 @@ pub trait Vendor: Sync {
     fn advice(&self, _err: &ApiError) -> Advice {
         Advice::default()
     }
+}
+
+/// One GET: a path below the base URL and its query.
+pub struct Probe {
+    pub path: &'static str,
+    pub query: Vec<(&'static str, String)>,
 }
 
 /// A vendor's word on an error: the exit code its own error code calls for, and a hint.
@@ -123,6 +133,7 @@ pub enum Operation {
     DeltaRows,
     DeltaWatch,
     Api,
+    ProfileTest,
 }
 
 impl Operation {
@@ -149,6 +160,7 @@ impl Operation {
             Operation::DeltaRows => "delta rows",
             Operation::DeltaWatch => "delta watch",
             Operation::Api => "api",
+            Operation::ProfileTest => "profile test",
         }
     }
 
@@ -156,7 +168,10 @@ impl Operation {
     pub fn vendors(self) -> Vec<VendorKind> {
         VENDORS
             .iter()
-            .filter(|vendor| self == Operation::Api || vendor.operations().contains(&self))
+            .filter(|vendor| {
+                matches!(self, Operation::Api | Operation::ProfileTest)
+                    || vendor.operations().contains(&self)
+            })
             .map(|vendor| vendor.kind())
             .collect()
     }

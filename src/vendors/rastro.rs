@@ -9,6 +9,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::Probe;
 use super::{
     envelope_parts, json_string, key_text, segment, BulkEndpoint, BulkReply, BulkRequest,
     CatalogAdmin, CatalogChanges, CatalogPages, CatalogSpec, CatalogsPage, Operation, Page, Vendor,
@@ -52,6 +53,14 @@ impl Vendor for Rastro {
 
     fn client(&self, http: Http) -> Box<dyn super::Client> {
         Box::new(Client { http })
+    }
+
+    /// GET /public/catalogs, one catalog.
+    fn probe(&self, _profile: &Profile) -> Probe {
+        Probe {
+            path: "/public/catalogs",
+            query: vec![("limit", "1".to_string())],
+        }
     }
 
     fn bulk(

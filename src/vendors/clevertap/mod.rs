@@ -10,6 +10,7 @@ use serde_json::Value;
 
 mod catalogs;
 
+use super::Probe;
 use super::{
     segment, Advice, CatalogAdmin, CatalogFilter, CatalogPages, CatalogsPage, Operation, Page,
     Vendor, VendorKind,
@@ -62,6 +63,14 @@ impl Vendor for Clevertap {
 
     fn client(&self, http: Http) -> Box<dyn super::Client> {
         Box::new(Client { http })
+    }
+
+    /// GET /v2/catalogs, one catalog.
+    fn probe(&self, _profile: &Profile) -> Probe {
+        Probe {
+            path: "/v2/catalogs",
+            query: vec![("page", "0".to_string()), ("size", "1".to_string())],
+        }
     }
 
     /// clevertap names its errors by code, and the code decides over the status; a refused
