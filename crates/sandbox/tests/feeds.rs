@@ -803,3 +803,89 @@ fn clevertap_answers_each_error_code_with_its_status() {
         );
     }
 }
+
+// ---- catalogian rate limits
+
+fn rate_headers(head: &str) -> (u32, u32, i64) {
+    let header = |name: &str| -> String {
+        head.lines()
+            .find_map(|line| {
+                let (key, value) = line.split_once(':')?;
+                key.eq_ignore_ascii_case(name)
+                    .then(|| value.trim().to_string())
+            })
+            .unwrap_or_else(|| panic!("no {name} in {head}"))
+    };
+    (
+        header("x-ratelimit-limit").parse().unwrap(),
+        header("x-ratelimit-remaining").parse().unwrap(),
+        header("x-ratelimit-reset").parse().unwrap(),
+    )
+}
+
+fn unix_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// catalogian.com/docs/rate-limits: 600 requests a minute per key, the X-RateLimit-* headers on
+/// every reply, and a 429 with Retry-After and the documented body past the budget.
+#[test]
+fn catalogian_counts_600_requests_a_minute_per_key_then_429s_with_retry_after() {
+    let sandbox = start();
+    let bearer = format!("Bearer {TOKEN}");
+    let auth = [("Authorization", bearer.as_str())];
+    let mut reset = 0;
+    for n in 1..=600u32 {
+        let (status, head, body) = sandbox.request("GET", SOURCES, &auth, None);
+        assert_eq!(status, 200, "request {n}: {body}");
+        let (limit, remaining, at) = rate_headers(&head);
+        assert_eq!((limit, remaining), (600, 600 - n), "request {n}");
+        if n == 1 {
+            reset = at;
+            let ahead = reset - unix_secs();
+            assert!((59..=61).contains(&ahead), "reset {ahead} s ahead");
+        }
+        assert_eq!(at, reset, "one window");
+    }
+    let (status, head, body) = sandbox.request("GET", DELTA, &auth, None);
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(rate_headers(&head), (600, 0, reset));
+    let retry_after: i64 = head
+        .lines()
+        .find_map(|l| l.strip_prefix("retry-after: "))
+        .unwrap_or_else(|| panic!("no Retry-After in {head}"))
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=61).contains(&retry_after) && (reset - unix_secs() - retry_after).abs() <= 1,
+        "Retry-After {retry_after}, reset {reset}"
+    );
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        body,
+        json!({"error": format!("Rate limit exceeded. Try again in {retry_after} seconds.")})
+    );
+
+    // Another key has its own budget; callers without a valid key share the per-IP 100.
+    let (status, head, _) = sandbox.request(
+        "GET",
+        SOURCES,
+        &[("Authorization", &format!("Bearer {READONLY}"))],
+        None,
+    );
+    assert_eq!((status, rate_headers(&head).1), (200, 599));
+    let (status, head, _) = sandbox.request("GET", SOURCES, &[], None);
+    assert_eq!((status, rate_headers(&head).0), (401, 100));
+}
+
+#[test]
+fn catalogian_rate_limits_off_send_no_budget_headers() {
+    let sandbox = Sandbox::without_rate_limits();
+    let bearer = format!("Bearer {TOKEN}");
+    let (status, head, _) = sandbox.request("GET", SOURCES, &[("Authorization", &bearer)], None);
+    assert_eq!(status, 200);
+    assert!(!head.to_ascii_lowercase().contains("x-ratelimit"), "{head}");
+}
