@@ -6,6 +6,7 @@
 //! headers (`budget`).
 
 mod budget;
+mod snapshots;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -76,6 +77,13 @@ CREATE TABLE IF NOT EXISTS catalogian_rows (
     PRIMARY KEY (event_seq, n)
 );
 CREATE INDEX IF NOT EXISTS catalogian_rows_type ON catalogian_rows (event_seq, change_type, n);
+CREATE TABLE IF NOT EXISTS catalogian_snapshots (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    source_id TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    total_rows INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS catalogian_snapshots_source ON catalogian_snapshots (source_id, seq);
 ";
 
 /// SPEC §8: the demo source, slug `demo-feed`, following rastro's `cat_demo`.
@@ -96,6 +104,7 @@ const MAX_ROWS_LIMIT: u64 = 200;
 const CHANGE_TYPES: [&str; 3] = ["new", "changed", "deleted"];
 
 pub fn seed(tx: &Transaction) -> rusqlite::Result<()> {
+    let now = unix_ms_now();
     tx.execute(
         "INSERT INTO catalogian_sources (id, slug, name, type, status, key_field, format, url,
              follows_catalog, last_checked_ms, check_interval_minutes)
@@ -105,15 +114,22 @@ pub fn seed(tx: &Transaction) -> rusqlite::Result<()> {
             DEMO_SLUG,
             format!("sandbox://rastro/{}", rastro::DEMO_CATALOG),
             rastro::DEMO_CATALOG,
-            unix_ms_now(),
+            now,
         ],
+    )?;
+    // The first check of the source: its catalog as seeded (rastro's rows come first).
+    tx.execute(
+        "INSERT INTO catalogian_snapshots (source_id, created_ms, total_rows)
+         SELECT ?1, ?2, COUNT(*) FROM rastro_items WHERE catalog_id = ?3",
+        params![DEMO_SOURCE, now, rastro::DEMO_CATALOG],
     )?;
     Ok(())
 }
 
 pub fn clear(tx: &Transaction) -> rusqlite::Result<()> {
     tx.execute_batch(
-        "DELETE FROM catalogian_rows; DELETE FROM catalogian_events; DELETE FROM catalogian_sources;",
+        "DELETE FROM catalogian_rows; DELETE FROM catalogian_events;
+         DELETE FROM catalogian_snapshots; DELETE FROM catalogian_sources;",
     )
 }
 
@@ -140,6 +156,14 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/sources/{source}/delta", get(list_events))
         .route("/v1/sources/{source}/delta/latest", get(latest_event))
         .route("/v1/sources/{source}/delta/{event}/rows", get(list_rows))
+        .route(
+            "/v1/sources/{source}/snapshots",
+            get(snapshots::list_snapshots),
+        )
+        .route(
+            "/v1/sources/{source}/snapshot-rows",
+            get(snapshots::list_snapshot_rows),
+        )
         .route_layer(middleware::from_fn_with_state(gate, require_key))
         .with_state(shared)
 }
