@@ -77,55 +77,64 @@ fn unix_now() -> f64 {
         .as_secs_f64()
 }
 
+/// A replay of two catalogian pages (events and rows alike) whose first reply says the
+/// window is used up until `reset`; it notes when each request arrived.
+fn used_up_window(reset: u64) -> (Replay, std::sync::Arc<std::sync::Mutex<Vec<f64>>>) {
+    let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let noted = arrivals.clone();
+    let replay = Replay::start(move |request| {
+        noted.lock().unwrap().push(unix_now());
+        let first = request.param("cursor").is_none();
+        let record = json!({"id": if first { "evt_1" } else { "evt_2" }, "detectedAt": "2026-03-08T20:00:00.000Z"});
+        let page = json!({
+            "sourceId": "s",
+            "count": 1,
+            "hasMore": first,
+            "nextCursor": if first { json!("c2") } else { json!(null) },
+            "events": [record],
+            "rows": [record],
+        });
+        Reply::json(200, &page)
+            .header("X-RateLimit-Limit", "600")
+            .header("X-RateLimit-Remaining", if first { "0" } else { "599" })
+            .header("X-RateLimit-Reset", &reset.to_string())
+    });
+    (replay, arrivals)
+}
+
 /// catalogian.com/docs/rate-limits: every reply carries X-RateLimit-Remaining and -Reset. A
 /// reply that says nothing is left holds the next request back until the reset, so the
-/// server never has to answer 429; `-v` says why the run paused.
+/// server never has to answer 429; `-v` says why the run paused. Events and snapshot rows
+/// page through the same HTTP core.
 #[test]
 fn a_used_up_rate_limit_window_holds_the_next_request_until_its_reset() {
-    let reset = unix_now().floor() as u64 + 2;
-    let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let replay = {
-        let arrivals = arrivals.clone();
-        Replay::start(move |request| {
-            arrivals.lock().unwrap().push(unix_now());
-            let first = request.param("cursor").is_none();
-            let page = json!({
-                "sourceId": "s",
-                "count": 1,
-                "hasMore": first,
-                "nextCursor": if first { json!("c2") } else { json!(null) },
-                "events": [{"id": if first { "evt_1" } else { "evt_2" }, "detectedAt": "2026-03-08T20:00:00.000Z"}],
-            });
-            let remaining = if first { "0" } else { "599" };
-            Reply::json(200, &page)
-                .header("X-RateLimit-Limit", "600")
-                .header("X-RateLimit-Remaining", remaining)
-                .header("X-RateLimit-Reset", &reset.to_string())
-        })
-    };
-    let env = Env::new();
-    let run = env
-        .at(
-            &replay.url,
-            "sandbox-catalogian",
-            &["delta", "list", "s", "--all", "-v"],
-        )
-        .ok();
-    assert_eq!(run.json().as_array().unwrap().len(), 2, "{}", run.stdout);
-    let arrivals = arrivals.lock().unwrap().clone();
-    assert_eq!(arrivals.len(), 2, "no 429, no retry: {}", run.stderr);
-    assert!(
-        arrivals[1] >= reset as f64,
-        "the second page was asked for {:.2} s before the reset",
-        reset as f64 - arrivals[1]
-    );
-    assert!(
-        run.stderr.contains(&format!(
-            "X-RateLimit-Remaining is 0 until X-RateLimit-Reset {reset}; waiting"
-        )),
-        "{}",
-        run.stderr
-    );
+    for command in ["list", "snapshot-rows"] {
+        let reset = unix_now().floor() as u64 + 2;
+        let (replay, arrivals) = used_up_window(reset);
+        let env = Env::new();
+        let run = env
+            .at(
+                &replay.url,
+                "sandbox-catalogian",
+                &["delta", command, "s", "--all", "-v"],
+            )
+            .ok();
+        assert_eq!(run.json().as_array().unwrap().len(), 2, "{}", run.stdout);
+        let arrivals = arrivals.lock().unwrap().clone();
+        assert_eq!(arrivals.len(), 2, "no 429, no retry: {}", run.stderr);
+        assert!(
+            arrivals[1] >= reset as f64,
+            "{command}: the second page was asked for {:.2} s before the reset",
+            reset as f64 - arrivals[1]
+        );
+        assert!(
+            run.stderr.contains(&format!(
+                "X-RateLimit-Remaining is 0 until X-RateLimit-Reset {reset}; waiting"
+            )),
+            "{}",
+            run.stderr
+        );
+    }
 }
 
 #[test]

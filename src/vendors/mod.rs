@@ -118,6 +118,8 @@ pub enum Operation {
     DeltaLatest,
     DeltaRows,
     DeltaWatch,
+    DeltaSnapshots,
+    DeltaSnapshotRows,
     Api,
 }
 
@@ -141,6 +143,8 @@ impl Operation {
             Operation::DeltaLatest => "delta latest",
             Operation::DeltaRows => "delta rows",
             Operation::DeltaWatch => "delta watch",
+            Operation::DeltaSnapshots => "delta snapshots",
+            Operation::DeltaSnapshotRows => "delta snapshot-rows",
             Operation::Api => "api",
         }
     }
