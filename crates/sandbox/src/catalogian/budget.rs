@@ -15,8 +15,9 @@ use crate::ratelimit::retry_after_secs;
 
 /// Requests a minute for an API key, and for callers without a valid key (the sandbox listens
 /// on loopback, so they are all one IP).
-pub const PER_KEY: u32 = 600;
-pub const PER_IP: u32 = 100;
+pub use catops_spec::catalogian::{
+    REQUESTS_PER_MINUTE_PER_IP as PER_IP, REQUESTS_PER_MINUTE_PER_KEY as PER_KEY,
+};
 const WINDOW_MS: i64 = 60_000;
 
 /// One caller's current window.
