@@ -137,6 +137,41 @@ fn a_used_up_rate_limit_window_holds_the_next_request_until_its_reset() {
     }
 }
 
+/// A long wait for a reset is cut short by Ctrl-C, like a long Retry-After.
+#[test]
+fn ctrl_c_ends_a_wait_for_the_rate_limit_reset() {
+    let reset = unix_now().floor() as u64 + 120;
+    let (replay, arrivals) = used_up_window(reset);
+    let env = Env::new();
+    let child = env
+        .command()
+        .args(["-p", "sandbox-catalogian", "--base-url", &replay.url])
+        .args(["delta", "list", "s", "--all", "-o", "json", "-v"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while arrivals.lock().unwrap().is_empty() && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(20), "{stderr}");
+    assert!(stderr.contains("X-RateLimit-Remaining is 0"), "{stderr}");
+    assert_eq!(
+        arrivals.lock().unwrap().len(),
+        1,
+        "the held request never went"
+    );
+}
+
 #[test]
 fn replies_with_requests_left_are_not_held_back() {
     let reset = unix_now().floor() as u64 + 30;
