@@ -13,6 +13,16 @@ pub mod exit {
     pub const AUTH: u8 = 4;
     pub const NOT_FOUND: u8 = 5;
     pub const INTERRUPTED: u8 = 130;
+
+    /// SPEC §6, in `catops --help` and as each man page's EXIT STATUS section.
+    pub const HELP: &str = "Exit status:
+  0    success
+  1    runtime or API failure
+  2    usage or config error
+  3    finished, but some rows were rejected or failed
+  4    authentication or permission refused (401/403)
+  5    not found (404)
+  130  interrupted";
 }
 
 /// A failure the user can act on: one message line, its exit code, and hints.

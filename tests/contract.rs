@@ -1270,6 +1270,169 @@ fn catalogian_errors_give_the_scope_hint() {
     );
 }
 
+/// snapshot-comparison: the example has no hasMore/nextCursor, so it is one whole list; the
+/// pagination page's envelope around the same records is followed with --all.
+#[test]
+fn catalogian_snapshots_read_the_example_with_and_without_the_cursor_envelope() {
+    let env = Env::new();
+    let profile = "sandbox-catalogian";
+    let replay = Replay::always(Reply::fixture(200, "catalogian", "snapshots.json"));
+    let run = env
+        .at(&replay.url, profile, &["delta", "snapshots", "s", "--all"])
+        .ok();
+    let documented = fixture("catalogian", "snapshots.json")["snapshots"].clone();
+    assert_eq!(run.json(), documented);
+    let received = replay.received();
+    assert_eq!(received.len(), 1, "no cursor, no second page");
+    assert_eq!(received[0].path, "/v1/sources/s/snapshots");
+
+    let paged = Replay::start(|request| match request.param("cursor") {
+        None => Reply::fixture(200, "catalogian", "snapshots-paged.json"),
+        Some(_) => Reply::fixture(200, "catalogian", "snapshots.json"),
+    });
+    let run = env
+        .at(
+            &paged.url,
+            profile,
+            &["delta", "snapshots", "s", "--all", "--limit", "100"],
+        )
+        .ok();
+    let ids = ids(&run.json());
+    assert_eq!(ids.len(), 6, "two pages: {ids:?}");
+    let second = paged.received().pop().unwrap();
+    assert_eq!(second.param("cursor"), Some("snap_03"));
+    assert_eq!(second.param("limit"), Some("100"));
+    let run = env
+        .at(
+            &paged.url,
+            profile,
+            &["delta", "snapshots", "s", "--limit", "101"],
+        )
+        .expect_code(2);
+    assert!(run.stderr.contains("101"), "{}", run.stderr);
+}
+
+#[test]
+fn catalogian_snapshot_rows_send_search_and_field_and_print_the_rows() {
+    let env = Env::new();
+    let replay = Replay::always(Reply::fixture(200, "catalogian", "snapshot-rows.json"));
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox-catalogian",
+            &[
+                "delta",
+                "snapshot-rows",
+                "my-product-catalog",
+                "--search",
+                "Nike",
+                "--field",
+                "brand",
+                "--limit",
+                "200",
+            ],
+        )
+        .ok();
+    assert_eq!(
+        run.json(),
+        fixture("catalogian", "snapshot-rows.json")["rows"]
+    );
+    let request = replay.received().pop().unwrap();
+    assert_eq!(request.path, "/v1/sources/my-product-catalog/snapshot-rows");
+    assert_eq!(request.param("search"), Some("Nike"));
+    assert_eq!(request.param("field"), Some("brand"));
+    assert_eq!(request.param("limit"), Some("200"));
+    env.at(
+        &replay.url,
+        "sandbox-catalogian",
+        &["delta", "snapshot-rows", "s", "--limit", "201"],
+    )
+    .expect_code(2);
+}
+
+#[test]
+fn catalogian_snapshot_replies_in_another_shape_are_errors_not_empty_lists() {
+    let env = Env::new();
+    let profile = "sandbox-catalogian";
+    for (args, body, what) in [
+        (
+            ["delta", "snapshot-rows", "s"],
+            json!({"hasMore": false, "data": [{"row_key": "x"}]}),
+            "missing field `rows`",
+        ),
+        (
+            ["delta", "snapshot-rows", "s"],
+            json!({"rows": ["sku-1", "sku-2"]}),
+            "a row that is not an object",
+        ),
+        (
+            ["delta", "snapshots", "s"],
+            json!([{"id": "snap_05"}]),
+            "missing field `snapshots`",
+        ),
+        (
+            ["delta", "snapshots", "s"],
+            json!({"snapshots": [{"createdAt": "2026-03-19T08:00:00.000Z"}]}),
+            "a snapshot without an id",
+        ),
+        (
+            ["delta", "snapshots", "s"],
+            json!({"snapshots": [], "hasMore": "yes"}),
+            "`hasMore` is not a boolean",
+        ),
+    ] {
+        let replay = Replay::always(Reply::json(200, &body));
+        let run = env.at(&replay.url, profile, &args).expect_code(1);
+        assert!(run.error_line().contains(what), "{body}: {}", run.stderr);
+        assert!(!run.stdout.contains("[]"), "{}", run.stdout);
+    }
+}
+
+/// rate-limits: the documented 429 is retried after its Retry-After, and its message is shown
+/// when the retries run out.
+#[test]
+fn catalogian_the_documented_429_is_retried_and_its_message_shown() {
+    let env = Env::new();
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let replay = {
+        let calls = calls.clone();
+        Replay::start(move |_| {
+            if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                Reply::fixture(429, "catalogian", "error-rate-limited.json")
+                    .header("Retry-After", "1")
+            } else {
+                Reply::fixture(200, "catalogian", "snapshots.json")
+            }
+        })
+    };
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox-catalogian",
+            &["delta", "snapshots", "s"],
+        )
+        .ok();
+    assert_eq!(ids(&run.json()).len(), 3);
+    assert_eq!(replay.received().len(), 2);
+
+    let refusing = Replay::always(
+        Reply::fixture(429, "catalogian", "error-rate-limited.json").header("Retry-After", "0"),
+    );
+    let run = env
+        .at(
+            &refusing.url,
+            "sandbox-catalogian",
+            &["delta", "snapshots", "s", "--max-retries", "0"],
+        )
+        .expect_code(1);
+    assert!(
+        run.error_line()
+            .ends_with("429 Too Many Requests: Rate limit exceeded. Try again in 12 seconds."),
+        "{}",
+        run.stderr
+    );
+}
+
 // ---------------------------------------------------------------- secrets
 
 #[test]

@@ -394,6 +394,173 @@ fn delta_rows_needs_read_rows_scope() {
     );
 }
 
+fn update_item(env: &Env, sandbox: &Sandbox, id: &str, set: &str) {
+    env.on(
+        sandbox,
+        "sandbox",
+        &["items", "update", "--catalog", "cat_demo", id, "--set", set],
+    )
+    .ok();
+}
+
+fn key_of(row: &Value) -> String {
+    row["row_key"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn delta_snapshots_lists_the_seed_and_each_change_newest_first_page_by_page() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    update_item(&env, &sandbox, "item_1", "note=one");
+    update_item(&env, &sandbox, "item_2", "note=two");
+    let all = env
+        .on(&sandbox, "sandbox-catalogian", &["delta", "snapshots"])
+        .ok()
+        .json();
+    let all = all.as_array().unwrap().clone();
+    assert_eq!(all.len(), 3, "the seed and one per event: {all:?}");
+    assert!(all.iter().all(|s| s["totalRows"] == 25));
+    let latest = env
+        .on(&sandbox, "sandbox-catalogian", &["delta", "latest"])
+        .ok()
+        .json();
+    assert_eq!(all[0]["createdAt"], latest["detectedAt"], "newest first");
+
+    let run = env
+        .on(
+            &sandbox,
+            "sandbox-catalogian",
+            &[
+                "delta",
+                "snapshots",
+                "demo-feed",
+                "--limit",
+                "1",
+                "--all",
+                "-v",
+            ],
+        )
+        .ok();
+    assert_eq!(run.json().as_array().unwrap(), &all);
+    let pages = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("GET ") && l.contains("/snapshots?limit=1"))
+        .count();
+    assert_eq!(pages, 3, "{}", run.stderr);
+
+    // One page per run, each picking up where the last stopped.
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let page = env
+            .on(
+                &sandbox,
+                "sandbox-catalogian",
+                &[
+                    "delta",
+                    "snapshots",
+                    "--limit",
+                    "1",
+                    "--cursor-file",
+                    "snap.cursor",
+                ],
+            )
+            .ok()
+            .json();
+        seen.extend(page.as_array().unwrap().iter().cloned());
+    }
+    assert_eq!(seen, all);
+    env.on(
+        &sandbox,
+        "sandbox-catalogian",
+        &["delta", "snapshots", "--limit", "101"],
+    )
+    .expect_code(2);
+}
+
+#[test]
+fn delta_snapshot_rows_searches_the_current_snapshot_and_resumes_from_a_cursor_file() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    update_item(&env, &sandbox, "item_3", "brand=Zeta");
+    let catalogian = |args: &[&str]| -> Vec<Value> {
+        let mut full = vec!["delta", "snapshot-rows"];
+        full.extend_from_slice(args);
+        let run = env.on(&sandbox, "sandbox-catalogian", &full).ok();
+        run.json().as_array().unwrap().clone()
+    };
+    let rows = catalogian(&["--all", "--limit", "7"]);
+    assert_eq!(rows.len(), 25);
+    assert_eq!(rows[2]["row_data"]["brand"], "Zeta", "the current snapshot");
+    let outdoor = catalogian(&["--search", "outdoor", "--all", "--limit", "3"]);
+    assert_eq!(outdoor.len(), 10);
+    let zeta = catalogian(&["demo-feed", "--search", "zeta", "--field", "brand"]);
+    assert_eq!(zeta.iter().map(key_of).collect::<Vec<_>>(), ["DEMO-0003"]);
+    assert!(catalogian(&["--search", "zeta", "--field", "title"]).is_empty());
+    let first = catalogian(&["--limit", "10"]);
+    assert_eq!(first, rows[..10], "without --all, one page");
+
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.extend(catalogian(&[
+            "--limit",
+            "10",
+            "--cursor-file",
+            "rows.cursor",
+        ]));
+    }
+    assert_eq!(
+        seen, rows,
+        "the cursor file resumes where the last page ended"
+    );
+
+    let run = env
+        .on(
+            &sandbox,
+            "sandbox-catalogian",
+            &["delta", "snapshot-rows", "--field", "brand"],
+        )
+        .expect_code(2);
+    assert!(run.stderr.contains("--search"), "{}", run.stderr);
+    env.on(
+        &sandbox,
+        "sandbox-catalogian",
+        &["delta", "snapshot-rows", "--limit", "201"],
+    )
+    .expect_code(2);
+    let run = env
+        .on(
+            &sandbox,
+            "sandbox-catalogian",
+            &["delta", "snapshot-rows", "nope"],
+        )
+        .expect_code(5);
+    assert!(run.error_line().contains("404"), "{}", run.stderr);
+}
+
+/// The docs' own example: a source-scoped key, the slug, and no read:rows scope needed.
+#[test]
+fn delta_snapshot_rows_work_with_a_source_key_and_a_readonly_key() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    for key in ["cat_src_demo", "sandbox-readonly"] {
+        let rows = env
+            .on_with(
+                &sandbox,
+                "sandbox-catalogian",
+                &["delta", "snapshot-rows", "--search", "acme", "-o", "ndjson"],
+                |c| {
+                    c.env("CATOPS_TOKEN", key);
+                },
+            )
+            .ok()
+            .ndjson();
+        assert_eq!(rows.len(), 5, "{key}");
+    }
+    env.on(&sandbox, "sandbox", &["delta", "snapshots"])
+        .expect_code(2);
+}
+
 #[test]
 fn delta_watch_prints_each_new_event_once_until_interrupted() {
     let sandbox = Sandbox::start();

@@ -7,7 +7,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::replay::{Replay, Reply};
 use common::{Env, Sandbox};
+use serde_json::json;
 
 #[test]
 fn server_errors_and_429s_are_retried_until_the_request_succeeds() {
@@ -66,6 +68,133 @@ fn retry_after_is_honoured() {
         "{}",
         run.stderr
     );
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// A replay of two catalogian pages (events and rows alike) whose first reply says the
+/// window is used up until `reset`; it notes when each request arrived.
+fn used_up_window(reset: u64) -> (Replay, std::sync::Arc<std::sync::Mutex<Vec<f64>>>) {
+    let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let noted = arrivals.clone();
+    let replay = Replay::start(move |request| {
+        noted.lock().unwrap().push(unix_now());
+        let first = request.param("cursor").is_none();
+        let record = json!({"id": if first { "evt_1" } else { "evt_2" }, "detectedAt": "2026-03-08T20:00:00.000Z"});
+        let page = json!({
+            "sourceId": "s",
+            "count": 1,
+            "hasMore": first,
+            "nextCursor": if first { json!("c2") } else { json!(null) },
+            "events": [record],
+            "rows": [record],
+        });
+        Reply::json(200, &page)
+            .header("X-RateLimit-Limit", "600")
+            .header("X-RateLimit-Remaining", if first { "0" } else { "599" })
+            .header("X-RateLimit-Reset", &reset.to_string())
+    });
+    (replay, arrivals)
+}
+
+/// catalogian.com/docs/rate-limits: every reply carries X-RateLimit-Remaining and -Reset. A
+/// reply that says nothing is left holds the next request back until the reset, so the
+/// server never has to answer 429; `-v` says why the run paused. Events and snapshot rows
+/// page through the same HTTP core.
+#[test]
+fn a_used_up_rate_limit_window_holds_the_next_request_until_its_reset() {
+    for command in ["list", "snapshot-rows"] {
+        let reset = unix_now().floor() as u64 + 2;
+        let (replay, arrivals) = used_up_window(reset);
+        let env = Env::new();
+        let run = env
+            .at(
+                &replay.url,
+                "sandbox-catalogian",
+                &["delta", command, "s", "--all", "-v"],
+            )
+            .ok();
+        assert_eq!(run.json().as_array().unwrap().len(), 2, "{}", run.stdout);
+        let arrivals = arrivals.lock().unwrap().clone();
+        assert_eq!(arrivals.len(), 2, "no 429, no retry: {}", run.stderr);
+        assert!(
+            arrivals[1] >= reset as f64,
+            "{command}: the second page was asked for {:.2} s before the reset",
+            reset as f64 - arrivals[1]
+        );
+        assert!(
+            run.stderr.contains(&format!(
+                "X-RateLimit-Remaining is 0 until X-RateLimit-Reset {reset}; waiting"
+            )),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+/// A long wait for a reset is cut short by Ctrl-C, like a long Retry-After.
+#[test]
+fn ctrl_c_ends_a_wait_for_the_rate_limit_reset() {
+    let reset = unix_now().floor() as u64 + 120;
+    let (replay, arrivals) = used_up_window(reset);
+    let env = Env::new();
+    let child = env
+        .command()
+        .args(["-p", "sandbox-catalogian", "--base-url", &replay.url])
+        .args(["delta", "list", "s", "--all", "-o", "json", "-v"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while arrivals.lock().unwrap().is_empty() && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(20), "{stderr}");
+    assert!(stderr.contains("X-RateLimit-Remaining is 0"), "{stderr}");
+    assert_eq!(
+        arrivals.lock().unwrap().len(),
+        1,
+        "the held request never went"
+    );
+}
+
+#[test]
+fn replies_with_requests_left_are_not_held_back() {
+    let reset = unix_now().floor() as u64 + 30;
+    let replay = Replay::always(
+        Reply::json(
+            200,
+            &json!({"hasMore": false, "nextCursor": null, "events": []}),
+        )
+        .header("X-RateLimit-Remaining", "5")
+        .header("X-RateLimit-Reset", &reset.to_string()),
+    );
+    let env = Env::new();
+    let started = Instant::now();
+    for _ in 0..3 {
+        env.at(
+            &replay.url,
+            "sandbox-catalogian",
+            &["delta", "list", "s", "-v"],
+        )
+        .ok();
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(replay.received().len(), 3);
 }
 
 #[test]

@@ -10,16 +10,6 @@ use super::global::GlobalArgs;
 use super::sandbox;
 use super::{api, assets, bulk, catalogs, completions, delta, enrich, items, profile};
 
-/// SPEC §6, in `catops --help` and as each man page's EXIT STATUS section.
-pub const EXIT_STATUS: &str = "Exit status:
-  0    success
-  1    runtime or API failure
-  2    usage or config error
-  3    finished, but some rows were rejected or failed
-  4    authentication or permission refused (401/403)
-  5    not found (404)
-  130  interrupted";
-
 #[derive(Debug, Parser)]
 #[command(
     name = "catops",
@@ -28,7 +18,7 @@ pub const EXIT_STATUS: &str = "Exit status:
     long_about = None,
     propagate_version = true,
     max_term_width = 100,
-    after_help = EXIT_STATUS
+    after_help = crate::error::exit::HELP
 )]
 pub struct Cli {
     #[command(flatten)]

@@ -16,6 +16,7 @@ use crate::vendors::{
 };
 
 use super::paging::Advance;
+use super::parse::parse_sort;
 
 #[derive(Debug, Subcommand)]
 pub enum CatalogsCommand {
@@ -44,7 +45,7 @@ pub enum CatalogsCommand {
   catops -p sandbox-clevertap catalogs get 1001 --jq .catalogSchema")]
     Get {
         /// Catalog id
-        #[arg(value_parser = super::items::resource_id)]
+        #[arg(value_parser = super::parse::resource_id)]
         id: String,
     },
     /// Create a catalog with a schema
@@ -80,7 +81,7 @@ pub enum CatalogsCommand {
   catops -p sandbox catalogs update cat_demo --json '{\"strict_mode\":true}'")]
     Update {
         /// Catalog id
-        #[arg(value_parser = super::items::resource_id)]
+        #[arg(value_parser = super::parse::resource_id)]
         id: String,
         /// New name
         #[arg(long, value_name = "N")]
@@ -104,7 +105,7 @@ pub enum CatalogsCommand {
   catops -p sandbox catalogs delete cat_demo --dry-run")]
     Delete {
         /// Catalog id
-        #[arg(value_parser = super::items::resource_id)]
+        #[arg(value_parser = super::parse::resource_id)]
         id: String,
         /// Delete without asking (needed when not on a terminal)
         #[arg(long)]
@@ -121,10 +122,10 @@ pub enum CatalogsCommand {
   catops -p sandbox-clevertap catalogs filterable 123 brand on --by me@example.com")]
     Filterable {
         /// Catalog id
-        #[arg(value_parser = super::items::resource_id)]
+        #[arg(value_parser = super::parse::resource_id)]
         id: String,
         /// Attribute name
-        #[arg(value_parser = super::items::resource_id)]
+        #[arg(value_parser = super::parse::resource_id)]
         attribute: String,
         /// on or off
         #[arg(value_enum)]
@@ -139,18 +140,6 @@ pub enum CatalogsCommand {
 pub enum Switch {
     On,
     Off,
-}
-
-/// `FIELD[:asc|desc]`: the field, and true for descending.
-pub fn parse_sort(raw: &str) -> Result<(String, bool), String> {
-    let (field, order) = raw.rsplit_once(':').unwrap_or((raw, "asc"));
-    match (field.is_empty(), order) {
-        (false, "asc") => Ok((field.to_string(), false)),
-        (false, "desc") => Ok((field.to_string(), true)),
-        _ => Err(format!(
-            "expected FIELD, FIELD:asc or FIELD:desc, got '{raw}'"
-        )),
-    }
 }
 
 pub async fn run(command: CatalogsCommand, ctx: &Context) -> anyhow::Result<u8> {
@@ -270,7 +259,7 @@ fn changes(
         }
     }
     if let Some(raw) = json {
-        if let Value::Object(keys) = super::items::parse_json_fields(raw)? {
+        if let Value::Object(keys) = super::parse::parse_json_fields(raw)? {
             changes.other = keys;
         }
     }

@@ -125,7 +125,7 @@ fn write_man_pages(cli: clap::Command, dir: &Path) -> anyhow::Result<()> {
             let lines = examples.lines().skip(1).map(|l| l.trim_start().to_string());
             no_fill_section(&mut page, "EXAMPLES", lines);
         }
-        let status = crate::cli::EXIT_STATUS
+        let status = crate::error::exit::HELP
             .lines()
             .skip(1)
             .map(|l| l.trim_start().to_string());

@@ -1,4 +1,5 @@
-//! `catops delta sources|list|latest|rows|watch`: the catalogian delta feed.
+//! `catops delta sources|list|latest|rows|watch|snapshots|snapshot-rows`: the catalogian
+//! delta feed and the source snapshots it is computed from.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,8 @@ use crate::cli::Context;
 use crate::error::{exit, usage, Failure};
 
 use crate::vendors::catalogian::{
-    Client as Catalogian, CursorPage, DeltaQuery, MAX_EVENTS_LIMIT, MAX_KEYS_LIMIT, MAX_ROWS_LIMIT,
+    Client as Catalogian, CursorPage, DeltaQuery, SnapshotRowsQuery, MAX_EVENTS_LIMIT,
+    MAX_KEYS_LIMIT, MAX_ROWS_LIMIT, MAX_SNAPSHOTS_LIMIT, MAX_SNAPSHOT_ROWS_LIMIT,
 };
 use crate::vendors::Operation;
 
@@ -52,6 +54,55 @@ pub enum DeltaCommand {
         #[arg(long, value_name = "PATH")]
         cursor_file: Option<PathBuf>,
     },
+    /// List a source's snapshots (one per check of the source), newest first
+    #[command(after_help = "Examples:
+  catops -p sandbox-catalogian delta snapshots
+  catops -p sandbox-catalogian delta snapshots demo-feed --limit 10 --columns id,createdAt,totalRows
+  catops -p feed delta snapshots --all -o ndjson")]
+    Snapshots(SnapshotsArgs),
+    /// List the rows of a source's current snapshot, optionally searched
+    #[command(after_help = "Examples:
+  catops -p sandbox-catalogian delta snapshot-rows --limit 5
+  catops -p sandbox-catalogian delta snapshot-rows demo-feed --search outdoor --all
+  catops -p sandbox-catalogian delta snapshot-rows --search Acme --field brand -o ndjson
+  catops -p feed delta snapshot-rows --all --cursor-file rows.cursor -o ndjson >> rows.ndjson")]
+    SnapshotRows(SnapshotRowsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotsArgs {
+    /// Source id or slug [default: the key's only source]
+    pub source: Option<String>,
+    /// Snapshots per page, at most 100
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_SNAPSHOTS_LIMIT as i64))]
+    pub limit: Option<u32>,
+    /// Follow nextCursor until the last page
+    #[arg(long)]
+    pub all: bool,
+    /// Start from the cursor stored here, and store the next one after each page
+    #[arg(long, value_name = "PATH")]
+    pub cursor_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotRowsArgs {
+    /// Source id or slug [default: the key's only source]
+    pub source: Option<String>,
+    /// Only rows with this text in a field (the vendor decides how it matches)
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+    /// Search this field only
+    #[arg(long, value_name = "FIELD", requires = "search")]
+    pub field: Option<String>,
+    /// Rows per page, at most 200
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_SNAPSHOT_ROWS_LIMIT as i64))]
+    pub limit: Option<u32>,
+    /// Follow nextCursor until the last page
+    #[arg(long)]
+    pub all: bool,
+    /// Start from the cursor stored here, and store the next one after each page
+    #[arg(long, value_name = "PATH")]
+    pub cursor_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -83,7 +134,7 @@ pub struct RowsArgs {
     /// Only rows of this kind of change
     #[arg(long, value_enum)]
     pub change_type: Option<ChangeType>,
-    /// Rows per page, at most 1000
+    /// Rows per page, at most 200
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_ROWS_LIMIT as i64))]
     pub limit: Option<u32>,
     /// Follow nextCursor until the last page
@@ -117,6 +168,8 @@ pub async fn run(command: DeltaCommand, ctx: &Context) -> anyhow::Result<u8> {
             ctx.print(&event)?;
         }
         DeltaCommand::Rows(args) => rows(ctx, args).await?,
+        DeltaCommand::Snapshots(args) => snapshots(ctx, args).await?,
+        DeltaCommand::SnapshotRows(args) => snapshot_rows(ctx, args).await?,
         DeltaCommand::Watch {
             source,
             interval,
@@ -187,6 +240,42 @@ async fn rows(ctx: &Context, args: RowsArgs) -> anyhow::Result<()> {
     .await
 }
 
+async fn snapshots(ctx: &Context, args: SnapshotsArgs) -> anyhow::Result<()> {
+    let api = ctx.api(Operation::DeltaSnapshots).await?;
+    let catalogian = api.client::<Catalogian>()?;
+    let source = resolve_source(catalogian, args.source).await?;
+    let limit = args.limit;
+    paginate(ctx, args.cursor_file.as_deref(), args.all, |cursor| {
+        let source = source.clone();
+        async move {
+            catalogian
+                .snapshots_page(&source, limit, cursor.as_deref())
+                .await
+        }
+    })
+    .await
+}
+
+async fn snapshot_rows(ctx: &Context, args: SnapshotRowsArgs) -> anyhow::Result<()> {
+    let api = ctx.api(Operation::DeltaSnapshotRows).await?;
+    let catalogian = api.client::<Catalogian>()?;
+    let source = resolve_source(catalogian, args.source).await?;
+    let query = SnapshotRowsQuery {
+        search: args.search,
+        field: args.field,
+        limit: args.limit,
+    };
+    paginate(ctx, args.cursor_file.as_deref(), args.all, |cursor| {
+        let (source, query) = (source.clone(), query.clone());
+        async move {
+            catalogian
+                .snapshot_rows_page(&source, &query, cursor.as_deref())
+                .await
+        }
+    })
+    .await
+}
+
 /// SPEC §4: SOURCE may be left out when the key sees exactly one source.
 async fn resolve_source(catalogian: &Catalogian, source: Option<String>) -> anyhow::Result<String> {
     if let Some(source) = source {
@@ -223,19 +312,26 @@ where
         None => None,
     };
     let mut list = ctx.list();
+    let mut shown = 0;
     loop {
         let page = fetch(cursor.clone()).await?;
         for record in &page.records {
             list.push(record)?;
         }
         list.flush()?;
+        shown += page.records.len() as u64;
         let next = page.next_cursor.filter(|c| page.has_more && !c.is_empty());
         if let (Some(path), Some(next)) = (cursor_file, &next) {
             write_cursor(path, next)?;
         }
         match next {
             Some(next) if all => cursor = Some(next),
-            _ => break,
+            Some(_) => {
+                list.finish()?;
+                ctx.note_more(shown, None, "--all or --cursor-file");
+                return Ok(());
+            }
+            None => break,
         }
     }
     list.finish()?;

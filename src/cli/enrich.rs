@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use serde_json::{json, Map, Value};
 
-use super::items::resource_id;
+use super::parse::resource_id;
 use crate::cli::Context;
 use crate::error::{exit, usage, Failure};
 use crate::vendors::rastro::Client as Rastro;

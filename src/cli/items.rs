@@ -1,6 +1,5 @@
 //! `catops items list|get|update`.
 
-use std::io::Read;
 use std::sync::Arc;
 
 use clap::{ArgGroup, Subcommand};
@@ -13,6 +12,7 @@ use crate::input::typed::split_type_hint;
 use crate::vendors::rastro::{self, ItemFilter, DEFAULT_ITEMS_LIMIT, MAX_ITEMS_LIMIT};
 
 use super::paging::Advance;
+use super::parse::{parse_json_fields, resource_id};
 use crate::vendors::{Api, Operation, Page};
 
 /// Pages fetched ahead of the one being printed: enough to overlap network and output,
@@ -46,7 +46,7 @@ pub enum ItemsCommand {
         #[arg(long, value_name = "TEXT")]
         search: Option<String>,
         /// Order by a field, ascending unless :desc
-        #[arg(long, value_name = "FIELD[:asc|desc]", value_parser = super::catalogs::parse_sort)]
+        #[arg(long, value_name = "FIELD[:asc|desc]", value_parser = super::parse::parse_sort)]
         sort: Option<(String, bool)>,
     },
     /// Print one item
@@ -285,16 +285,6 @@ async fn fetch_pages(
     }
 }
 
-/// An id becomes one URL path segment; `.` and `..` would be folded away by URL rules and
-/// change the route, so they are refused like an empty id.
-pub fn resource_id(raw: &str) -> Result<String, String> {
-    match raw {
-        "" => Err("the id is empty".to_string()),
-        "." | ".." => Err(format!("'{raw}' is not an id")),
-        _ => Ok(raw.to_string()),
-    }
-}
-
 /// `--set KEY=VALUE` / `--set KEY:TYPE=VALUE`, typed by the shared coercion rules.
 fn parse_set_fields(sets: &[String]) -> anyhow::Result<Value> {
     let mut fields = Map::new();
@@ -318,30 +308,6 @@ fn parse_set_fields(sets: &[String]) -> anyhow::Result<Value> {
         fields.insert(name.to_string(), value);
     }
     Ok(Value::Object(fields))
-}
-
-/// `--json '{...}'`, `--json @file.json` or `--json @-`.
-pub fn parse_json_fields(arg: &str) -> anyhow::Result<Value> {
-    let (text, origin) = match arg.strip_prefix('@') {
-        Some("-") => {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|err| Failure::usage(format!("cannot read stdin: {err}")))?;
-            (text, "stdin".to_string())
-        }
-        Some(path) => (
-            std::fs::read_to_string(path)
-                .map_err(|err| Failure::usage(format!("cannot read {path}: {err}")))?,
-            path.to_string(),
-        ),
-        None => (arg.to_string(), "--json".to_string()),
-    };
-    match serde_json::from_str::<Value>(&text) {
-        Ok(value @ Value::Object(_)) => Ok(value),
-        Ok(_) => usage(format!("{origin}: expected a JSON object of fields")),
-        Err(err) => usage(format!("{origin}: invalid JSON: {err}")),
-    }
 }
 
 #[cfg(test)]

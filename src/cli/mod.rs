@@ -14,11 +14,12 @@ pub mod enrich;
 mod global;
 pub mod items;
 pub mod paging;
+pub mod parse;
 pub mod profile;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 
-pub use args::{Cli, Command, EXIT_STATUS};
+pub use args::{Cli, Command};
 pub use context::Context;
 
 use std::future::Future;

@@ -11,6 +11,7 @@ use clap::Subcommand;
 use super::server_runtime;
 use crate::error::{exit, Failure};
 use catops_spec::batch::{DEFAULT_API_VERSION, ITEMS_PER_SECOND, REQUESTS_PER_SECOND};
+use catops_spec::catalogian::REQUESTS_PER_MINUTE_PER_KEY;
 use catops_spec::VendorKind;
 
 #[derive(Debug, Subcommand)]
@@ -27,7 +28,8 @@ pub enum SandboxCommand {
         #[arg(long, value_name = "SPEC")]
         faults: Option<String>,
         /// Enforce the vendors' documented rate limits (batch: 5 requests/s and 1000 items/s
-        /// per project, answered with 429 and Retry-After); off for benchmarks
+        /// per project; catalogian: 600 requests a minute per key, with X-RateLimit-* headers),
+        /// answered with 429 and Retry-After; off for benchmarks
         #[arg(long, value_enum, default_value = "on", value_name = "on|off")]
         rate_limits: RateLimits,
         /// Delay every response by this many milliseconds
@@ -121,7 +123,7 @@ fn announce(local: std::net::SocketAddr, token: &str, limited: bool, quiet: bool
         catops_sandbox::DEMO_SOURCE
     );
     if limited {
-        eprintln!("  rate limits on (batch: {REQUESTS_PER_SECOND} requests/s, {ITEMS_PER_SECOND} items/s per project)");
+        eprintln!("  rate limits on (batch: {REQUESTS_PER_SECOND} requests/s, {ITEMS_PER_SECOND} items/s per project; catalogian: {REQUESTS_PER_MINUTE_PER_KEY} requests/min per key)");
     } else {
         eprintln!("  rate limits off");
     }

@@ -31,8 +31,9 @@ pub enum ApiError {
         path: String,
         reason: String,
     },
-    /// Ctrl-C or SIGTERM came while the request waited to be retried.
-    #[error("{vendor}: {method} {path}: interrupted before a retry")]
+    /// Ctrl-C or SIGTERM came while the request waited to be retried, or for the server's
+    /// rate-limit window to reset.
+    #[error("{vendor}: {method} {path}: interrupted while waiting to send the request")]
     Interrupted {
         vendor: VendorKind,
         method: Method,
@@ -71,7 +72,9 @@ impl ApiError {
             } => format!("{status}: {message}"),
             ApiError::Transport { reason, .. } => reason.clone(),
             ApiError::Refused { message, .. } => format!("refused: {message}"),
-            ApiError::Interrupted { .. } => "interrupted before a retry".to_string(),
+            ApiError::Interrupted { .. } => {
+                "interrupted while waiting to send the request".to_string()
+            }
             ApiError::Decode { reason, .. } => format!("unexpected response: {reason}"),
         }
     }
@@ -96,6 +99,9 @@ impl ApiError {
 
     /// The exit code by status (a vendor module may know better from the vendor's own code).
     pub fn exit_code(&self) -> u8 {
+        if matches!(self, ApiError::Interrupted { .. }) {
+            return exit::INTERRUPTED;
+        }
         match self.status().map(|s| s.as_u16()) {
             Some(401 | 403) => exit::AUTH,
             Some(404) => exit::NOT_FOUND,
@@ -326,5 +332,11 @@ mod tests {
         assert_eq!(err(422).exit_code(), exit::FAILURE);
         assert_eq!(err(500).exit_code(), exit::FAILURE);
         assert_eq!(err(404).to_string(), "rastro: GET /x: 404 Not Found: m");
+        let interrupted = ApiError::Interrupted {
+            vendor: VendorKind::Rastro,
+            method: Method::GET,
+            path: "/x".into(),
+        };
+        assert_eq!(interrupted.exit_code(), exit::INTERRUPTED, "SPEC §6");
     }
 }

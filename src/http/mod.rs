@@ -6,6 +6,7 @@ mod auth;
 mod body;
 mod error;
 mod log;
+mod pace;
 mod retry;
 
 use std::fmt;
@@ -27,6 +28,7 @@ use body::MAX_ERROR_BYTES;
 pub use body::{read_bounded, Reply, MAX_REPLY_BYTES};
 use error::{body_kind, body_start, transport_reason, vendor_code};
 pub use error::{vendor_message, ApiError};
+use pace::Pacer;
 use retry::{backoff_delay, retry_after};
 
 #[derive(Clone, Debug)]
@@ -46,6 +48,7 @@ pub struct Http {
     settings: HttpSettings,
     retries: AtomicU64,
     throttled: AtomicU64,
+    pacer: Pacer,
 }
 
 /// A response with a 2xx status.
@@ -95,6 +98,7 @@ impl Http {
             settings,
             retries: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
+            pacer: Pacer::default(),
         })
     }
 
@@ -280,6 +284,9 @@ impl Http {
         };
         let mut attempt = 0u32;
         loop {
+            if !self.pace().await {
+                return Err(self.interrupted(&method, path));
+            }
             let retries_left = attempt < self.settings.max_retries;
             match self.attempt(&call, retries_left).await {
                 Attempt::Final(result) => return result,
@@ -313,6 +320,7 @@ impl Http {
             Err(err) => return self.failed_attempt(call, &err, started, retries_left),
         };
         let status = response.status();
+        self.pacer.note(response.headers());
         if call.stream_success && status.is_success() {
             self.log_response(method, url, Some(status), started.elapsed(), None);
             return Attempt::Final(Ok((status, Reply::Open(response))));
@@ -395,6 +403,24 @@ impl Http {
             () = tokio::time::sleep(delay) => true,
             () = crate::interrupt::interrupted() => false,
         }
+    }
+
+    /// Holds a request back while the server's rate-limit headers say its window is used up
+    /// (see `pace`); false when Ctrl-C or SIGTERM cut the wait short.
+    async fn pace(&self) -> bool {
+        while let Some((wait, why)) = self.pacer.wait() {
+            if self.settings.verbosity >= 1 {
+                eprintln!(
+                    "* {why}; waiting {} ms before the next request",
+                    wait.as_millis()
+                );
+            }
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = crate::interrupt::interrupted() => return false,
+            }
+        }
+        true
     }
 
     fn interrupted(&self, method: &Method, path: &str) -> ApiError {

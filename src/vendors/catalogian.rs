@@ -10,7 +10,9 @@ use super::Probe;
 use super::{segment, Advice, Operation, Vendor, VendorKind};
 use crate::config::Profile;
 use crate::http::{ApiError, Http};
-pub use catops_spec::catalogian::{MAX_EVENTS_LIMIT, MAX_KEYS_LIMIT, MAX_ROWS_LIMIT};
+pub use catops_spec::catalogian::{
+    MAX_EVENTS_LIMIT, MAX_KEYS_LIMIT, MAX_ROWS_LIMIT, MAX_SNAPSHOTS_LIMIT, MAX_SNAPSHOT_ROWS_LIMIT,
+};
 
 const DEFAULT_BASE_URL: &str = "https://api.catalogian.com";
 
@@ -32,6 +34,8 @@ impl Vendor for Catalogian {
             Operation::DeltaLatest,
             Operation::DeltaRows,
             Operation::DeltaWatch,
+            Operation::DeltaSnapshots,
+            Operation::DeltaSnapshotRows,
         ]
     }
 
@@ -82,6 +86,15 @@ struct RowsReply {
     rows: Vec<Value>,
     next_cursor: Option<String>,
     has_more: bool,
+}
+
+/// Filters of `GET /v1/sources/:id/snapshot-rows`: `search` across all fields, or in `field`
+/// only.
+#[derive(Default, Clone)]
+pub struct SnapshotRowsQuery {
+    pub search: Option<String>,
+    pub field: Option<String>,
+    pub limit: Option<u32>,
 }
 
 /// Filters of `GET /v1/sources/:id/delta`.
@@ -204,6 +217,107 @@ impl Client {
             records: reply.rows,
             next_cursor: reply.next_cursor,
             has_more: reply.has_more,
+        })
+    }
+
+    /// `GET /v1/sources/:id/snapshots`, newest first. The documented example has neither
+    /// `hasMore` nor `nextCursor`, the pagination page says every list has both: either is read.
+    pub async fn snapshots_page(
+        &self,
+        source: &str,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<CursorPage, ApiError> {
+        let path = format!("/v1/sources/{}/snapshots", segment(source));
+        let mut params = Vec::new();
+        if let Some(limit) = limit {
+            params.push(("limit", limit.to_string()));
+        }
+        if let Some(cursor) = cursor {
+            params.push(("cursor", cursor.to_string()));
+        }
+        let page = self.cursor_page(&path, &params, "snapshots").await?;
+        if let Some(bad) = page.records.iter().find(|s| !s["id"].is_string()) {
+            let body = bad.to_string();
+            return Err(self.http.unexpected(
+                &Method::GET,
+                &path,
+                body.as_bytes(),
+                "a snapshot without an id",
+            ));
+        }
+        Ok(page)
+    }
+
+    /// `GET /v1/sources/:id/snapshot-rows`: the current snapshot's rows. Their shape is not
+    /// documented, so any object is a row; the envelope is the documented cursor one.
+    pub async fn snapshot_rows_page(
+        &self,
+        source: &str,
+        query: &SnapshotRowsQuery,
+        cursor: Option<&str>,
+    ) -> Result<CursorPage, ApiError> {
+        let path = format!("/v1/sources/{}/snapshot-rows", segment(source));
+        let mut params = Vec::new();
+        if let Some(search) = &query.search {
+            params.push(("search", search.clone()));
+        }
+        if let Some(field) = &query.field {
+            params.push(("field", field.clone()));
+        }
+        if let Some(limit) = query.limit {
+            params.push(("limit", limit.to_string()));
+        }
+        if let Some(cursor) = cursor {
+            params.push(("cursor", cursor.to_string()));
+        }
+        let page = self.cursor_page(&path, &params, "rows").await?;
+        if let Some(bad) = page.records.iter().find(|row| !row.is_object()) {
+            let body = bad.to_string();
+            return Err(self.http.unexpected(
+                &Method::GET,
+                &path,
+                body.as_bytes(),
+                "a row that is not an object",
+            ));
+        }
+        Ok(page)
+    }
+
+    /// A page of the cursor envelope (catalogian.com/docs/pagination), its records under
+    /// `key`: required, as an array. `hasMore` and `nextCursor` may be absent; without
+    /// `hasMore`, a non-empty `nextCursor` means more.
+    async fn cursor_page(
+        &self,
+        path: &str,
+        params: &[(&str, String)],
+        key: &str,
+    ) -> Result<CursorPage, ApiError> {
+        let reply = self
+            .http
+            .send(Method::GET, path, params, None, true)
+            .await?;
+        let mut envelope: Value = self.http.decode(&Method::GET, path, &reply.body)?;
+        let unexpected = |what: String| self.http.unexpected(&Method::GET, path, &reply.body, what);
+        let records = match envelope.get_mut(key).map(Value::take) {
+            Some(Value::Array(records)) => records,
+            Some(_) => return Err(unexpected(format!("`{key}` is not an array"))),
+            None => return Err(unexpected(format!("missing field `{key}`"))),
+        };
+        let next_cursor = match envelope.get("nextCursor") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(cursor)) => Some(cursor.clone()).filter(|c| !c.is_empty()),
+            Some(_) => return Err(unexpected("`nextCursor` is not a string".into())),
+        };
+        let has_more = match envelope.get("hasMore") {
+            None | Some(Value::Null) => next_cursor.is_some(),
+            Some(Value::Bool(more)) => *more,
+            Some(_) => return Err(unexpected("`hasMore` is not a boolean".into())),
+        };
+        Ok(CursorPage {
+            records,
+            next_cursor,
+            has_more,
         })
     }
 }

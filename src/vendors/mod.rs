@@ -132,6 +132,8 @@ pub enum Operation {
     DeltaLatest,
     DeltaRows,
     DeltaWatch,
+    DeltaSnapshots,
+    DeltaSnapshotRows,
     Api,
     ProfileTest,
 }
@@ -159,6 +161,8 @@ impl Operation {
             Operation::DeltaLatest => "delta latest",
             Operation::DeltaRows => "delta rows",
             Operation::DeltaWatch => "delta watch",
+            Operation::DeltaSnapshots => "delta snapshots",
+            Operation::DeltaSnapshotRows => "delta snapshot-rows",
             Operation::Api => "api",
             Operation::ProfileTest => "profile test",
         }

@@ -140,6 +140,12 @@ pub fn record_change(tx: &Transaction, changes: Changes) -> rusqlite::Result<()>
                 row.after
             ])?;
         }
+        // The check that found the change also took a snapshot: the source as it is now.
+        tx.execute(
+            "INSERT INTO catalogian_snapshots (source_id, created_ms, total_rows)
+             VALUES (?1, ?2, ?3)",
+            params![source, detected, total],
+        )?;
         tx.execute(
             "UPDATE catalogian_sources SET last_checked_ms = ?1 WHERE id = ?2",
             params![detected, source],

@@ -803,3 +803,286 @@ fn clevertap_answers_each_error_code_with_its_status() {
         );
     }
 }
+
+// ---- catalogian rate limits
+
+fn rate_headers(head: &str) -> (u32, u32, i64) {
+    let header = |name: &str| -> String {
+        head.lines()
+            .find_map(|line| {
+                let (key, value) = line.split_once(':')?;
+                key.eq_ignore_ascii_case(name)
+                    .then(|| value.trim().to_string())
+            })
+            .unwrap_or_else(|| panic!("no {name} in {head}"))
+    };
+    (
+        header("x-ratelimit-limit").parse().unwrap(),
+        header("x-ratelimit-remaining").parse().unwrap(),
+        header("x-ratelimit-reset").parse().unwrap(),
+    )
+}
+
+fn unix_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// catalogian.com/docs/rate-limits: 600 requests a minute per key, the X-RateLimit-* headers on
+/// every reply, and a 429 with Retry-After and the documented body past the budget.
+#[test]
+fn catalogian_counts_600_requests_a_minute_per_key_then_429s_with_retry_after() {
+    let sandbox = start();
+    let bearer = format!("Bearer {TOKEN}");
+    let auth = [("Authorization", bearer.as_str())];
+    let mut reset = 0;
+    for n in 1..=600u32 {
+        let (status, head, body) = sandbox.request("GET", SOURCES, &auth, None);
+        assert_eq!(status, 200, "request {n}: {body}");
+        let (limit, remaining, at) = rate_headers(&head);
+        assert_eq!((limit, remaining), (600, 600 - n), "request {n}");
+        if n == 1 {
+            reset = at;
+            let ahead = reset - unix_secs();
+            assert!((59..=61).contains(&ahead), "reset {ahead} s ahead");
+        }
+        assert_eq!(at, reset, "one window");
+    }
+    let (status, head, body) = sandbox.request("GET", DELTA, &auth, None);
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(rate_headers(&head), (600, 0, reset));
+    let retry_after: i64 = head
+        .lines()
+        .find_map(|l| l.strip_prefix("retry-after: "))
+        .unwrap_or_else(|| panic!("no Retry-After in {head}"))
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=61).contains(&retry_after) && (reset - unix_secs() - retry_after).abs() <= 1,
+        "Retry-After {retry_after}, reset {reset}"
+    );
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        body,
+        json!({"error": format!("Rate limit exceeded. Try again in {retry_after} seconds.")})
+    );
+
+    // Another key has its own budget; callers without a valid key share the per-IP 100.
+    let (status, head, _) = sandbox.request(
+        "GET",
+        SOURCES,
+        &[("Authorization", &format!("Bearer {READONLY}"))],
+        None,
+    );
+    assert_eq!((status, rate_headers(&head).1), (200, 599));
+    let (status, head, _) = sandbox.request("GET", SOURCES, &[], None);
+    assert_eq!((status, rate_headers(&head).0), (401, 100));
+}
+
+#[test]
+fn catalogian_rate_limits_off_send_no_budget_headers() {
+    let sandbox = Sandbox::without_rate_limits();
+    let bearer = format!("Bearer {TOKEN}");
+    let (status, head, _) = sandbox.request("GET", SOURCES, &[("Authorization", &bearer)], None);
+    assert_eq!(status, 200);
+    assert!(!head.to_ascii_lowercase().contains("x-ratelimit"), "{head}");
+}
+
+// ---- catalogian snapshots
+
+const SNAPSHOTS: &str = "/catalogian/v1/sources/src_demo/snapshots";
+const SNAPSHOT_ROWS: &str = "/catalogian/v1/sources/src_demo/snapshot-rows";
+
+fn rows_of(page: &Value) -> Vec<Value> {
+    page["rows"].as_array().cloned().unwrap_or_default()
+}
+
+/// Every row of the current snapshot for `query`, following cursors; and the pages it took.
+fn all_snapshot_rows(sandbox: &Sandbox, query: &str) -> (Vec<Value>, usize) {
+    let (mut rows, mut pages, mut cursor) = (Vec::new(), 0, None::<String>);
+    loop {
+        let mut path = format!("{SNAPSHOT_ROWS}?{query}");
+        if let Some(cursor) = &cursor {
+            path.push_str(&format!("&cursor={cursor}"));
+        }
+        let page = get(sandbox, &path);
+        pages += 1;
+        assert_eq!(page["count"], rows_of(&page).len(), "{page}");
+        rows.extend(rows_of(&page));
+        match page["nextCursor"].as_str() {
+            Some(next) if page["hasMore"] == true => cursor = Some(next.to_string()),
+            _ => return (rows, pages),
+        }
+    }
+}
+
+#[test]
+fn snapshots_are_the_seed_and_one_per_event_newest_first_and_page_by_100_at_most() {
+    let sandbox = start();
+    let seeded = get(&sandbox, SNAPSHOTS);
+    assert_eq!(seeded["sourceId"], "src_demo");
+    assert_eq!(seeded["hasMore"], false);
+    assert_eq!(seeded["nextCursor"], Value::Null);
+    let first = &seeded["snapshots"][0];
+    assert_eq!(seeded["count"], 1, "{seeded}");
+    assert_eq!(first["totalRows"], 25);
+    assert!(first["id"].as_str().unwrap().starts_with("snap_"));
+    assert!(is_rfc3339_ms(first["createdAt"].as_str().unwrap()));
+
+    put(
+        &sandbox,
+        &format!("{CAT_DEMO}/items/item_1"),
+        &json!({"price": 1.5}),
+    );
+    bulk(&sandbox, json!([{"sku": "NEW-1", "title": "Extra"}]));
+    let listed = get(&sandbox, SNAPSHOTS);
+    let snapshots = listed["snapshots"].as_array().unwrap().clone();
+    let totals: Vec<&Value> = snapshots.iter().map(|s| &s["totalRows"]).collect();
+    assert_eq!(totals, [&json!(26), &json!(25), &json!(25)], "newest first");
+    let ids: Vec<&str> = snapshots
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(ids, sorted);
+    assert_eq!(
+        snapshots[0]["createdAt"],
+        get(&sandbox, &format!("{DELTA}/latest"))["detectedAt"],
+        "the check that found the change took the snapshot"
+    );
+
+    let page = get(&sandbox, &format!("{SNAPSHOTS}?limit=2"));
+    assert_eq!(
+        (page["count"].clone(), page["hasMore"].clone()),
+        (json!(2), json!(true))
+    );
+    let cursor = page["nextCursor"].as_str().unwrap();
+    let rest = get(&sandbox, &format!("{SNAPSHOTS}?limit=2&cursor={cursor}"));
+    assert_eq!(rest["snapshots"], json!([snapshots[2]]));
+    assert_eq!(rest["hasMore"], false);
+    get(&sandbox, &format!("{SNAPSHOTS}?limit=100"));
+    for query in ["limit=101", "limit=0", "cursor=nonsense"] {
+        let (status, reply) = sandbox.call_as(TOKEN, "GET", &format!("{SNAPSHOTS}?{query}"), None);
+        assert_eq!(status, 400, "{query}: {reply}");
+        assert!(reply["error"].is_string(), "{reply}");
+    }
+    let (status, reply) = sandbox.call_as(
+        TOKEN,
+        "GET",
+        "/catalogian/v1/sources/src_nope/snapshots",
+        None,
+    );
+    assert_eq!(status, 404, "{reply}");
+}
+
+#[test]
+fn snapshot_rows_browse_the_current_snapshot_with_search_field_and_cursors() {
+    let sandbox = start();
+    let first = get(&sandbox, SNAPSHOT_ROWS);
+    let rows = rows_of(&first);
+    assert_eq!(rows.len(), 25, "limit 50 by default: {first}");
+    assert_eq!(first["hasMore"], false);
+    assert_eq!(
+        first["snapshotId"],
+        get(&sandbox, SNAPSHOTS)["snapshots"][0]["id"]
+    );
+    assert_eq!(rows[0]["row_key"], "DEMO-0001");
+    assert_eq!(rows[0]["row_data"]["sku"], "DEMO-0001");
+    assert_eq!(
+        rows[0]["row_data"]["price"], "9.99",
+        "values are strings, as in a feed"
+    );
+    assert!(rows[0]["row_hash"].as_str().is_some_and(|h| h.len() == 16));
+    assert!(rows.iter().all(|r| r["row_data"]
+        .as_object()
+        .unwrap()
+        .values()
+        .all(Value::is_string)));
+
+    let (paged, pages) = all_snapshot_rows(&sandbox, "limit=10");
+    assert_eq!((paged.len(), pages), (25, 3));
+    assert_eq!(paged, rows, "pages join up to the whole snapshot, in order");
+
+    let (outdoor, _) = all_snapshot_rows(&sandbox, "search=OUTDOOR&limit=3");
+    assert_eq!(
+        outdoor.len(),
+        10,
+        "search is case-insensitive across all fields"
+    );
+    assert!(outdoor
+        .iter()
+        .all(|r| r["row_data"]["category"] == "Outdoor"));
+    let (acme, _) = all_snapshot_rows(&sandbox, "search=acme");
+    assert_eq!(acme.len(), 5);
+    let (acme_brand, _) = all_snapshot_rows(&sandbox, "search=acme&field=brand");
+    assert_eq!(acme_brand, acme);
+    let (none, _) = all_snapshot_rows(&sandbox, "search=acme&field=category");
+    assert!(none.is_empty(), "field restricts the search to one field");
+
+    // A cursor holds for its search and its snapshot only.
+    let page = get(&sandbox, &format!("{SNAPSHOT_ROWS}?search=acme&limit=2"));
+    let cursor = page["nextCursor"].as_str().unwrap().to_string();
+    let (status, reply) = sandbox.call_as(
+        TOKEN,
+        "GET",
+        &format!("{SNAPSHOT_ROWS}?search=globex&limit=2&cursor={cursor}"),
+        None,
+    );
+    assert_eq!(status, 400, "{reply}");
+    put(
+        &sandbox,
+        &format!("{CAT_DEMO}/items/item_1"),
+        &json!({"brand": "Zeta"}),
+    );
+    let (status, reply) = sandbox.call_as(
+        TOKEN,
+        "GET",
+        &format!("{SNAPSHOT_ROWS}?search=acme&limit=2&cursor={cursor}"),
+        None,
+    );
+    assert_eq!(status, 400, "{reply}");
+    assert!(
+        reply["error"].as_str().unwrap().contains("start again"),
+        "{reply}"
+    );
+    let changed = get(
+        &sandbox,
+        &format!("{SNAPSHOT_ROWS}?search=zeta&field=brand"),
+    );
+    assert_eq!(
+        rows_of(&changed)[0]["row_key"],
+        "DEMO-0001",
+        "the newest snapshot"
+    );
+
+    for query in ["limit=201", "limit=0", "field=brand"] {
+        let (status, reply) =
+            sandbox.call_as(TOKEN, "GET", &format!("{SNAPSHOT_ROWS}?{query}"), None);
+        assert_eq!(status, 400, "{query}: {reply}");
+        assert!(reply["error"].is_string(), "{reply}");
+    }
+    get(&sandbox, &format!("{SNAPSHOT_ROWS}?limit=200"));
+}
+
+/// vendors/catalogian.txt's own example: a source-scoped key and the slug, `read` scope only.
+#[test]
+fn snapshot_rows_need_only_read_and_take_the_slug_with_a_source_key() {
+    let sandbox = start();
+    for key in [SOURCE_KEY, READONLY] {
+        let (status, page) = sandbox.call_as(
+            key,
+            "GET",
+            "/catalogian/v1/sources/demo-feed/snapshot-rows",
+            None,
+        );
+        assert_eq!(status, 200, "{key}: {page}");
+        assert_eq!(rows_of(&page).len(), 25);
+        let (status, _) = sandbox.call_as(key, "GET", SNAPSHOTS, None);
+        assert_eq!(status, 200, "{key}");
+    }
+    let (status, reply) = sandbox.call_json("GET", SNAPSHOT_ROWS, &[], None);
+    assert_eq!(status, 401, "{reply}");
+}

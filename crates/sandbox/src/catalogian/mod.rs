@@ -2,7 +2,11 @@
 //! events and the events' rows. The demo source `src_demo` follows rastro's `cat_demo`: the
 //! rastro handlers (and enrichment) call [`record_change`] inside their own transaction, so an
 //! event exists exactly when the change it describes does. Errors use the documented
-//! `{"error": "Human-readable message"}` body.
+//! `{"error": "Human-readable message"}` body; every reply carries the documented rate-limit
+//! headers (`budget`).
+
+mod budget;
+mod snapshots;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,7 +27,8 @@ use catops_spec::SANDBOX_READONLY_TOKEN;
 use crate::emulated::Emulated;
 use crate::error::{bad_request, Fail};
 use crate::time::{parse_iso8601_ms, rfc3339_ms, unix_ms_now};
-use crate::{rastro, stable_hash, Shared};
+use crate::{rastro, stable_hash, RateLimits, Shared};
+use budget::Budgets;
 
 /// This vendor's row in the sandbox's registry.
 pub const EMULATED: Emulated = Emulated {
@@ -72,6 +77,13 @@ CREATE TABLE IF NOT EXISTS catalogian_rows (
     PRIMARY KEY (event_seq, n)
 );
 CREATE INDEX IF NOT EXISTS catalogian_rows_type ON catalogian_rows (event_seq, change_type, n);
+CREATE TABLE IF NOT EXISTS catalogian_snapshots (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    source_id TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    total_rows INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS catalogian_snapshots_source ON catalogian_snapshots (source_id, seq);
 ";
 
 /// SPEC §8: the demo source, slug `demo-feed`, following rastro's `cat_demo`.
@@ -92,6 +104,7 @@ const MAX_ROWS_LIMIT: u64 = 200;
 const CHANGE_TYPES: [&str; 3] = ["new", "changed", "deleted"];
 
 pub fn seed(tx: &Transaction) -> rusqlite::Result<()> {
+    let now = unix_ms_now();
     tx.execute(
         "INSERT INTO catalogian_sources (id, slug, name, type, status, key_field, format, url,
              follows_catalog, last_checked_ms, check_interval_minutes)
@@ -101,15 +114,22 @@ pub fn seed(tx: &Transaction) -> rusqlite::Result<()> {
             DEMO_SLUG,
             format!("sandbox://rastro/{}", rastro::DEMO_CATALOG),
             rastro::DEMO_CATALOG,
-            unix_ms_now(),
+            now,
         ],
+    )?;
+    // The first check of the source: its catalog as seeded (rastro's rows come first).
+    tx.execute(
+        "INSERT INTO catalogian_snapshots (source_id, created_ms, total_rows)
+         SELECT ?1, ?2, COUNT(*) FROM rastro_items WHERE catalog_id = ?3",
+        params![DEMO_SOURCE, now, rastro::DEMO_CATALOG],
     )?;
     Ok(())
 }
 
 pub fn clear(tx: &Transaction) -> rusqlite::Result<()> {
     tx.execute_batch(
-        "DELETE FROM catalogian_rows; DELETE FROM catalogian_events; DELETE FROM catalogian_sources;",
+        "DELETE FROM catalogian_rows; DELETE FROM catalogian_events;
+         DELETE FROM catalogian_snapshots; DELETE FROM catalogian_sources;",
     )
 }
 
@@ -120,19 +140,39 @@ pub fn error_body(fail: &Fail) -> Value {
     json!({ "error": fail.message })
 }
 
+/// What the gate in front of every route needs: the keys, and each caller's budget.
+struct Gate {
+    shared: Arc<Shared>,
+    budgets: Budgets,
+}
+
 pub fn router(shared: Arc<Shared>) -> Router {
+    let gate = Arc::new(Gate {
+        budgets: Budgets::new(shared.rate_limits == RateLimits::On),
+        shared: shared.clone(),
+    });
     Router::new()
         .route("/v1/sources", get(list_sources))
         .route("/v1/sources/{source}/delta", get(list_events))
         .route("/v1/sources/{source}/delta/latest", get(latest_event))
         .route("/v1/sources/{source}/delta/{event}/rows", get(list_rows))
-        .route_layer(middleware::from_fn_with_state(shared.clone(), require_key))
+        .route(
+            "/v1/sources/{source}/snapshots",
+            get(snapshots::list_snapshots),
+        )
+        .route(
+            "/v1/sources/{source}/snapshot-rows",
+            get(snapshots::list_snapshot_rows),
+        )
+        .route_layer(middleware::from_fn_with_state(gate, require_key))
         .with_state(shared)
 }
 
 /// What the request's API key may do (vendors/catalogian.txt, "Scopes").
 #[derive(Clone, Debug)]
 struct Key {
+    /// Whose budget the request counts against.
+    label: &'static str,
     /// The `read:rows` scope.
     rows: bool,
     /// A source-scoped key's source.
@@ -142,16 +182,19 @@ struct Key {
 fn key_for(shared: &Shared, bearer: &str) -> Option<Key> {
     if bearer == shared.token {
         Some(Key {
+            label: "account",
             rows: true,
             source: None,
         })
     } else if bearer == SANDBOX_READONLY_TOKEN {
         Some(Key {
+            label: "readonly",
             rows: false,
             source: None,
         })
     } else if bearer == DEMO_SOURCE_KEY {
         Some(Key {
+            label: "source",
             rows: false,
             source: Some(DEMO_SOURCE),
         })
@@ -160,21 +203,32 @@ fn key_for(shared: &Shared, bearer: &str) -> Option<Key> {
     }
 }
 
-async fn require_key(
-    State(shared): State<Arc<Shared>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let key = crate::auth::bearer(request.headers()).and_then(|bearer| key_for(&shared, bearer));
-    let Some(key) = key else {
-        return Fail::new(
+/// Checks the key and counts the request against its caller's budget (a request without a
+/// valid key counts against the per-IP one); every reply, refusals included, says what is left.
+async fn require_key(State(gate): State<Arc<Gate>>, mut request: Request, next: Next) -> Response {
+    let key =
+        crate::auth::bearer(request.headers()).and_then(|bearer| key_for(&gate.shared, bearer));
+    let (caller, limit) = match &key {
+        Some(key) => (key.label, budget::PER_KEY),
+        None => ("ip", budget::PER_IP),
+    };
+    let verdict = gate.budgets.take(caller, limit, unix_ms_now());
+    let mut response = match (verdict.and_then(|v| v.refusal()), key) {
+        (Some(refusal), _) => refusal.into_response(),
+        (None, None) => Fail::new(
             StatusCode::UNAUTHORIZED,
             "Unauthorized — missing or invalid API key",
         )
-        .into_response();
+        .into_response(),
+        (None, Some(key)) => {
+            request.extensions_mut().insert(key);
+            next.run(request).await
+        }
     };
-    request.extensions_mut().insert(key);
-    next.run(request).await
+    if let Some(verdict) = verdict {
+        verdict.add_headers(response.headers_mut());
+    }
+    response
 }
 
 type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
