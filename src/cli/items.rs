@@ -27,9 +27,9 @@ pub enum ItemsCommand {
   catops -p sandbox items list --catalog cat_demo --all -o ndjson > items.ndjson
   catops -p sandbox items list --catalog cat_demo --all --jq '.[] | select(.price > 50) | .sku'")]
     List {
-        /// Catalog id
+        /// Catalog id (catalogix: the store [default: the profile's store_uuid])
         #[arg(long, value_name = "ID", value_parser = resource_id)]
-        catalog: String,
+        catalog: Option<String>,
         /// Page to list (with --all: the first page)
         #[arg(long, value_name = "N", default_value_t = 1,
               value_parser = clap::value_parser!(u64).range(1..))]
@@ -44,9 +44,9 @@ pub enum ItemsCommand {
     },
     /// Print one item
     Get {
-        /// Catalog id
+        /// Catalog id (catalogix: the store [default: the profile's store_uuid])
         #[arg(long, value_name = "ID", value_parser = resource_id)]
-        catalog: String,
+        catalog: Option<String>,
         /// Item id
         #[arg(value_parser = resource_id)]
         item_id: String,
@@ -91,15 +91,14 @@ pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
             limit,
             all,
         } => {
+            let catalog = ctx.catalog(catalog)?;
             let api = ctx.api(Operation::ItemsList).await?;
             if all {
-                list_all(ctx, api, catalog, page, limit.unwrap_or(MAX_ITEMS_LIMIT)).await?;
+                let limit = limit.unwrap_or(api.item_pages()?.all_pages_limit());
+                list_all(ctx, api, catalog, page, limit).await?;
             } else {
                 let limit = limit.unwrap_or(DEFAULT_ITEMS_LIMIT);
-                let found = api
-                    .client::<rastro::Client>()?
-                    .items_page(&catalog, page, limit)
-                    .await?;
+                let found = api.item_pages()?.items_page(&catalog, page, limit).await?;
                 ctx.print_list(&found.records)?;
                 let shown = (page - 1) * u64::from(limit) + found.records.len() as u64;
                 let more = match found.total {
@@ -112,11 +111,9 @@ pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
             }
         }
         ItemsCommand::Get { catalog, item_id } => {
+            let catalog = ctx.catalog(catalog)?;
             let api = ctx.api(Operation::ItemsGet).await?;
-            let item = api
-                .client::<rastro::Client>()?
-                .items_get(&catalog, &item_id)
-                .await?;
+            let item = api.item_pages()?.item(&catalog, &item_id).await?;
             ctx.print(&item)?;
         }
         ItemsCommand::Update {
@@ -247,13 +244,14 @@ async fn fetch_pages(
     let mut advance = Advance::default();
     // Items on the pages before the first one listed, then every item received.
     let mut seen = (first_page - 1).saturating_mul(u64::from(limit));
+    let vendor = api.http().vendor().name();
     loop {
-        let page = match api.client::<rastro::Client>() {
-            Ok(rastro) => rastro
+        let page = match api.item_pages() {
+            Ok(pages) => pages
                 .items_page(&catalog, number, limit)
                 .await
                 .map_err(anyhow::Error::from)
-                .and_then(|page| advance.check("rastro", &page.records).map(|()| page)),
+                .and_then(|page| advance.check(vendor, &page.records).map(|()| page)),
             Err(err) => Err(err),
         };
         let done = match &page {

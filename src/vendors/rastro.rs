@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::{
     envelope_parts, json_string, key_text, segment, BulkEndpoint, BulkReply, BulkRequest,
-    CatalogPages, Operation, Page, Vendor, VendorKind,
+    CatalogPages, ItemPages, Operation, Page, Vendor, VendorKind,
 };
 use crate::config::Profile;
 use crate::error::Failure;
@@ -109,6 +109,29 @@ impl super::Client for Client {
 
     fn catalog_pages(&self) -> Option<&dyn CatalogPages> {
         Some(self)
+    }
+
+    fn item_pages(&self) -> Option<&dyn ItemPages> {
+        Some(self)
+    }
+}
+
+impl ItemPages for Client {
+    fn items_page<'a>(
+        &'a self,
+        catalog: &'a str,
+        page: u64,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Page, ApiError>> {
+        Box::pin(Client::items_page(self, catalog, page, limit))
+    }
+
+    fn item<'a>(&'a self, catalog: &'a str, id: &'a str) -> BoxFuture<'a, anyhow::Result<Value>> {
+        Box::pin(async move { Ok(self.items_get(catalog, id).await?) })
+    }
+
+    fn all_pages_limit(&self) -> u32 {
+        MAX_ITEMS_LIMIT
     }
 }
 
