@@ -148,13 +148,15 @@ impl Context {
         request.store_uuid = request.store_uuid.or_else(|| profile.store_uuid.clone());
         request.channel = request.channel.or_else(|| profile.channel.clone());
         let vendor = vendors::vendor(profile.vendor);
-        request.catalog = request.catalog.or_else(|| vendor.default_catalog(&profile));
         let needs_catalog = matches!(
             request.operation,
             Operation::BulkUpsert | Operation::BulkRemove
         );
-        if needs_catalog && request.catalog.is_none() {
-            return Err(Failure::usage("--catalog ID is required").into());
+        if needs_catalog {
+            request.catalog = request.catalog.or_else(|| vendor.default_catalog(&profile));
+            if request.catalog.is_none() {
+                return Err(Failure::usage("--catalog ID is required").into());
+            }
         }
         let target = vendor.bulk(Arc::new(http), &request)?;
         Ok((target, profile))

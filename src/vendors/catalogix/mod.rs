@@ -85,17 +85,13 @@ impl Vendor for Catalogix {
     }
 }
 
-/// The store a request goes to, from `--store-uuid`/`--catalog` or the profile.
+/// The store an asset request goes to, from `--store-uuid` or the profile.
 fn store_of(request: &BulkRequest) -> anyhow::Result<String> {
-    request
-        .store_uuid
-        .clone()
-        .or_else(|| request.catalog.clone())
-        .ok_or_else(|| {
-            Failure::usage("catalogix needs a store: --store-uuid U")
-                .hint("or set store_uuid in the profile")
-                .into()
-        })
+    request.store_uuid.clone().ok_or_else(|| {
+        Failure::usage("catalogix needs a store: --store-uuid U")
+            .hint("or set store_uuid in the profile")
+            .into()
+    })
 }
 
 fn channel_of(request: &BulkRequest) -> String {

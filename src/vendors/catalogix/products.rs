@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{read_data, store_of, Client};
+use super::{read_data, Client};
 use crate::error::{exit, Failure};
 use crate::http::{ApiError, Http};
 use crate::vendors::{BulkEndpoint, BulkReply, BulkRequest, ItemPages, Page};
@@ -36,10 +36,11 @@ struct Inserted {
 
 impl ProductsUpsert {
     pub fn new(http: Arc<Http>, request: &BulkRequest) -> anyhow::Result<Self> {
-        Ok(ProductsUpsert {
-            http,
-            store_uuid: store_of(request)?,
-        })
+        // `--catalog`, else the profile's store (filled in as the default catalog).
+        let Some(store_uuid) = request.catalog.clone() else {
+            return crate::error::usage("catalogix products need a store: --catalog STORE_UUID");
+        };
+        Ok(ProductsUpsert { http, store_uuid })
     }
 
     async fn insert(&self, body: bytes::Bytes) -> Result<BulkReply, ApiError> {
