@@ -286,11 +286,10 @@ async fn remove(shared: Arc<Shared>, body: Bytes, removal: Removal) -> Result<Re
             let mut removed = 0;
             let mut error_info = Vec::new();
             for (index, item) in items.iter().enumerate() {
-                match remove_item(&tx, item, removal)? {
-                    Ok(count) => removed += count,
-                    Err((reason, details)) => {
-                        error_info.push(error_entry(index, item, reason, details))
-                    }
+                let (count, failure) = remove_item(&tx, item, removal)?;
+                removed += count;
+                if let Some((reason, details)) = failure {
+                    error_info.push(error_entry(index, item, reason, details));
                 }
             }
             tx.commit()?;
@@ -308,15 +307,14 @@ async fn remove(shared: Arc<Shared>, body: Bytes, removal: Removal) -> Result<Re
     })))
 }
 
-/// Removes what one item names; the count removed, or why the item failed. Asset ids that
-/// are not there fail the item (a typo must not pass as done), after the others are removed.
-fn remove_item(
-    tx: &Transaction,
-    item: &Value,
-    removal: Removal,
-) -> Result<Result<u64, (&'static str, String)>, Fail> {
+/// What one removal item did: the assets removed, and why it failed, if it did.
+type Removed = (u64, Option<(&'static str, String)>);
+
+/// Removes what one item names. Asset ids that are not there fail the item (a typo must not
+/// pass as done), after the others are removed and counted.
+fn remove_item(tx: &Transaction, item: &Value, removal: Removal) -> Result<Removed, Fail> {
     if let Err(why) = validate_removal(item, removal) {
-        return Ok(Err((INVALID_REQUEST, why)));
+        return Ok((0, Some((INVALID_REQUEST, why))));
     }
     let text = |key: &str| {
         item.get(key)
@@ -325,7 +323,7 @@ fn remove_item(
     };
     let store = text("store_uuid").unwrap_or_default();
     if ensure_store(tx, store).is_err() {
-        return Ok(Err(("not_found", format!("Store {store} not found"))));
+        return Ok((0, Some(("not_found", format!("Store {store} not found")))));
     }
     let channel = text("channel").unwrap_or(DEFAULT_CHANNEL);
     let parent_code = text("parent_code");
@@ -374,20 +372,21 @@ fn remove_item(
         .filter(|id| !found.contains(id))
         .map(String::as_str)
         .collect();
-    if !missing.is_empty() {
-        return Ok(Err((
+    let failure = if !missing.is_empty() {
+        Some((
             "not_found",
             format!("asset ids not found: {}", missing.join(", ")),
-        )));
-    }
-    if removed == 0 {
+        ))
+    } else if removed == 0 {
         let what = parent_code.unwrap_or("the item");
-        return Ok(Err((
+        Some((
             "not_found",
             format!("no assets for {what} in channel {channel}"),
-        )));
-    }
-    Ok(Ok(removed))
+        ))
+    } else {
+        None
+    };
+    Ok((removed, failure))
 }
 
 /// `GET /_sandbox/assets?store_uuid=..`: the store's assets, by parent_code then asset_type.
