@@ -150,6 +150,7 @@ fn confirm(operation: Operation, file: &str) -> anyhow::Result<bool> {
 /// Pages through the asset groups by offset (50 a page, the documented maximum), printing
 /// each page as it arrives; `total_groups` says when to stop.
 async fn list(ctx: &Context, format: &str, all: bool, store: StoreArgs) -> anyhow::Result<()> {
+    let api = ctx.api(Operation::AssetsList).await?;
     let profile = ctx.selected()?.profile;
     let Some(store_uuid) = store.store_uuid.or(profile.store_uuid) else {
         return usage("catalogix needs a store: --store-uuid U (or store_uuid in the profile)");
@@ -158,7 +159,6 @@ async fn list(ctx: &Context, format: &str, all: bool, store: StoreArgs) -> anyho
         .channel
         .or(profile.channel)
         .unwrap_or_else(|| DEFAULT_CHANNEL.to_string());
-    let api = ctx.api(Operation::AssetsList).await?;
     let client = api.client::<catalogix::Client>()?;
     let query = AssetsQuery {
         store_uuid: &store_uuid,

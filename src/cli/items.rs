@@ -91,8 +91,8 @@ pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
             limit,
             all,
         } => {
-            let catalog = ctx.catalog(catalog)?;
             let api = ctx.api(Operation::ItemsList).await?;
+            let catalog = ctx.catalog(catalog)?;
             if all {
                 let limit = limit.unwrap_or(api.item_pages()?.all_pages_limit());
                 list_all(ctx, api, catalog, page, limit).await?;
@@ -111,8 +111,8 @@ pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
             }
         }
         ItemsCommand::Get { catalog, item_id } => {
-            let catalog = ctx.catalog(catalog)?;
             let api = ctx.api(Operation::ItemsGet).await?;
+            let catalog = ctx.catalog(catalog)?;
             let item = api.item_pages()?.item(&catalog, &item_id).await?;
             ctx.print(&item)?;
         }
