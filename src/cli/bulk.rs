@@ -22,7 +22,8 @@ pub enum BulkCommand {
   catops -p shop bulk upsert products.csv --catalog cat_123 --journal import.journal
   catops -p shop bulk upsert products.csv --catalog cat_123 --journal import.journal --resume
   zcat feed.ndjson.gz | catops -p shop bulk upsert - --format ndjson --catalog cat_123
-  catops -p sandbox-batch bulk upsert movies.csv --catalog demo --dry-run")]
+  catops -p sandbox-batch bulk upsert movies.csv --catalog demo --dry-run
+  catops -p sandbox-catalogix bulk upsert examples/catalogix-products.csv")]
     Upsert {
         #[command(flatten)]
         args: BulkArgs,
