@@ -296,6 +296,11 @@ fn products_bulk_upsert_then_items_list_and_get_read_them_back() {
         "{}",
         other_store.stderr
     );
+    assert!(
+        other_store.stderr.contains("hint: check the store"),
+        "{}",
+        other_store.stderr
+    );
 }
 
 #[test]

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{BulkEndpoint, BulkRequest, ItemPages, Operation, Vendor, VendorKind};
+use super::{Advice, BulkEndpoint, BulkRequest, ItemPages, Operation, Vendor, VendorKind};
 use crate::config::Profile;
 use crate::error::Failure;
 use crate::http::{ApiError, AuthHeader, Http};
@@ -65,6 +65,18 @@ impl Vendor for Catalogix {
 
     fn client(&self, http: Http) -> Box<dyn super::Client> {
         Box::new(Client { http })
+    }
+
+    /// Every catalogix path is fixed, so a 404 is about the store (catalogix lists no
+    /// catalogs to look it up with).
+    fn advice(&self, err: &ApiError) -> Advice {
+        let not_found = err.status().map(|s| s.as_u16()) == Some(404);
+        Advice {
+            exit_code: None,
+            hint: not_found.then_some(
+                "check the store: --store-uuid (assets), --catalog (products) or store_uuid in the profile",
+            ),
+        }
     }
 
     fn bulk(
