@@ -1045,6 +1045,452 @@ fn catalogix_error_bodies_of_every_documented_shape() {
     );
 }
 
+#[test]
+fn catalogix_assets_list_reads_the_documented_groups_and_pages_by_offset() {
+    let env = Env::new();
+    let replay = Replay::always(Reply::fixture(200, "catalogix", "assets-list.json"));
+    let run = env
+        .at(&replay.url, "sandbox-catalogix", &["assets", "list"])
+        .ok();
+    let groups = run.json();
+    assert_eq!(groups.as_array().unwrap().len(), 1, "{groups}");
+    assert_eq!(groups[0]["parent_code"], "SKU001");
+    assert_eq!(groups[0]["store_uuid"], "699ec31355208b213e56059a");
+    assert_eq!(groups[0]["assets"][1]["asset_id"], "def456");
+    let requests = replay.received();
+    assert_eq!(requests.len(), 1, "one page without --all");
+    let request = &requests[0];
+    assert_eq!(
+        (request.method.as_str(), request.path.as_str()),
+        ("GET", "/assets")
+    );
+    for (key, value) in [
+        ("store_uuid", "store_demo"),
+        ("channel", "SMP"),
+        ("asset_format", "image"),
+        ("offset", "0"),
+        ("limit", "50"),
+    ] {
+        assert_eq!(request.param(key), Some(value), "{key}");
+    }
+    assert_eq!(
+        request.header("Authorization"),
+        Some("Bearer sandbox-token")
+    );
+
+    // 10 groups in all, but the server sends the same page again: --all stops, not loops.
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox-catalogix",
+            &["assets", "list", "--all"],
+        )
+        .expect_code(1);
+    assert!(
+        run.error_line().contains("repeats the page before it"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn catalogix_assets_list_all_follows_total_groups() {
+    let env = Env::new();
+    let replay = Replay::start(|request| {
+        let offset: u64 = request.param("offset").unwrap().parse().unwrap();
+        let limit: u64 = request.param("limit").unwrap().parse().unwrap();
+        let mut assets = serde_json::Map::new();
+        for n in offset..(offset + limit).min(120) {
+            assets.insert(
+                format!("P{n:03}"),
+                json!({"channel": "SMP", "asset_type": "video", "store_uuid": "s",
+                       "assets": [{"Video URL 1": "https://cdn.example.com/v.mp4", "asset_id": format!("id{n}")}]}),
+            );
+        }
+        let mut body = fixture("catalogix", "assets-list.json");
+        body["data"] =
+            json!({"total_groups": 120, "returned_groups": assets.len(), "assets": assets});
+        Reply::json(200, &body)
+    });
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox-catalogix",
+            &[
+                "assets",
+                "list",
+                "--all",
+                "--format",
+                "video",
+                "--store-uuid",
+                "s",
+            ],
+        )
+        .ok();
+    let codes: Vec<Value> = run
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["parent_code"].clone())
+        .collect();
+    assert_eq!(codes.len(), 120);
+    assert_eq!((&codes[0], &codes[119]), (&json!("P000"), &json!("P119")));
+    let offsets: Vec<String> = replay
+        .received()
+        .iter()
+        .map(|r| {
+            format!(
+                "{}:{}",
+                r.param("offset").unwrap(),
+                r.param("asset_format").unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(offsets, ["0:video", "50:video", "100:video"]);
+}
+
+#[test]
+fn catalogix_assets_list_refuses_unreadable_replies_and_shows_the_get_assets_error() {
+    let env = Env::new();
+    let replay = Replay::always(Reply::json(
+        200,
+        &json!({"status": {"code": 0, "message": "SUCCESS"}, "data": {"assets": {}}}),
+    ));
+    let run = env
+        .at(&replay.url, "sandbox-catalogix", &["assets", "list"])
+        .expect_code(1);
+    assert!(
+        run.error_line().contains("missing field `total_groups`"),
+        "{}",
+        run.stderr
+    );
+
+    let replay = Replay::always(Reply::fixture(400, "catalogix", "error-get-assets.json"));
+    let run = env
+        .at(&replay.url, "sandbox-catalogix", &["assets", "list"])
+        .expect_code(1);
+    assert!(
+        run.error_line()
+            .ends_with("store_uuid is required (invalid_request)"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn catalogix_assets_delete_sends_documented_items_and_reads_the_documented_reply() {
+    let env = Env::new();
+    env.write("gone.csv", "parent_code,asset_id\nSKU001,id1\nSKU002,id2\n");
+    let replay = Replay::always(Reply::fixture(200, "catalogix", "assets-deleted.json"));
+    let summary = env
+        .at(
+            &replay.url,
+            "sandbox-catalogix",
+            &["assets", "delete", "gone.csv", "--yes", "-q"],
+        )
+        .ok()
+        .json();
+    assert_eq!(
+        (&summary["accepted"], &summary["rejected"]),
+        (&json!(2), &json!(0))
+    );
+    assert_eq!(summary["created"], Value::Null);
+    let requests = replay.received();
+    assert_eq!(
+        requests.len(),
+        1,
+        "failed 0 and error_info [{{}}]: no splitting"
+    );
+    assert_eq!(
+        (requests[0].method.as_str(), requests[0].path.as_str()),
+        ("DELETE", "/asset")
+    );
+    assert_eq!(
+        requests[0].json(),
+        json!([
+            {"parent_code": "SKU001", "asset_id": ["id1"], "store_uuid": "store_demo", "channel": "SMP"},
+            {"parent_code": "SKU002", "asset_id": ["id2"], "store_uuid": "store_demo", "channel": "SMP"}
+        ])
+    );
+}
+
+#[test]
+fn catalogix_assets_delete_falls_back_to_the_mirrors_path() {
+    let env = Env::new();
+    let mut csv = String::from("asset_id\n");
+    for n in 0..150 {
+        csv.push_str(&format!("id{n}\n"));
+    }
+    env.write("ids.csv", &csv);
+    // A server that serves delete-asset only at `/assets`, as the mintlify mirror writes it.
+    let replay = Replay::start(|request| match request.path.as_str() {
+        "/assets" => Reply::fixture(200, "catalogix", "assets-deleted.json"),
+        _ => Reply::json(405, &json!({"detail": "Method Not Allowed"})),
+    });
+    let summary = env
+        .at(
+            &replay.url,
+            "sandbox-catalogix",
+            &[
+                "assets",
+                "delete",
+                "ids.csv",
+                "--yes",
+                "--concurrency",
+                "1",
+                "-q",
+            ],
+        )
+        .ok()
+        .json();
+    assert_eq!(summary["accepted"], 150);
+    let paths: Vec<String> = replay.received().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths,
+        ["/asset", "/assets", "/assets"],
+        "the second chunk goes straight to /assets"
+    );
+}
+
+#[test]
+fn catalogix_failures_without_an_index_are_found_by_splitting_only_when_failed_is_above_zero() {
+    let env = Env::new();
+    env.write("un.csv", "parent_code,asset_id\nA,1\nB,2\nBAD,3\nC,4\n");
+    let replay = Replay::start(|request| {
+        let items = request.json();
+        let bad = items
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["parent_code"] == "BAD")
+            .count();
+        let mut body = fixture("catalogix", "assets-unlinked.json");
+        body["data"] = json!({
+            "unlinked": items.as_array().unwrap().len() - bad,
+            "failed": bad,
+            // Untyped entries, no index: which item failed is not said.
+            "error_info": if bad > 0 { json!([{"reason": "invalid_request", "details": "unknown parent"}]) } else { json!([{}]) },
+        });
+        Reply::json(200, &body)
+    });
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox-catalogix",
+            &["assets", "unlink", "un.csv", "--yes", "--concurrency", "1"],
+        )
+        .expect_code(3);
+    let summary = run.json();
+    assert_eq!(
+        (&summary["accepted"], &summary["rejected"]),
+        (&json!(3), &json!(1))
+    );
+    let rejects = env.rejects("un.rejects.ndjson");
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(rejects[0]["record"]["parent_code"], "BAD");
+    let requests = replay.received();
+    assert!(requests
+        .iter()
+        .all(|r| r.method == "POST" && r.path == "/assets/unlink"));
+    assert!(
+        requests.len() > 1,
+        "the chunk was split to find the failed item"
+    );
+
+    // The documented reply (failed 0, error_info [{}]) is one request, every row accepted.
+    let replay = Replay::always(Reply::fixture(200, "catalogix", "assets-unlinked.json"));
+    let summary = env
+        .at(
+            &replay.url,
+            "sandbox-catalogix",
+            &["assets", "unlink", "un.csv", "--yes", "-q"],
+        )
+        .ok()
+        .json();
+    assert_eq!(summary["accepted"], 4);
+    assert_eq!(replay.received().len(), 1);
+}
+
+#[test]
+fn catalogix_assets_delete_and_unlink_refuse_without_yes_off_a_terminal() {
+    let env = Env::new();
+    env.write("un.csv", "parent_code\nA\n");
+    let replay = Replay::always(Reply::fixture(200, "catalogix", "assets-unlinked.json"));
+    for command in ["delete", "unlink"] {
+        let run = env
+            .at(
+                &replay.url,
+                "sandbox-catalogix",
+                &["assets", command, "un.csv"],
+            )
+            .expect_code(2);
+        assert!(
+            run.error_line().contains("refusing without --yes"),
+            "{}",
+            run.stderr
+        );
+    }
+    assert!(replay.received().is_empty(), "nothing was sent");
+}
+
+#[test]
+fn catalogix_products_insert_sends_the_apikey_and_rejects_the_documented_failure() {
+    let env = Env::new();
+    env.write(
+        "products.csv",
+        "product_code,parent_code,Product Name,Category\nCI001,SC001,Blue shirts,Dupatta\n",
+    );
+    let replay = Replay::always(Reply::fixture(200, "catalogix", "products-inserted.json"));
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox-catalogix",
+            &[
+                "bulk",
+                "upsert",
+                "products.csv",
+                "--catalog",
+                "67762d4ce590324df813bd8c",
+            ],
+        )
+        .expect_code(3);
+    let summary = run.json();
+    assert_eq!(
+        (&summary["accepted"], &summary["rejected"]),
+        (&json!(0), &json!(1))
+    );
+    let rejects = env.rejects("products.rejects.ndjson");
+    assert_eq!(rejects[0]["error"], "invalid fields: Category");
+    let requests = replay.received();
+    assert_eq!(requests.len(), 1);
+    let request = &requests[0];
+    assert_eq!(
+        (request.method.as_str(), request.path.as_str()),
+        ("POST", "/products")
+    );
+    assert_eq!(
+        request.param("store_uuid"),
+        Some("67762d4ce590324df813bd8c")
+    );
+    assert_eq!(
+        request.header("apikey"),
+        Some("sandbox-token"),
+        "insert-product-data's header"
+    );
+    assert_eq!(
+        request.header("Authorization"),
+        Some("Bearer sandbox-token")
+    );
+    assert_eq!(
+        request.json(),
+        json!([{"product_code": "CI001", "parent_code": "SC001", "Product Name": "Blue shirts", "Category": "Dupatta"}])
+    );
+}
+
+#[test]
+fn catalogix_products_insert_counts_created_and_updated_from_the_code_lists() {
+    let env = Env::new();
+    env.write(
+        "products.ndjson",
+        "{\"parent_code\":\"A\"}\n{\"product_code\":\"B1\",\"parent_code\":\"B\"}\n",
+    );
+    let mut body = fixture("catalogix", "products-inserted.json");
+    body["data"] = json!({"store_uuid": "store_demo", "failed_products": [],
+                          "successful_product_codes": ["A", "B1"], "existing_product_codes": ["B1"]});
+    let replay = Replay::always(Reply::json(200, &body));
+    let summary = env
+        .at(
+            &replay.url,
+            "sandbox-catalogix",
+            &["bulk", "upsert", "products.ndjson", "-q"],
+        )
+        .ok()
+        .json();
+    assert_eq!(
+        (
+            &summary["accepted"],
+            &summary["created"],
+            &summary["updated"]
+        ),
+        (&json!(2), &json!(1), &json!(1))
+    );
+    assert_eq!(
+        replay.received()[0].param("store_uuid"),
+        Some("store_demo"),
+        "the profile's store"
+    );
+}
+
+#[test]
+fn catalogix_products_list_and_get_read_the_documented_reply() {
+    let env = Env::new();
+    let replay = Replay::always(Reply::fixture(200, "catalogix", "products-list.json"));
+    let listed = env
+        .at(&replay.url, "sandbox-catalogix", &["items", "list"])
+        .ok()
+        .json();
+    let product = &fixture("catalogix", "products-list.json")["data"]["products"][0]["CI001"];
+    assert_eq!(listed, json!([product]));
+    let got = env
+        .at(
+            &replay.url,
+            "sandbox-catalogix",
+            &[
+                "items",
+                "get",
+                "CI001",
+                "--catalog",
+                "67762d4ce590324df813bd8c",
+            ],
+        )
+        .ok()
+        .json();
+    assert_eq!(&got, product);
+    let missing = env
+        .at(&replay.url, "sandbox-catalogix", &["items", "get", "CI999"])
+        .expect_code(5);
+    assert!(
+        missing
+            .error_line()
+            .contains("no product CI999 in store store_demo"),
+        "{}",
+        missing.stderr
+    );
+    let requests = replay.received();
+    assert_eq!(requests.len(), 3);
+    assert!(requests
+        .iter()
+        .all(|r| r.method == "GET" && r.path == "/products"));
+    assert_eq!(
+        (
+            requests[0].param("store_uuid"),
+            requests[0].param("offset"),
+            requests[0].param("limit")
+        ),
+        (Some("store_demo"), Some("0"), Some("100"))
+    );
+    assert_eq!(
+        requests[1].param("store_uuid"),
+        Some("67762d4ce590324df813bd8c"),
+        "--catalog overrides"
+    );
+    assert_eq!(requests[1].param("sku_codes"), Some("CI001"));
+
+    let replay = Replay::always(Reply::json(
+        200,
+        &json!({"status": {"code": 0, "message": "success"}, "data": {"store_uuid": "s", "products": [{"sku": "x"}]}}),
+    ));
+    let run = env
+        .at(&replay.url, "sandbox-catalogix", &["items", "list"])
+        .expect_code(1);
+    assert!(
+        run.error_line().contains("unexpected response"),
+        "{}",
+        run.stderr
+    );
+}
+
 // ---------------------------------------------------------------- both OpenAPI vendors
 
 /// Every file the tests import into batch or catalogix, sent to a server that accepts all:

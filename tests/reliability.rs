@@ -330,6 +330,11 @@ fn the_token_appears_in_no_output_log_journal_or_rejects_file() {
         "a.csv",
         "parent_code,img\nA1,https://cdn.example/a.jpg\nA2,nope\n",
     );
+    env.write("gone.csv", "parent_code\nA1\nA9\n");
+    env.write(
+        "prod.csv",
+        "product_code,parent_code,status\nC1,P1,active\nC2,P2,bogus\n",
+    );
     // Each command line split at spaces: none of these arguments holds one.
     let runs = [
         ("sandbox", "catalogs list"),
@@ -356,6 +361,18 @@ fn the_token_appears_in_no_output_log_journal_or_rejects_file() {
             "sandbox-catalogix",
             "assets upsert a.csv --rejects a.rejects",
         ),
+        ("sandbox-catalogix", "assets list --all"),
+        (
+            "sandbox-catalogix",
+            "assets unlink gone.csv --yes --journal u.journal --rejects u.rejects",
+        ),
+        ("sandbox-catalogix", "assets delete gone.csv --yes"),
+        (
+            "sandbox-catalogix",
+            "bulk upsert prod.csv --journal c.journal --rejects c.rejects",
+        ),
+        ("sandbox-catalogix", "items list --all"),
+        ("sandbox-catalogix", "items get C1"),
         (
             "sandbox",
             "enrich start --catalog cat_demo --prompt p --field f --speed fast --wait",
@@ -390,8 +407,19 @@ fn the_token_appears_in_no_output_log_journal_or_rejects_file() {
                 run.stderr
             );
         }
+        if profile == "sandbox-catalogix" {
+            assert!(
+                run.stderr.contains("> apikey: ***"),
+                "{args:?}: the apikey header is shown redacted:\n{}",
+                run.stderr
+            );
+        }
     }
     for file in [
+        "u.journal",
+        "u.rejects",
+        "c.journal",
+        "c.rejects",
         "p.journal",
         "p.rejects",
         "b.journal",

@@ -15,19 +15,22 @@ use crate::vendors::{BulkRequest, Operation};
 
 #[derive(Debug, Subcommand)]
 pub enum BulkCommand {
-    /// Create or update items from a CSV, JSON or NDJSON file (rastro, batch)
+    /// Create or update items from a CSV, JSON or NDJSON file (rastro, batch, catalogix
+    /// products)
     #[command(after_help = "Examples:
   catops -p sandbox bulk upsert examples/products.csv --catalog cat_demo
   catops -p shop bulk upsert products.csv --catalog cat_123 --journal import.journal
   catops -p shop bulk upsert products.csv --catalog cat_123 --journal import.journal --resume
   zcat feed.ndjson.gz | catops -p shop bulk upsert - --format ndjson --catalog cat_123
-  catops -p sandbox-batch bulk upsert movies.csv --catalog demo --dry-run")]
+  catops -p sandbox-batch bulk upsert movies.csv --catalog demo --dry-run
+  catops -p sandbox-catalogix bulk upsert examples/catalogix-products.csv")]
     Upsert {
         #[command(flatten)]
         args: BulkArgs,
-        /// Catalog id (rastro) or name (batch)
+        /// Catalog id (rastro), name (batch) or store (catalogix products [default: the
+        /// profile's store_uuid])
         #[arg(long, value_name = "ID")]
-        catalog: String,
+        catalog: Option<String>,
         /// rastro: the field items are matched on [default: the profile's unique_field]
         #[arg(long, value_name = "F")]
         unique_field: Option<String>,
@@ -113,7 +116,7 @@ pub async fn run(command: BulkCommand, ctx: &Context) -> anyhow::Result<u8> {
             args,
             BulkRequest {
                 operation: Operation::BulkUpsert,
-                catalog: Some(catalog),
+                catalog,
                 unique_field,
                 id_field,
                 store_uuid: None,

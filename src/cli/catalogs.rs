@@ -15,6 +15,7 @@ use crate::vendors::{
     MAX_CATALOGS_PAGE,
 };
 
+use super::confirm::confirm;
 use super::paging::Advance;
 use super::parse::parse_sort;
 
@@ -291,28 +292,13 @@ async fn delete(
         ctx.print(&catalog)?;
         return Ok(exit::OK);
     }
-    if !yes && !confirm(&format!("Delete catalog {id} and everything in it?"))? {
+    let asked = format!("Delete catalog {id} and everything in it?");
+    let hint = format!("catops catalogs delete {id} --yes, or --dry-run to see what would go");
+    if !yes && !confirm(&asked, false, "`catalogs delete` deletes a catalog", &hint)? {
         return Err(Failure::new(exit::INTERRUPTED, "not deleted").into());
     }
     ctx.print(&admin.catalog_delete(id, by.as_deref()).await?)?;
     Ok(exit::OK)
-}
-
-/// Asks on the terminal; without one, refuses (a script must say --yes).
-pub fn confirm(question: &str) -> anyhow::Result<bool> {
-    use std::io::{BufRead, IsTerminal, Write};
-    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-        return Err(
-            Failure::usage("refusing to delete without --yes (not on a terminal)")
-                .hint("add --yes to confirm, or --dry-run to see what would go")
-                .into(),
-        );
-    }
-    eprint!("{question} [y/N] ");
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
 
 /// Pages through the catalogs (100 a page, the most every vendor takes), printing each page

@@ -116,6 +116,18 @@ impl Context {
         self.config.select(self.profile.as_deref())
     }
 
+    /// The catalog a command works on: `--catalog`, else the vendor's default from the
+    /// profile (catalogix: its store_uuid).
+    pub fn catalog(&self, given: Option<String>) -> anyhow::Result<String> {
+        if let Some(catalog) = given {
+            return Ok(catalog);
+        }
+        let profile = self.selected()?.profile;
+        vendors::vendor(profile.vendor)
+            .default_catalog(&profile)
+            .ok_or_else(|| Failure::usage("--catalog ID is required").into())
+    }
+
     /// The client for the selected profile's vendor, after checking that vendor can run `op`.
     /// Who catalog changes are recorded as: `--by`, else the profile's `user_email`.
     pub fn user_email(&self, by: Option<String>) -> anyhow::Result<Option<String>> {
@@ -143,7 +155,18 @@ impl Context {
             .or_else(|| profile.unique_field.clone());
         request.store_uuid = request.store_uuid.or_else(|| profile.store_uuid.clone());
         request.channel = request.channel.or_else(|| profile.channel.clone());
-        let target = vendors::vendor(profile.vendor).bulk(Arc::new(http), &request)?;
+        let vendor = vendors::vendor(profile.vendor);
+        let needs_catalog = matches!(
+            request.operation,
+            Operation::BulkUpsert | Operation::BulkRemove
+        );
+        if needs_catalog {
+            request.catalog = request.catalog.or_else(|| vendor.default_catalog(&profile));
+            if request.catalog.is_none() {
+                return Err(Failure::usage("--catalog ID is required").into());
+            }
+        }
+        let target = vendor.bulk(Arc::new(http), &request)?;
         Ok((target, profile))
     }
 

@@ -9,11 +9,11 @@ use crate::cli::Context;
 use crate::error::{exit, usage, Failure};
 use crate::input::typed::split_type_hint;
 
-use crate::vendors::rastro::{self, ItemFilter, DEFAULT_ITEMS_LIMIT, MAX_ITEMS_LIMIT};
+use crate::vendors::rastro::{self, DEFAULT_ITEMS_LIMIT, MAX_ITEMS_LIMIT};
 
 use super::paging::Advance;
 use super::parse::{parse_json_fields, resource_id};
-use crate::vendors::{Api, Operation, Page};
+use crate::vendors::{Api, ItemFilter, Operation, Page};
 
 /// Pages fetched ahead of the one being printed: enough to overlap network and output,
 /// few enough that memory stays flat.
@@ -28,9 +28,9 @@ pub enum ItemsCommand {
   catops -p sandbox items list --catalog cat_demo --all --jq '.[] | select(.price > 50) | .sku'
   catops -p sandbox items list --catalog cat_demo --search acme --sort price:desc")]
     List {
-        /// Catalog id
+        /// Catalog id (catalogix: the store [default: the profile's store_uuid])
         #[arg(long, value_name = "ID", value_parser = resource_id)]
-        catalog: String,
+        catalog: Option<String>,
         /// Page to list (with --all: the first page)
         #[arg(long, value_name = "N", default_value_t = 1,
               value_parser = clap::value_parser!(u64).range(1..))]
@@ -51,9 +51,9 @@ pub enum ItemsCommand {
     },
     /// Print one item
     Get {
-        /// Catalog id
+        /// Catalog id (catalogix: the store [default: the profile's store_uuid])
         #[arg(long, value_name = "ID", value_parser = resource_id)]
-        catalog: String,
+        catalog: Option<String>,
         /// Item id
         #[arg(value_parser = resource_id)]
         item_id: String,
@@ -102,15 +102,17 @@ pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
         } => {
             let filter = ItemFilter { search, sort };
             let api = ctx.api(Operation::ItemsList).await?;
+            api.item_pages()?
+                .check_filter(&filter)
+                .map_err(Failure::usage)?;
+            let catalog = ctx.catalog(catalog)?;
             if all {
-                let limit = limit.unwrap_or(MAX_ITEMS_LIMIT);
+                let limit = limit.unwrap_or(api.item_pages()?.all_pages_limit());
                 list_all(ctx, api, catalog, (page, limit), filter).await?;
             } else {
                 let limit = limit.unwrap_or(DEFAULT_ITEMS_LIMIT);
-                let found = api
-                    .client::<rastro::Client>()?
-                    .items_page(&catalog, page, limit, &filter)
-                    .await?;
+                let pages = api.item_pages()?;
+                let found = pages.items_page(&catalog, page, limit, &filter).await?;
                 ctx.print_list(&found.records)?;
                 let shown = (page - 1) * u64::from(limit) + found.records.len() as u64;
                 let more = match found.total {
@@ -124,10 +126,8 @@ pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
         }
         ItemsCommand::Get { catalog, item_id } => {
             let api = ctx.api(Operation::ItemsGet).await?;
-            let item = api
-                .client::<rastro::Client>()?
-                .items_get(&catalog, &item_id)
-                .await?;
+            let catalog = ctx.catalog(catalog)?;
+            let item = api.item_pages()?.item(&catalog, &item_id).await?;
             ctx.print(&item)?;
         }
         ItemsCommand::Update {
@@ -258,13 +258,14 @@ async fn fetch_pages(
     let mut advance = Advance::default();
     // Items on the pages before the first one listed, then every item received.
     let mut seen = (first_page - 1).saturating_mul(u64::from(limit));
+    let vendor = api.http().vendor().name();
     loop {
-        let page = match api.client::<rastro::Client>() {
-            Ok(rastro) => rastro
+        let page = match api.item_pages() {
+            Ok(pages) => pages
                 .items_page(&catalog, number, limit, &filter)
                 .await
                 .map_err(anyhow::Error::from)
-                .and_then(|page| advance.check("rastro", &page.records).map(|()| page)),
+                .and_then(|page| advance.check(vendor, &page.records).map(|()| page)),
             Err(err) => Err(err),
         };
         let done = match &page {

@@ -8,6 +8,7 @@ pub mod assets;
 pub mod bulk;
 pub mod catalogs;
 pub mod completions;
+mod confirm;
 mod context;
 pub mod delta;
 pub mod enrich;

@@ -48,6 +48,12 @@ pub trait Vendor: Sync {
         Ok(vec![AuthHeader::bearer(token)?])
     }
 
+    /// The catalog a command works on when `--catalog` is not given (catalogix: the
+    /// profile's store).
+    fn default_catalog(&self, _profile: &Profile) -> Option<String> {
+        None
+    }
+
     /// The commands it can run; any other fails with exit 2 naming the vendors that can.
     fn operations(&self) -> &'static [Operation];
 
@@ -124,6 +130,9 @@ pub enum Operation {
     BulkUpsert,
     BulkRemove,
     AssetsUpsert,
+    AssetsList,
+    AssetsDelete,
+    AssetsUnlink,
     EnrichStart,
     EnrichStatus,
     EnrichCancel,
@@ -153,6 +162,9 @@ impl Operation {
             Operation::BulkUpsert => "bulk upsert",
             Operation::BulkRemove => "bulk remove",
             Operation::AssetsUpsert => "assets upsert",
+            Operation::AssetsList => "assets list",
+            Operation::AssetsDelete => "assets delete",
+            Operation::AssetsUnlink => "assets unlink",
             Operation::EnrichStart => "enrich start",
             Operation::EnrichStatus => "enrich status",
             Operation::EnrichCancel => "enrich cancel",
@@ -204,6 +216,53 @@ pub trait Client: Any + Send + Sync {
     fn catalog_admin(&self) -> Option<&dyn CatalogAdmin> {
         None
     }
+
+    /// A catalog's items, where the vendor lists them.
+    fn item_pages(&self) -> Option<&dyn ItemPages> {
+        None
+    }
+}
+
+/// `items list --search --sort`.
+#[derive(Debug, Clone, Default)]
+pub struct ItemFilter {
+    pub search: Option<String>,
+    /// A field, and true for descending.
+    pub sort: Option<(String, bool)>,
+}
+
+impl ItemFilter {
+    pub fn is_empty(&self) -> bool {
+        self.search.is_none() && self.sort.is_none()
+    }
+}
+
+/// `catops items list|get` across vendors.
+pub trait ItemPages: Sync {
+    /// Page `page` (from 1) of `catalog`'s items, `limit` to a page, filtered where the vendor
+    /// filters (`check_filter` took the filter).
+    fn items_page<'a>(
+        &'a self,
+        catalog: &'a str,
+        page: u64,
+        limit: u32,
+        filter: &'a ItemFilter,
+    ) -> BoxFuture<'a, Result<Page, ApiError>>;
+
+    /// Why the list cannot take `filter`, if it cannot.
+    fn check_filter(&self, filter: &ItemFilter) -> Result<(), String> {
+        if filter.is_empty() {
+            Ok(())
+        } else {
+            Err("this vendor's item list has no --search or --sort".to_string())
+        }
+    }
+
+    /// One item, by the id the vendor knows it by.
+    fn item<'a>(&'a self, catalog: &'a str, id: &'a str) -> BoxFuture<'a, anyhow::Result<Value>>;
+
+    /// The page size `--all` uses unless `--limit` says otherwise.
+    fn all_pages_limit(&self) -> u32;
 }
 
 /// One page of catalogs, and where the next one starts when there is one.
@@ -378,6 +437,12 @@ impl Api {
         })
     }
 
+    pub fn item_pages(&self) -> anyhow::Result<&dyn ItemPages> {
+        self.client.item_pages().ok_or_else(|| {
+            Failure::usage(format!("{} lists no items", self.http().vendor())).into()
+        })
+    }
+
     pub fn catalog_pages(&self) -> anyhow::Result<&dyn CatalogPages> {
         self.client.catalog_pages().ok_or_else(|| {
             Failure::usage(format!("{} lists no catalogs", self.http().vendor())).into()
@@ -398,6 +463,21 @@ pub struct BulkRequest {
     pub store_uuid: Option<String>,
     pub channel: Option<String>,
     pub asset_type: String,
+}
+
+impl BulkRequest {
+    /// A request with only the operation and the destination set.
+    pub fn new(operation: Operation, catalog: Option<String>) -> BulkRequest {
+        BulkRequest {
+            operation,
+            catalog,
+            unique_field: None,
+            id_field: String::new(),
+            store_uuid: None,
+            channel: None,
+            asset_type: String::new(),
+        }
+    }
 }
 
 /// What the vendor said about one chunk.

@@ -12,8 +12,8 @@ use serde_json::{Map, Value};
 use super::Probe;
 use super::{
     envelope_parts, json_string, key_text, segment, BulkEndpoint, BulkReply, BulkRequest,
-    CatalogAdmin, CatalogChanges, CatalogPages, CatalogSpec, CatalogsPage, Operation, Page, Vendor,
-    VendorKind,
+    CatalogAdmin, CatalogChanges, CatalogPages, CatalogSpec, CatalogsPage, ItemFilter, ItemPages,
+    Operation, Page, Vendor, VendorKind,
 };
 use crate::config::Profile;
 use crate::error::Failure;
@@ -102,14 +102,6 @@ struct CatalogList {
     total_count: Option<u64>,
 }
 
-/// `items list --search --sort`.
-#[derive(Debug, Clone, Default)]
-pub struct ItemFilter {
-    pub search: Option<String>,
-    /// A field, and true for descending.
-    pub sort: Option<(String, bool)>,
-}
-
 /// `GET …/items`: `items` and `total` in the excerpt and in rastro's own client.
 #[derive(Deserialize)]
 struct ItemPage {
@@ -136,6 +128,34 @@ impl super::Client for Client {
 
     fn catalog_admin(&self) -> Option<&dyn CatalogAdmin> {
         Some(self)
+    }
+
+    fn item_pages(&self) -> Option<&dyn ItemPages> {
+        Some(self)
+    }
+}
+
+impl ItemPages for Client {
+    fn items_page<'a>(
+        &'a self,
+        catalog: &'a str,
+        page: u64,
+        limit: u32,
+        filter: &'a ItemFilter,
+    ) -> BoxFuture<'a, Result<Page, ApiError>> {
+        Box::pin(Client::items_page(self, catalog, page, limit, filter))
+    }
+
+    fn check_filter(&self, _filter: &ItemFilter) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn item<'a>(&'a self, catalog: &'a str, id: &'a str) -> BoxFuture<'a, anyhow::Result<Value>> {
+        Box::pin(async move { Ok(self.items_get(catalog, id).await?) })
+    }
+
+    fn all_pages_limit(&self) -> u32 {
+        MAX_ITEMS_LIMIT
     }
 }
 
