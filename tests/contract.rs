@@ -1075,6 +1075,64 @@ fn batch_wait_indexed_that_runs_out_or_cannot_read_the_state_is_exit_1() {
 }
 
 #[test]
+fn batch_wait_indexed_stops_at_ctrl_c_with_exit_130_and_the_state_seen() {
+    let env = Env::new();
+    env.write("m.csv", "id,title\na,A\n");
+    let replay = batch_indexing_replay("catalog-view-in-process.json", usize::MAX);
+    let child = env
+        .command()
+        .args([
+            "-p",
+            "sandbox-batch",
+            "--base-url",
+            &replay.url,
+            "-o",
+            "json",
+        ])
+        .args([
+            "bulk",
+            "upsert",
+            "m.csv",
+            "--catalog",
+            "MOVIES",
+            "--wait-indexed",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !replay
+        .received()
+        .iter()
+        .any(|r| r.param("indexing_token").is_some())
+    {
+        assert!(std::time::Instant::now() < deadline, "never polled");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted while waiting (indexing_state IN_PROGRESS)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: see where it stands: catops api"),
+        "{stderr}"
+    );
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        (&summary["accepted"], &summary["indexing_state"]),
+        (&json!(1), &json!("IN_PROGRESS"))
+    );
+}
+
+#[test]
 fn batch_upsert_checks_the_columns_against_the_documented_view_before_any_edit() {
     let env = Env::new();
     env.write(

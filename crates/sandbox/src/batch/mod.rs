@@ -429,6 +429,37 @@ mod tests {
     }
 
     #[test]
+    fn a_state_file_from_before_fields_were_stored_gets_demos_fields_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sandbox.sqlite3");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TABLE sandbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 CREATE TABLE batch_catalogs (name TEXT PRIMARY KEY);
+                 INSERT INTO batch_catalogs VALUES ('demo');
+                 INSERT INTO sandbox_meta VALUES ('seeded:batch', '1');",
+            )
+            .unwrap();
+        for _ in 0..2 {
+            drop(crate::Db::open(&crate::StateLocation::File(path.clone())).unwrap());
+            let conn = Connection::open(&path).unwrap();
+            let fields: i64 = conn
+                .query_row(
+                    "SELECT COUNT(*) FROM batch_fields WHERE catalog = 'demo'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(fields, 18);
+            let created: Option<String> = conn
+                .query_row("SELECT created FROM batch_catalogs", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(created, None, "the column is there, empty for the old row");
+        }
+    }
+
+    #[test]
     fn a_project_is_refused_once_its_request_bucket_is_empty() {
         let batch = Batch {
             shared: Shared::open(super::super::SandboxOptions {
