@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{Outcome, Settings};
 use crate::error::{exit, Failure};
-use crate::vendors::{BulkEndpoint, IndexingState};
+use crate::vendors::{segment, BulkEndpoint, IndexingState};
 
 /// The first pause between polls, doubled up to `MAX_PAUSE`: edits are "usually" applied "in
 /// real time" (edit-items, Processing time), so the first answers come quickly.
@@ -37,7 +37,9 @@ pub async fn wait(settings: &Settings, target: &dyn BulkEndpoint, outcome: &mut 
     };
     let catalog = target.destination();
     let check_later = format!(
-        "see where it stands: catops api '/catalogs/view?name={catalog}&indexing_token={token}'"
+        "see where it stands: catops api '/catalogs/view?name={}&indexing_token={}'",
+        segment(&catalog),
+        segment(&token)
     );
     if !settings.quiet {
         eprintln!(
