@@ -371,6 +371,29 @@ mod tests {
     }
 
     #[test]
+    fn fields_and_the_keys_that_write_them() {
+        assert!(validate_field("release_year", "integer").is_ok());
+        assert!(validate_field("Title", "string")
+            .unwrap_err()
+            .contains("[a-z0-9_]+"));
+        assert!(validate_field(&"a".repeat(251), "string").is_err());
+        assert!(validate_field("price", "number")
+            .unwrap_err()
+            .contains("not one of"));
+        assert_eq!(attribute_field("url(poster)"), ("poster", Some("url")));
+        assert_eq!(attribute_field("title"), ("title", None));
+        assert!(check_field_type("url(poster)", &json!("https://x/y"), "url").is_ok());
+        assert!(check_field_type("poster", &json!("https://x/y"), "url")
+            .unwrap_err()
+            .contains("url(poster)"));
+        assert!(check_field_type("date(d)", &json!(1), "string").is_err());
+        assert!(check_field_type("rank", &json!(1.5), "integer").is_err());
+        assert!(check_field_type("rank", &Value::Null, "integer").is_ok());
+        assert!(check_field_type("rating", &json!(7), "float").is_ok());
+        assert!(check_field_type("tags", &json!("a"), "array").is_err());
+    }
+
+    #[test]
     fn ids_and_actions() {
         assert!(validate_item(&json!({"action": "add"}))
             .unwrap_err()
