@@ -681,3 +681,101 @@ fn a_journal_of_another_import_is_refused() {
         .expect_code(2);
     assert!(run.stderr.contains("--resume"), "{}", run.stderr);
 }
+
+#[test]
+fn batch_upsert_refuses_a_column_the_catalog_lacks_before_any_write() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let mut csv = String::from("id,title,colour\n");
+    for n in 0..1_000 {
+        csv.push_str(&format!("c{n},Movie {n},red\n"));
+    }
+    env.write("c.csv", &csv);
+    let args = ["bulk", "upsert", "c.csv", "--catalog", "demo"];
+    for dry_run in [false, true] {
+        let mut args = args.to_vec();
+        if dry_run {
+            args.push("--dry-run");
+        }
+        let run = env.on(&sandbox, "sandbox-batch", &args).expect_code(2);
+        assert!(
+            run.error_line().contains(
+                "catalog demo has no field for the column colour (its fields: title:string"
+            ),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr
+                .contains("catops catalogs update demo --field +colour:TYPE"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            !env.home.path().join("c.rejects.ndjson").exists(),
+            "not a reject per row"
+        );
+    }
+    assert!(sandbox.bulk_sizes("batch").is_empty(), "nothing was sent");
+    env.on(
+        &sandbox,
+        "sandbox-batch",
+        &["catalogs", "update", "demo", "--field", "+colour:string"],
+    )
+    .ok();
+    let summary = env.on(&sandbox, "sandbox-batch", &args).ok().json();
+    assert_eq!(summary["accepted"], 1_000);
+}
+
+#[test]
+fn batch_upsert_wait_indexed_waits_until_the_last_edit_is_applied() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let movies = format!("{}/examples/movies.csv", env!("CARGO_MANIFEST_DIR"));
+    let started = Instant::now();
+    let run = env
+        .on(
+            &sandbox,
+            "sandbox-batch",
+            &[
+                "bulk",
+                "upsert",
+                &movies,
+                "--catalog",
+                "demo",
+                "--wait-indexed",
+            ],
+        )
+        .ok();
+    let summary = run.json();
+    assert_eq!(summary["accepted"], 500);
+    assert_eq!(summary["indexing_state"], "APPLIED");
+    assert!(run.stderr.contains("applied after"), "{}", run.stderr);
+    // The sandbox says IN_PROGRESS for 300 ms after an edit.
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    let token = summary["indexing_token"].as_str().unwrap();
+    let view = sandbox.inspect(&format!(
+        "/batch/2.11/catalogs/view?name=demo&indexing_token={token}"
+    ));
+    assert_eq!(view["indexing_state"], "APPLIED");
+    assert_eq!(view["items"], 500);
+    let run = env
+        .on(
+            &sandbox,
+            "sandbox",
+            &[
+                "bulk",
+                "upsert",
+                "p.csv",
+                "--catalog",
+                "cat_demo",
+                "--wait-indexed",
+            ],
+        )
+        .expect_code(2);
+    assert!(
+        run.error_line().contains("--wait-indexed is for"),
+        "{}",
+        run.stderr
+    );
+}

@@ -945,3 +945,125 @@ fn list_all_memory_stays_flat_from_10k_to_100k_items() {
         "peak RSS grew from {small} KiB to {large} KiB"
     );
 }
+
+// ---------------------------------------------------------------- batch catalogs
+
+#[test]
+fn batch_catalogs_create_get_update_list_and_delete_end_to_end() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let batch = |args: &[&str]| env.on(&sandbox, "sandbox-batch", args);
+    let created = batch(&[
+        "catalogs",
+        "create",
+        "--name",
+        "MOVIES",
+        "--field",
+        "title",
+        "--field",
+        "poster:url",
+    ])
+    .ok()
+    .json();
+    assert_eq!(created["name"], "MOVIES");
+    assert_eq!(
+        created["fields"],
+        json!([{"name": "title", "type": "string"}, {"name": "poster", "type": "url"}]),
+        "create prints the catalog as view reads it back"
+    );
+    let updated = batch(&[
+        "catalogs",
+        "update",
+        "MOVIES",
+        "--field",
+        "+rank:integer",
+        "--field",
+        "-poster",
+    ])
+    .ok()
+    .json();
+    assert_eq!(
+        updated["fields"],
+        json!([{"name": "title", "type": "string"}, {"name": "rank", "type": "integer"}])
+    );
+    let got = batch(&["catalogs", "get", "MOVIES"]).ok().json();
+    assert_eq!(got["fields"], updated["fields"]);
+    let names: Vec<Value> = batch(&["catalogs", "list", "--all"])
+        .ok()
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("MOVIES"), json!("demo")]);
+    let deleted = batch(&["catalogs", "delete", "MOVIES", "--yes"])
+        .ok()
+        .json();
+    assert_eq!(deleted, json!({"name": "MOVIES", "deleted": true}));
+    let run = batch(&["catalogs", "get", "MOVIES"]).expect_code(5);
+    assert!(
+        run.error_line().contains("Catalog 'MOVIES' not found"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn batch_catalogs_refuse_what_batch_lacks_before_any_request() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let batch = |args: &[&str]| env.on(&sandbox, "sandbox-batch", args);
+    let run = batch(&[
+        "catalogs",
+        "create",
+        "--name",
+        "M",
+        "--field",
+        "price:number",
+    ])
+    .expect_code(2);
+    assert!(
+        run.error_line().contains("type 'number' is not one of"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("hint: batch field types: array, bool, date"),
+        "{}",
+        run.stderr
+    );
+    let run = batch(&[
+        "catalogs",
+        "create",
+        "--name",
+        "M",
+        "--unique-id-field",
+        "sku",
+        "--field",
+        "sku",
+    ])
+    .expect_code(2);
+    assert!(
+        run.error_line().contains("no --unique-id-field"),
+        "{}",
+        run.stderr
+    );
+    let run = batch(&["catalogs", "update", "demo", "--name", "Films"]).expect_code(2);
+    assert!(
+        run.error_line().contains("changes fields only"),
+        "{}",
+        run.stderr
+    );
+    // The sandbox's own refusals come back as batch's error body, exit 1.
+    let run = batch(&["catalogs", "update", "demo", "--field", "+title:string"]).expect_code(1);
+    assert!(
+        run.error_line()
+            .contains("field title already exists (INVALID_PARAMETER)"),
+        "{}",
+        run.stderr
+    );
+    let listed = batch(&["catalogs", "list"]).ok().json();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "nothing was created");
+}

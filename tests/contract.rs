@@ -760,11 +760,31 @@ fn rastro_enrichment_replies_print_as_documented() {
 
 // ---------------------------------------------------------------- batch
 
+/// batch's documented replies by route: the catalog's view (an upsert's column check reads
+/// it) and `edit` for the rest.
+fn batch_replay(edit: Reply) -> Replay {
+    Replay::start(move |request| {
+        if request.method == "GET" && request.path == "/catalogs/view" {
+            Reply::fixture(200, "batch", "catalog-view.json")
+        } else {
+            edit.clone()
+        }
+    })
+}
+
+fn posts(replay: &Replay) -> Vec<Received> {
+    replay
+        .received()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect()
+}
+
 #[test]
 fn batch_bulk_keeps_the_indexing_token_and_every_body_fits_the_openapi_schema() {
     let env = Env::new();
     let schema = OpenApi::batch().request("POST", "/catalogs/items/edit");
-    let replay = Replay::always(Reply::fixture(202, "batch", "items-edit-accepted.json"));
+    let replay = batch_replay(Reply::fixture(202, "batch", "items-edit-accepted.json"));
     let movies = format!("{}/examples/movies.csv", env!("CARGO_MANIFEST_DIR"));
     let run = env
         .at(
@@ -788,8 +808,13 @@ fn batch_bulk_keeps_the_indexing_token_and_every_body_fits_the_openapi_schema() 
         summary["indexing_token"],
         fixture("batch", "items-edit-accepted.json")["indexing_token"]
     );
-    let requests = replay.received();
+    let requests = posts(&replay);
     assert_eq!(requests.len(), 3);
+    assert_eq!(
+        replay.received()[0].path,
+        "/catalogs/view",
+        "the columns first"
+    );
     for request in &requests {
         assert_eq!(request.path, "/catalogs/items/edit");
         assert!(request.header("X-Batch-Project").is_some());
@@ -828,7 +853,7 @@ fn batch_a_2xx_without_the_token_accepts_nothing() {
         ),
         Reply::json(200, &json!({})),
     ] {
-        let replay = Replay::always(reply);
+        let replay = batch_replay(reply);
         let run = env
             .at(
                 &replay.url,
@@ -855,16 +880,17 @@ fn batch_a_2xx_without_the_token_accepts_nothing() {
 #[test]
 fn batch_a_refusal_of_the_whole_request_stops_after_one_split() {
     let env = Env::new();
-    let mut csv = String::from("id,colour\n");
+    // NDJSON: a CSV column the catalog lacks would be refused before any request.
+    let mut ndjson = String::new();
     for n in 0..450 {
-        csv.push_str(&format!("m{n},red\n"));
+        ndjson.push_str(&format!("{{\"id\":\"m{n}\",\"colour\":\"red\"}}\n"));
     }
-    env.write("colours.csv", &csv);
+    env.write("colours.ndjson", &ndjson);
     let replay = Replay::always(Reply::fixture(400, "batch", "error-unknown-attribute.json"));
     let args = [
         "bulk",
         "upsert",
-        "colours.csv",
+        "colours.ndjson",
         "--catalog",
         "MOVIES",
         "--journal",
@@ -923,6 +949,427 @@ fn batch_error_bodies_give_their_message() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn batch_catalogs_list_follows_next_from_and_prints_every_page() {
+    let env = Env::new();
+    let replay = Replay::start(|request| match request.param("from") {
+        None => Reply::fixture(200, "batch", "catalogs-list-first.json"),
+        Some(_) => Reply::fixture(200, "batch", "catalogs-list-last.json"),
+    });
+    let all = env
+        .at(&replay.url, "sandbox-batch", &["catalogs", "list", "--all"])
+        .ok()
+        .json();
+    let names: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["MOVIES", "SERIES", "SHORTS"]);
+    let requests = replay.received();
+    assert_eq!(requests[0].path, "/catalogs/list");
+    assert_eq!(requests[0].param("limit"), Some("100"), "1 to 100");
+    assert_eq!(requests[0].param("from"), None, "omitted on the first call");
+    assert_eq!(
+        requests[1].param("from"),
+        fixture("batch", "catalogs-list-first.json")["next_from"].as_str()
+    );
+    let first = env
+        .at(&replay.url, "sandbox-batch", &["catalogs", "list"])
+        .ok()
+        .json();
+    assert_eq!(
+        first,
+        fixture("batch", "catalogs-list-first.json")["catalogs"]
+    );
+}
+
+#[test]
+fn batch_catalogs_list_that_cannot_go_on_is_an_error() {
+    let env = Env::new();
+    let mut page = fixture("batch", "catalogs-list-first.json");
+    page.as_object_mut().unwrap().remove("next_from");
+    for (reply, says) in [
+        (
+            Reply::json(200, &page),
+            "has_more without a next_from cursor",
+        ),
+        (
+            Reply::json(200, &json!({"items": []})),
+            "missing field `catalogs`",
+        ),
+    ] {
+        let replay = Replay::always(reply);
+        let run = env
+            .at(&replay.url, "sandbox-batch", &["catalogs", "list", "--all"])
+            .expect_code(1);
+        assert!(run.error_line().contains(says), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn batch_catalogs_get_prints_the_view_as_returned() {
+    let env = Env::new();
+    let replay = Replay::always(Reply::fixture(200, "batch", "catalog-view.json"));
+    let run = env
+        .at(&replay.url, "sandbox-batch", &["catalogs", "get", "MOVIES"])
+        .ok();
+    assert_eq!(run.json(), fixture("batch", "catalog-view.json"));
+    let request = &replay.received()[0];
+    assert_eq!(
+        (request.path.as_str(), request.param("name")),
+        ("/catalogs/view", Some("MOVIES"))
+    );
+    let replay = Replay::always(Reply::fixture(202, "batch", "items-edit-accepted.json"));
+    let run = env
+        .at(&replay.url, "sandbox-batch", &["catalogs", "get", "MOVIES"])
+        .expect_code(1);
+    assert!(
+        run.error_line()
+            .contains("a catalog without name or fields"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Answers the writes with the documented `{}` (201 for create, 202 for the others) and view
+/// with the catalog.
+fn batch_catalog_replay() -> Replay {
+    Replay::start(|request| match request.path.as_str() {
+        "/catalogs/view" => Reply::fixture(200, "batch", "catalog-view.json"),
+        "/catalogs/create" => Reply::fixture(201, "batch", "catalogs-write-accepted.json"),
+        _ => Reply::fixture(202, "batch", "catalogs-write-accepted.json"),
+    })
+}
+
+/// catalogs/create and update as the pages describe their bodies (no OpenAPI document is
+/// published for them): field names `[a-z0-9_]+`, types from the documented enum.
+fn batch_field_schema(update: bool) -> Value {
+    let mut field = json!({
+        "type": "object",
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string", "pattern": "^[a-z0-9_]+$", "maxLength": 250},
+            "type": {"enum": ["array", "bool", "date", "float", "integer", "string", "url"]},
+        },
+        "additionalProperties": false,
+    });
+    if update {
+        field["properties"]["action"] = json!({"enum": ["add", "remove"]});
+        field["required"] = json!(["name", "action"]);
+    } else {
+        field["required"] = json!(["name", "type"]);
+    }
+    json!({
+        "type": "object",
+        "required": ["name", "fields"],
+        "properties": {
+            "name": {"type": "string"},
+            "fields": {"type": "array", "minItems": 1, "maxItems": 25, "items": field},
+        },
+        "additionalProperties": false,
+    })
+}
+
+fn fits(schema: &Value, body: &Value) {
+    let validator = jsonschema::draft202012::new(schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(body).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{body}: {errors:?}");
+}
+
+#[test]
+fn batch_catalogs_create_update_and_delete_send_the_documented_bodies() {
+    let env = Env::new();
+    let replay = batch_catalog_replay();
+    let created = env
+        .at(
+            &replay.url,
+            "sandbox-batch",
+            &[
+                "catalogs",
+                "create",
+                "--name",
+                "MOVIES",
+                "--field",
+                "title",
+                "--field",
+                "poster:url",
+                "--field",
+                "released:date",
+            ],
+        )
+        .ok()
+        .json();
+    assert_eq!(
+        created,
+        fixture("batch", "catalog-view.json"),
+        "read back with view"
+    );
+    let received = replay.received();
+    assert_eq!(
+        (received[0].method.as_str(), received[0].path.as_str()),
+        ("POST", "/catalogs/create")
+    );
+    let body = received[0].json();
+    fits(&batch_field_schema(false), &body);
+    assert_eq!(body["fields"][1], json!({"name": "poster", "type": "url"}));
+    assert_eq!(received[1].param("name"), Some("MOVIES"));
+
+    let replay = batch_catalog_replay();
+    env.at(
+        &replay.url,
+        "sandbox-batch",
+        &[
+            "catalogs",
+            "update",
+            "MOVIES",
+            "--field",
+            "+colour:string",
+            "--field",
+            "-synopsis",
+        ],
+    )
+    .ok();
+    let body = replay.received()[0].json();
+    fits(&batch_field_schema(true), &body);
+    assert_eq!(
+        body["fields"],
+        json!([{"name": "colour", "type": "string", "action": "add"},
+               {"action": "remove", "name": "synopsis"}])
+    );
+
+    let replay = batch_catalog_replay();
+    let deleted = env
+        .at(
+            &replay.url,
+            "sandbox-batch",
+            &["catalogs", "delete", "MOVIES", "--yes"],
+        )
+        .ok()
+        .json();
+    assert_eq!(deleted, json!({"name": "MOVIES", "deleted": true}));
+    assert_eq!(replay.received()[0].path, "/catalogs/remove");
+    assert_eq!(replay.received()[0].json(), json!({"name": "MOVIES"}));
+    // The check can fail: a field off the documented rules is caught.
+    let validator = jsonschema::draft202012::new(&batch_field_schema(false)).unwrap();
+    assert!(
+        !validator.is_valid(&json!({"name": "M", "fields": [{"name": "Title", "type": "string"}]}))
+    );
+}
+
+#[test]
+fn batch_a_write_answered_with_something_else_is_an_error() {
+    let env = Env::new();
+    let replay = Replay::always(Reply::new(200, "text/html", "<html>proxy</html>"));
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox-batch",
+            &["catalogs", "delete", "MOVIES", "--yes"],
+        )
+        .expect_code(1);
+    assert!(
+        run.error_line()
+            .contains("batch: POST /catalogs/remove: unexpected response"),
+        "{}",
+        run.stderr
+    );
+    let replay = Replay::always(Reply::fixture(401, "batch", "error-unauthorized.json"));
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox-batch",
+            &["catalogs", "create", "--name", "M", "--field", "title"],
+        )
+        .expect_code(4);
+    assert!(
+        run.error_line().contains("not valid for this project"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// The edit is accepted; view says `in_progress` (a fixture) for the first `polls` answers,
+/// then APPLIED.
+fn batch_indexing_replay(in_progress: &'static str, polls: usize) -> Replay {
+    let seen = std::sync::atomic::AtomicUsize::new(0);
+    Replay::start(move |request| {
+        if request.path == "/catalogs/items/edit" {
+            return Reply::fixture(202, "batch", "items-edit-accepted.json");
+        }
+        if request.param("indexing_token").is_none() {
+            return Reply::fixture(200, "batch", "catalog-view.json");
+        }
+        let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n < polls {
+            Reply::fixture(200, "batch", in_progress)
+        } else {
+            Reply::fixture(200, "batch", "catalog-view-applied.json")
+        }
+    })
+}
+
+#[test]
+fn batch_wait_indexed_takes_both_spellings_of_in_progress_until_applied() {
+    let env = Env::new();
+    let file = env.write("m.csv", "id,title\na,A\nb,B\n");
+    let token = fixture("batch", "items-edit-accepted.json")["indexing_token"].clone();
+    for in_progress in [
+        "catalog-view-in-progress.json",
+        "catalog-view-in-process.json",
+    ] {
+        let replay = batch_indexing_replay(in_progress, 2);
+        let run = env
+            .at(
+                &replay.url,
+                "sandbox-batch",
+                &[
+                    "bulk",
+                    "upsert",
+                    file.to_str().unwrap(),
+                    "--catalog",
+                    "MOVIES",
+                    "--wait-indexed",
+                ],
+            )
+            .ok();
+        assert_eq!(run.json()["indexing_state"], "APPLIED", "{in_progress}");
+        let polls: Vec<Received> = replay
+            .received()
+            .into_iter()
+            .filter(|r| r.param("indexing_token").is_some())
+            .collect();
+        assert_eq!(polls.len(), 3, "{in_progress}: polled until applied");
+        assert_eq!(polls[0].param("indexing_token"), token.as_str());
+        assert_eq!(polls[0].param("name"), Some("MOVIES"));
+    }
+}
+
+#[test]
+fn batch_wait_indexed_that_runs_out_or_cannot_read_the_state_is_exit_1() {
+    let env = Env::new();
+    env.write("m.csv", "id,title\na,A\n");
+    let args = |timeout: &'static str| {
+        vec![
+            "bulk",
+            "upsert",
+            "m.csv",
+            "--catalog",
+            "MOVIES",
+            "--wait-indexed",
+            "--wait-timeout",
+            timeout,
+        ]
+    };
+    let replay = batch_indexing_replay("catalog-view-in-process.json", usize::MAX);
+    let run = env
+        .at(&replay.url, "sandbox-batch", &args("1"))
+        .expect_code(1);
+    assert_eq!(run.json()["indexing_state"], "IN_PROGRESS");
+    assert_eq!(run.json()["accepted"], 1, "the import itself went through");
+    assert!(
+        run.error_line().contains("not applied within 1 s"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("indexing_token="), "{}", run.stderr);
+    // A view without the state (the token ignored) is not an answer.
+    let replay = batch_indexing_replay("catalog-view.json", usize::MAX);
+    let run = env
+        .at(&replay.url, "sandbox-batch", &args("30"))
+        .expect_code(1);
+    assert!(
+        run.error_line().contains("no indexing_state"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn batch_wait_indexed_stops_at_ctrl_c_with_exit_130_and_the_state_seen() {
+    let env = Env::new();
+    env.write("m.csv", "id,title\na,A\n");
+    let replay = batch_indexing_replay("catalog-view-in-process.json", usize::MAX);
+    let child = env
+        .command()
+        .args([
+            "-p",
+            "sandbox-batch",
+            "--base-url",
+            &replay.url,
+            "-o",
+            "json",
+        ])
+        .args([
+            "bulk",
+            "upsert",
+            "m.csv",
+            "--catalog",
+            "MOVIES",
+            "--wait-indexed",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !replay
+        .received()
+        .iter()
+        .any(|r| r.param("indexing_token").is_some())
+    {
+        assert!(std::time::Instant::now() < deadline, "never polled");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted while waiting (indexing_state IN_PROGRESS)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: see where it stands: catops api"),
+        "{stderr}"
+    );
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        (&summary["accepted"], &summary["indexing_state"]),
+        (&json!(1), &json!("IN_PROGRESS"))
+    );
+}
+
+#[test]
+fn batch_upsert_checks_the_columns_against_the_documented_view_before_any_edit() {
+    let env = Env::new();
+    env.write(
+        "c.csv",
+        "id,title,colour,url(poster),date(released)\na,A,red,https://x.example/a,1\n",
+    );
+    let replay = batch_replay(Reply::fixture(202, "batch", "items-edit-accepted.json"));
+    let run = env
+        .at(
+            &replay.url,
+            "sandbox-batch",
+            &["bulk", "upsert", "c.csv", "--catalog", "MOVIES"],
+        )
+        .expect_code(2);
+    assert!(
+        run.error_line().contains(
+            "catalog MOVIES has no field for the column colour (its fields: title:string"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(posts(&replay).is_empty(), "nothing was sent");
+    assert!(!env.home.path().join("c.rejects.ndjson").exists());
 }
 
 // ---------------------------------------------------------------- catalogix
@@ -1546,7 +1993,10 @@ fn every_body_built_from_the_test_inputs_fits_the_openapi_schemas() {
                 &catalogix,
             ),
         };
-        let replay = Replay::always(reply);
+        let replay = match vendor.as_str() {
+            "batch" => batch_replay(reply),
+            _ => Replay::always(reply),
+        };
         let mut full = args.clone();
         full.extend(["-q", "--rejects", "r.ndjson"]);
         let run = env.at(&replay.url, profile, &full);
@@ -1556,7 +2006,7 @@ fn every_body_built_from_the_test_inputs_fits_the_openapi_schemas() {
             run.code,
             run.stderr
         );
-        for request in replay.received() {
+        for request in posts(&replay) {
             schema.check(&request.json());
             bodies += 1;
         }

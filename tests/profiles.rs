@@ -245,8 +245,6 @@ fn catops_base_url_is_a_per_run_override_and_never_saved() {
 fn profile_test_gives_a_verdict_and_the_exit_code_for_it() {
     let sandbox = Sandbox::start();
     let env = Env::new();
-    // TODO(merge): batch once its sandbox serves the probe
-
     for profile in ["sandbox", "sandbox-clevertap", "sandbox-catalogian"] {
         let report = env
             .on(&sandbox, profile, &["profile", "test", "-o", "json"])

@@ -111,7 +111,20 @@ fn batch_import_of_100k_rows_under_faults_holds_exactly_the_ids_and_attributes()
         .json();
     assert_eq!(summary["accepted"], 100_000);
     assert!(summary["retries"].as_u64().unwrap() > 0, "{summary}");
-    let stored = sandbox.inspect("/batch/2.11/_sandbox/catalogs/demo/items");
+    // Through `catops api`, which retries the injected faults a bare GET would meet.
+    let stored = env
+        .on(
+            &sandbox,
+            "sandbox-batch",
+            &[
+                "api",
+                "/_sandbox/catalogs/demo/items",
+                "--max-retries",
+                "10",
+            ],
+        )
+        .ok()
+        .json();
     let stored = stored.as_array().unwrap();
     assert_eq!(stored.len(), 100_000);
     for item in stored {
@@ -324,7 +337,7 @@ fn the_token_appears_in_no_output_log_journal_or_rejects_file() {
     env.write("p.csv", "sku,price:number\nS-1,1\nS-2,bad\n");
     env.write(
         "b.csv",
-        "id,title,url(img)\nb1,One,https://x.example/1.png\nb2,Two,notaurl\n",
+        "id,title,url(image)\nb1,One,https://x.example/1.png\nb2,Two,notaurl\n",
     );
     env.write(
         "a.csv",
@@ -357,6 +370,8 @@ fn the_token_appears_in_no_output_log_journal_or_rejects_file() {
             "bulk upsert b.csv --catalog demo --journal b.journal --rejects b.rejects",
         ),
         ("sandbox-batch", "bulk remove b.csv --catalog demo"),
+        ("sandbox-batch", "catalogs list"),
+        ("sandbox-batch", "catalogs get demo"),
         (
             "sandbox-catalogix",
             "assets upsert a.csv --rejects a.rejects",

@@ -12,6 +12,7 @@
 
 mod chunk;
 mod deliver;
+mod indexed;
 mod inflight;
 mod journal;
 mod outcomes;
@@ -67,6 +68,8 @@ pub struct Settings {
     /// For the journal: whose import this is.
     pub profile: String,
     pub base_url: String,
+    /// `--wait-indexed`: how long to wait for the last edit to be applied.
+    pub wait_indexed: Option<Duration>,
 }
 
 /// How the run ended: the summary for stdout, the exit code, and a fatal error if one stopped it.
@@ -115,12 +118,9 @@ pub async fn run(settings: Settings, target: Box<dyn BulkEndpoint>) -> anyhow::R
     let opened = Opened::open(&settings, target.as_ref()).await?;
     let target: Arc<dyn BulkEndpoint> = Arc::from(target);
     let ended = run_stages(&settings, target.clone(), opened).await?;
-    Ok(conclude(
-        &settings,
-        target.as_ref(),
-        ended,
-        started.elapsed(),
-    ))
+    let mut outcome = conclude(&settings, target.as_ref(), ended, started.elapsed());
+    indexed::wait(&settings, target.as_ref(), &mut outcome).await;
+    Ok(outcome)
 }
 
 /// The files a run works with, opened and checked before any stage starts.
@@ -238,12 +238,13 @@ async fn start_reading(
     let (events, events_rx) = mpsc::channel::<Event>(4096);
     let Opened { journal, input } = opened;
     let (header_tx, header_rx) = oneshot::channel();
+    let (go_tx, go_rx) = oneshot::channel();
     let reader = Reader {
         input: input.reader,
         input_name: settings.input.clone(),
         format: settings.format,
         typing: settings.typing.clone(),
-        target,
+        target: target.clone(),
         done: input.done,
         batch_size: settings.batch_size,
         chunks: chunks_tx,
@@ -254,16 +255,26 @@ async fn start_reading(
         track: input.track.clone(),
         verbose: settings.verbose,
     }
-    .spawn(header_tx);
+    .spawn(header_tx, go_rx);
     let header = tokio::select! {
-        header = header_rx => header.unwrap_or(Ok(())),
-        () = halt.wait() => Ok(()),
+        header = header_rx => header.unwrap_or(Ok(Vec::new())),
+        () = halt.wait() => Ok(Vec::new()),
     };
-    if let Err(err) = header {
+    let checked = match header {
+        Err(err) => Err(Failure::usage(err.0).into()),
+        Ok(columns) if columns.is_empty() => Ok(()),
+        Ok(columns) => tokio::select! {
+            checked = target.check_columns(&columns) => checked,
+            () = halt.wait() => Ok(()),
+        },
+    };
+    if let Err(err) = checked {
+        // Dropping `go` ends the reader before its first row.
         watcher.abort();
         discard(journal);
-        return Err(Failure::usage(err.0).into());
+        return Err(err);
     }
+    let _ = go_tx.send(());
     Ok(Reading {
         halt,
         interrupted,

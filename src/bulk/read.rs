@@ -49,16 +49,25 @@ pub type ReadResult = Result<(), Failure>;
 
 impl Reader {
     /// Starts the thread. `header` says first whether the input can be read at all (a usage
-    /// error, before anything is sent).
+    /// error, before anything is sent), with a CSV header's column names. The rows wait for
+    /// `go`, so the columns can be checked before any row is read; a dropped `go` stops here.
     pub fn spawn(
         mut self,
-        header: oneshot::Sender<Result<(), InputError>>,
+        header: oneshot::Sender<Result<Vec<String>, InputError>>,
+        go: oneshot::Receiver<()>,
     ) -> std::thread::JoinHandle<ReadResult> {
         std::thread::spawn(move || {
             let input = std::mem::replace(&mut self.input, Box::new(std::io::empty()));
             let records = match self.open(input) {
                 Ok(records) => {
-                    let _ = header.send(Ok(()));
+                    let columns = match &records {
+                        Records::Csv(csv) => csv.names(),
+                        _ => Vec::new(),
+                    };
+                    let _ = header.send(Ok(columns));
+                    if go.blocking_recv().is_err() {
+                        return Ok(());
+                    }
                     records
                 }
                 Err(err) => {

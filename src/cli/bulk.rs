@@ -23,10 +23,16 @@ pub enum BulkCommand {
   catops -p shop bulk upsert products.csv --catalog cat_123 --journal import.journal --resume
   zcat feed.ndjson.gz | catops -p shop bulk upsert - --format ndjson --catalog cat_123
   catops -p sandbox-batch bulk upsert movies.csv --catalog demo --dry-run
-  catops -p sandbox-catalogix bulk upsert examples/catalogix-products.csv")]
+  catops -p sandbox-catalogix bulk upsert examples/catalogix-products.csv
+  catops -p sandbox-batch bulk upsert movies.csv --catalog demo --wait-indexed
+
+batch: before any row is read, the CSV header's columns are checked against the catalog's
+fields (catalogs/view); a column the catalog lacks is a usage error (exit 2).")]
     Upsert {
         #[command(flatten)]
         args: BulkArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
         /// Catalog id (rastro), name (batch) or store (catalogix products [default: the
         /// profile's store_uuid])
         #[arg(long, value_name = "ID")]
@@ -39,9 +45,14 @@ pub enum BulkCommand {
         id_field: String,
     },
     /// Remove items listed by id in a CSV, JSON or NDJSON file (batch)
+    #[command(after_help = "Examples:
+  catops -p sandbox-batch bulk remove examples/gone.csv --catalog demo
+  catops -p sandbox-batch bulk remove examples/gone.csv --catalog demo --wait-indexed")]
     Remove {
         #[command(flatten)]
         args: BulkArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
         /// Catalog name
         #[arg(long, value_name = "ID")]
         catalog: String,
@@ -49,6 +60,26 @@ pub enum BulkCommand {
         #[arg(long, value_name = "F", default_value = "id")]
         id_field: String,
     },
+}
+
+/// `--wait-indexed`, for vendors that apply edits after accepting them (batch).
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// batch: after the run, wait until the last edit is applied (polls catalogs/view); the
+    /// summary adds indexing_state, and a wait that runs out is exit 1
+    #[arg(long)]
+    pub wait_indexed: bool,
+    /// The longest --wait-indexed wait, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..), requires = "wait_indexed")]
+    pub wait_timeout: u64,
+}
+
+impl WaitArgs {
+    fn limit(&self) -> Option<std::time::Duration> {
+        self.wait_indexed
+            .then(|| std::time::Duration::from_secs(self.wait_timeout))
+    }
 }
 
 /// The longest wait for requests in flight after Ctrl-C or SIGTERM.
@@ -106,9 +137,10 @@ fn positive_rate(raw: &str) -> Result<f64, String> {
 }
 
 pub async fn run(command: BulkCommand, ctx: &Context) -> anyhow::Result<u8> {
-    let (args, request) = match command {
+    let (args, request, wait) = match command {
         BulkCommand::Upsert {
             args,
+            wait,
             catalog,
             unique_field,
             id_field,
@@ -123,9 +155,11 @@ pub async fn run(command: BulkCommand, ctx: &Context) -> anyhow::Result<u8> {
                 channel: None,
                 asset_type: String::new(),
             },
+            wait.limit(),
         ),
         BulkCommand::Remove {
             args,
+            wait,
             catalog,
             id_field,
         } => (
@@ -139,14 +173,24 @@ pub async fn run(command: BulkCommand, ctx: &Context) -> anyhow::Result<u8> {
                 channel: None,
                 asset_type: String::new(),
             },
+            wait.limit(),
         ),
     };
-    execute(ctx, args, request).await
+    execute_waiting(ctx, args, request, wait).await
 }
 
-/// Resolves the options against the profile and the vendor's limits, runs the pipeline and
-/// prints the summary.
 pub async fn execute(ctx: &Context, args: BulkArgs, request: BulkRequest) -> anyhow::Result<u8> {
+    execute_waiting(ctx, args, request, None).await
+}
+
+/// Resolves the options against the profile and the vendor's limits, runs the pipeline,
+/// waits for the edits to be applied when asked, and prints the summary.
+async fn execute_waiting(
+    ctx: &Context,
+    args: BulkArgs,
+    request: BulkRequest,
+    wait_indexed: Option<std::time::Duration>,
+) -> anyhow::Result<u8> {
     let command = request.operation.command();
     let profile_name = ctx.selected()?.name;
     // A bulk command hears signals itself; until its run starts (a token_cmd may still be
@@ -158,6 +202,12 @@ pub async fn execute(ctx: &Context, args: BulkArgs, request: BulkRequest) -> any
             return Ok(crate::error::exit::INTERRUPTED);
         }
     };
+    if wait_indexed.is_some() && target.indexing().is_none() {
+        return usage(format!(
+            "--wait-indexed is for vendors that apply edits after accepting them (batch); {} applies them at once",
+            profile.vendor
+        ));
+    }
     let max = target.max_items();
     let batch_size = match args.batch_size {
         Some(n) if n as usize > max => {
@@ -203,6 +253,7 @@ pub async fn execute(ctx: &Context, args: BulkArgs, request: BulkRequest) -> any
         base_url: ctx.configured_base_url(&profile),
         profile: profile_name,
         input: args.file,
+        wait_indexed,
     };
     let outcome = bulk::run(settings, target).await?;
     ctx.print(&outcome.summary)?;

@@ -25,7 +25,8 @@ pub enum CatalogsCommand {
     #[command(after_help = "Examples:
   catops -p sandbox catalogs list
   catops -p sandbox-clevertap catalogs list --all -o ndjson
-  catops -p sandbox-clevertap catalogs list --status ACTIVE --search electro --sort createdAt:desc")]
+  catops -p sandbox-clevertap catalogs list --status ACTIVE --search electro --sort createdAt:desc
+  catops -p sandbox-batch catalogs list --all")]
     List {
         /// Follow pages until the last one
         #[arg(long)]
@@ -43,7 +44,8 @@ pub enum CatalogsCommand {
     /// Print one catalog
     #[command(after_help = "Examples:
   catops -p sandbox catalogs get cat_demo
-  catops -p sandbox-clevertap catalogs get 1001 --jq .catalogSchema")]
+  catops -p sandbox-clevertap catalogs get 1001 --jq .catalogSchema
+  catops -p sandbox-batch catalogs get demo --jq '.fields[].name'")]
     Get {
         /// Catalog id
         #[arg(value_parser = super::parse::resource_id)]
@@ -54,7 +56,11 @@ pub enum CatalogsCommand {
         group(ArgGroup::new("schema_source").args(["field", "schema"])),
         after_help = "Examples:
   catops -p sandbox catalogs create --name Shoes --unique-id-field sku --field sku --field price:number
-  catops -p sandbox catalogs create --name Shoes --unique-id-field sku --schema schema.json"
+  catops -p sandbox catalogs create --name Shoes --unique-id-field sku --schema schema.json
+  catops -p sandbox-batch catalogs create --name MOVIES --field title --field poster:url
+
+batch answers a create with {}: catops then reads the catalog back (catalogs/view) and prints
+it. batch types: array, bool, date, float, integer, string, url."
     )]
     Create {
         /// Catalog name
@@ -79,7 +85,10 @@ pub enum CatalogsCommand {
     /// Change a catalog: only what is given changes
     #[command(after_help = "Examples:
   catops -p sandbox catalogs update cat_demo --name 'Demo products' --description 'Shop feed'
-  catops -p sandbox catalogs update cat_demo --json '{\"strict_mode\":true}'")]
+  catops -p sandbox catalogs update cat_demo --json '{\"strict_mode\":true}'
+  catops -p sandbox-batch catalogs update demo --field +colour:string --field -synopsis
+
+batch changes fields only, and answers with {}: catops then prints the catalog as view reads it.")]
     Update {
         /// Catalog id
         #[arg(value_parser = super::parse::resource_id)]
@@ -103,7 +112,10 @@ pub enum CatalogsCommand {
     /// Delete a catalog and everything in it
     #[command(after_help = "Examples:
   catops -p sandbox catalogs delete cat_0123456789ab --yes
-  catops -p sandbox catalogs delete cat_demo --dry-run")]
+  catops -p sandbox catalogs delete cat_demo --dry-run
+  catops -p sandbox-batch catalogs delete MOVIES --yes
+
+batch answers a delete with {}: catops prints {\"name\": .., \"deleted\": true}.")]
     Delete {
         /// Catalog id
         #[arg(value_parser = super::parse::resource_id)]

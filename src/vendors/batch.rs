@@ -1,5 +1,8 @@
-//! batch (vendors/batch.txt, doc.batch.com): catalog item edits, authenticated by the REST key
-//! and the project key. The item rules are in `catops_spec::batch`, shared with the sandbox.
+//! batch (vendors/batch.txt, doc.batch.com, VENDOR-APIS.md §2): catalogs (list by cursor,
+//! view, create, update, remove) and item edits, authenticated by the REST key and the project
+//! key. The item and field rules are in `catops_spec::batch`, shared with the sandbox.
+
+mod catalogs;
 
 use std::sync::Arc;
 
@@ -9,8 +12,8 @@ use serde_json::{Map, Value};
 
 use super::Probe;
 use super::{
-    envelope_parts, json_string, key_text, BulkEndpoint, BulkReply, BulkRequest, Operation,
-    PlainClient, Vendor, VendorKind,
+    envelope_parts, json_string, key_text, BulkEndpoint, BulkReply, BulkRequest, Indexing,
+    IndexingState, Operation, Vendor, VendorKind,
 };
 use crate::config::Profile;
 use crate::error::Failure;
@@ -53,11 +56,19 @@ impl Vendor for Batch {
     }
 
     fn operations(&self) -> &'static [Operation] {
-        &[Operation::BulkUpsert, Operation::BulkRemove]
+        &[
+            Operation::CatalogsList,
+            Operation::CatalogsGet,
+            Operation::CatalogsCreate,
+            Operation::CatalogsUpdate,
+            Operation::CatalogsDelete,
+            Operation::BulkUpsert,
+            Operation::BulkRemove,
+        ]
     }
 
     fn client(&self, http: Http) -> Box<dyn super::Client> {
-        Box::new(PlainClient(http))
+        Box::new(catalogs::Client::new(http))
     }
 
     /// GET /catalogs/list (doc.batch.com catalogs list), one catalog.
@@ -145,6 +156,25 @@ impl BulkEndpoint for ItemsEdit {
         true
     }
 
+    fn indexing(&self) -> Option<&dyn Indexing> {
+        Some(self)
+    }
+
+    /// Upserts only: a remove names ids, which need no field.
+    fn check_columns<'a>(&'a self, columns: &'a [String]) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            if self.remove {
+                return Ok(());
+            }
+            let attributes: Vec<&str> = columns
+                .iter()
+                .map(String::as_str)
+                .filter(|c| *c != self.id_field)
+                .collect();
+            catalogs::check_columns(&self.http, &self.catalog, &attributes).await
+        })
+    }
+
     fn envelope(&self) -> (&[u8], &[u8]) {
         (&self.prefix, &self.suffix)
     }
@@ -192,6 +222,16 @@ impl BulkEndpoint for ItemsEdit {
     /// without the token is not batch's answer, so it accepts nothing.
     fn send(&self, body: bytes::Bytes) -> BoxFuture<'_, Result<BulkReply, ApiError>> {
         Box::pin(self.edit(body))
+    }
+}
+
+impl Indexing for ItemsEdit {
+    fn indexing_state<'a>(
+        &'a self,
+        catalog: &'a str,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<IndexingState, ApiError>> {
+        Box::pin(catalogs::indexing_state(&self.http, catalog, token))
     }
 }
 

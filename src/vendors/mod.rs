@@ -265,6 +265,31 @@ pub trait ItemPages: Sync {
     fn all_pages_limit(&self) -> u32;
 }
 
+/// Where an accepted edit stands (`bulk upsert --wait-indexed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexingState {
+    InProgress,
+    Applied,
+}
+
+impl IndexingState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IndexingState::InProgress => "IN_PROGRESS",
+            IndexingState::Applied => "APPLIED",
+        }
+    }
+}
+
+/// Vendors that accept an edit with a token and apply it later (batch's `indexing_token`).
+pub trait Indexing: Sync {
+    fn indexing_state<'a>(
+        &'a self,
+        catalog: &'a str,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<IndexingState, ApiError>>;
+}
+
 /// One page of catalogs, and where the next one starts when there is one.
 pub struct CatalogsPage {
     pub page: Page,
@@ -388,19 +413,6 @@ fn not_available<T>(operation: Operation) -> anyhow::Result<T> {
         operation.command()
     ))
     .into())
-}
-
-/// A vendor whose only commands are bulk ones and `catops api`.
-pub struct PlainClient(pub Http);
-
-impl Client for PlainClient {
-    fn http(&self) -> &Http {
-        &self.0
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 /// What commands call: the selected profile's vendor, connected.
@@ -535,6 +547,18 @@ pub trait BulkEndpoint: Send + Sync {
     /// batch: the summary names the last indexing token.
     fn reports_indexing_token(&self) -> bool {
         false
+    }
+
+    /// Checks a CSV header's columns against the destination before any row is read (batch:
+    /// the catalog's fields), so a column it lacks is one usage error, not a rejected row per
+    /// row. Read-only, so a dry run does it too.
+    fn check_columns<'a>(&'a self, _columns: &'a [String]) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Where the vendor applies edits later than it accepts them: how to tell when.
+    fn indexing(&self) -> Option<&dyn Indexing> {
+        None
     }
 }
 

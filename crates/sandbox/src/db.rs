@@ -87,6 +87,8 @@ impl Db {
 const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("rastro_catalogs", "description", "TEXT"),
     ("rastro_catalogs", "created_at", "TEXT"),
+    ("batch_catalogs", "created", "TEXT"),
+    ("batch_catalogs", "updated", "TEXT"),
 ];
 
 fn add_missing_columns(tx: &Transaction) -> rusqlite::Result<()> {

@@ -38,7 +38,7 @@ fn demo_items(sandbox: &Sandbox) -> Value {
 
 fn adds(count: usize) -> Value {
     (0..count)
-        .map(|n| json!({"action": "add", "id": format!("sku-{n:04}"), "attributes": {"n": n}}))
+        .map(|n| json!({"action": "add", "id": format!("sku-{n:04}"), "attributes": {"rank": n}}))
         .collect()
 }
 
@@ -422,7 +422,7 @@ fn both_vendors_take_bodies_of_several_mebibytes() {
     let items: Value = (0..200)
         .map(|n| {
             json!({"action": "add", "id": format!("big-{n:03}"),
-                   "attributes": {"a": long, "b": long, "c": long}})
+                   "attributes": {"title": long, "synopsis": long, "description": long}})
         })
         .collect();
     let (status, _, reply) = edit(&sandbox, "p", items);

@@ -11,6 +11,52 @@ pub const MAX_ITEMS_PER_REQUEST: usize = 200;
 pub const REQUESTS_PER_SECOND: f64 = 5.0;
 pub const ITEMS_PER_SECOND: f64 = 1000.0;
 
+/// catalogs/create and update: a catalog has 1 to 25 fields, a project at most 5 catalogs.
+pub const MAX_FIELDS: usize = 25;
+pub const MAX_CATALOGS: usize = 5;
+/// catalogs/list: `limit` is 1 to 100, 10 when left out.
+pub const MAX_LIST_LIMIT: u32 = 100;
+pub const DEFAULT_LIST_LIMIT: u32 = 10;
+/// The field object's `type` enum (catalogs/create).
+pub const FIELD_TYPES: [&str; 7] = ["array", "bool", "date", "float", "integer", "string", "url"];
+/// The field object's `name`: pattern `[a-z0-9_]+`, maxLength 250 (catalogs/create). The item
+/// pages cap attribute keys at 30; a longer field could never be written, but the catalog
+/// pages allow it.
+const MAX_FIELD_NAME_CHARS: usize = 250;
+
+/// Checks a field as catalogs/create and update take it: the name's pattern and the type.
+pub fn validate_field(name: &str, kind: &str) -> Result<(), String> {
+    if name.is_empty()
+        || name.len() > MAX_FIELD_NAME_CHARS
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(format!(
+            "field name '{name}' must match [a-z0-9_]+ (1 to {MAX_FIELD_NAME_CHARS} characters)"
+        ));
+    }
+    if !FIELD_TYPES.contains(&kind) {
+        return Err(format!(
+            "field {name}: type '{kind}' is not one of {}",
+            FIELD_TYPES.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// The field an attribute key writes and the type its wrapper says: `url(poster)` →
+/// (`poster`, Some("url")), `date(d)` → (`d`, Some("date")), `title` → (`title`, None).
+pub fn attribute_field(key: &str) -> (&str, Option<&'static str>) {
+    if let Some(name) = wrapped(key, "url") {
+        (name, Some("url"))
+    } else if let Some(name) = wrapped(key, "date") {
+        (name, Some("date"))
+    } else {
+        (key, None)
+    }
+}
+
 const MAX_KEY_CHARS: usize = 30;
 const MAX_STRING_CHARS: usize = 10_000;
 const MAX_ARRAY_ITEMS: usize = 15;
@@ -107,6 +153,42 @@ fn validate_attribute(key: &str, value: &Value) -> Result<(), String> {
             Ok(())
         }
         Value::Object(_) => Err("objects are not a supported attribute type".into()),
+    }
+}
+
+/// Checks one attribute against the catalog field it writes, of type `kind`: a url or date
+/// field is written only through its `url(..)`/`date(..)` key, and values have the field's type
+/// (null removes any attribute).
+pub fn check_field_type(key: &str, value: &Value, kind: &str) -> Result<(), String> {
+    let (name, wrapper) = attribute_field(key);
+    let wants = match kind {
+        "url" | "date" => Some(kind),
+        _ => None,
+    };
+    if wrapper != wants {
+        return Err(match wants {
+            Some(w) => format!("field {name} is a {kind} field: write it as {w}({name})"),
+            None => format!(
+                "field {name} is a {kind} field, not a {}",
+                wrapper.unwrap_or("")
+            ),
+        });
+    }
+    let fits = match (kind, value) {
+        (_, Value::Null) | ("url" | "date", _) => true,
+        ("array", Value::Array(_)) | ("bool", Value::Bool(_)) | ("string", Value::String(_)) => {
+            true
+        }
+        ("integer", Value::Number(n)) => n.is_i64() || n.is_u64(),
+        ("float", Value::Number(_)) => true,
+        _ => false,
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(format!(
+            "field {name} is of type {kind}, the value {value} is not"
+        ))
     }
 }
 
@@ -286,6 +368,29 @@ mod tests {
         assert!(add(json!({"date(d)": "2012-13-12T22:30:05Z"})).is_err());
         assert!(add(json!({"date(d)": "2012-08-12T22:30:05.123+02:00"})).is_ok());
         assert!(add(json!({"date(d)": 1.5})).is_err());
+    }
+
+    #[test]
+    fn fields_and_the_keys_that_write_them() {
+        assert!(validate_field("release_year", "integer").is_ok());
+        assert!(validate_field("Title", "string")
+            .unwrap_err()
+            .contains("[a-z0-9_]+"));
+        assert!(validate_field(&"a".repeat(251), "string").is_err());
+        assert!(validate_field("price", "number")
+            .unwrap_err()
+            .contains("not one of"));
+        assert_eq!(attribute_field("url(poster)"), ("poster", Some("url")));
+        assert_eq!(attribute_field("title"), ("title", None));
+        assert!(check_field_type("url(poster)", &json!("https://x/y"), "url").is_ok());
+        assert!(check_field_type("poster", &json!("https://x/y"), "url")
+            .unwrap_err()
+            .contains("url(poster)"));
+        assert!(check_field_type("date(d)", &json!(1), "string").is_err());
+        assert!(check_field_type("rank", &json!(1.5), "integer").is_err());
+        assert!(check_field_type("rank", &Value::Null, "integer").is_ok());
+        assert!(check_field_type("rating", &json!(7), "float").is_ok());
+        assert!(check_field_type("tags", &json!("a"), "array").is_err());
     }
 
     #[test]

@@ -203,6 +203,11 @@ impl CsvRecords {
         Ok(())
     }
 
+    /// The header's column names, type hints taken off.
+    pub fn names(&self) -> Vec<String> {
+        self.columns.iter().map(|c| c.name.clone()).collect()
+    }
+
     /// The position and type of a column, for the fast path's checks.
     pub fn column(&self, name: &str) -> Option<(usize, ValueType)> {
         self.columns

@@ -1,6 +1,10 @@
-//! batch emulation (vendors/batch.txt) under `/batch/{version}`: catalog item edits with the
-//! documented item rules, the 200-item limit and the token-bucket rate limits. Errors use
-//! batch's `Error` schema, `{"error_message": "...", "error_code": "..."}`.
+//! batch emulation (vendors/batch.txt, VENDOR-APIS.md §2) under `/batch/{version}`: catalogs
+//! (`catalogs.rs`: create, list, view, update, remove, and the indexing state of edits) and
+//! item edits with the documented item rules, checked against the catalog's fields, the
+//! 200-item limit and the token-bucket rate limits. Errors use batch's `Error` schema,
+//! `{"error_message": "...", "error_code": "..."}`.
+
+mod catalogs;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -29,7 +33,7 @@ use catops_spec::batch::{
 pub const EMULATED: Emulated = Emulated {
     kind: VendorKind::Batch,
     prefix: "/batch/{version}",
-    tables: &[SCHEMA],
+    tables: &[SCHEMA, DEMO_FIELDS],
     seed,
     clear,
     router,
@@ -38,7 +42,21 @@ pub const EMULATED: Emulated = Emulated {
 
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS batch_catalogs (
-    name TEXT PRIMARY KEY
+    name TEXT PRIMARY KEY,
+    created TEXT,
+    updated TEXT
+);
+CREATE TABLE IF NOT EXISTS batch_fields (
+    catalog TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    PRIMARY KEY (catalog, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS batch_indexing (
+    token TEXT PRIMARY KEY,
+    catalog TEXT NOT NULL,
+    applied_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS batch_items (
     catalog TEXT NOT NULL,
@@ -46,6 +64,22 @@ CREATE TABLE IF NOT EXISTS batch_items (
     attributes TEXT NOT NULL,
     PRIMARY KEY (catalog, id)
 ) WITHOUT ROWID;
+";
+
+/// `demo`'s fields: those of examples/movies.csv and of the edit-items page's examples, plus a
+/// few that imports of products use. A state file from before fields were stored has `demo`
+/// without any (a catalog always has one at least), so this runs on every open too.
+pub const DEMO_FIELDS: &str = "
+INSERT INTO batch_fields (catalog, position, name, type)
+SELECT 'demo', column1, column2, column3 FROM (VALUES
+    (0, 'title', 'string'), (1, 'synopsis', 'string'), (2, 'description', 'string'),
+    (3, 'brand', 'string'), (4, 'genres', 'array'), (5, 'cast', 'array'), (6, 'tags', 'array'),
+    (7, 'rating', 'float'), (8, 'price', 'float'), (9, 'level_progress', 'float'),
+    (10, 'age', 'integer'), (11, 'rank', 'integer'), (12, 'is_premium', 'bool'),
+    (13, 'poster', 'url'), (14, 'image', 'url'), (15, 'product_image', 'url'),
+    (16, 'released', 'date'), (17, 'since', 'date'))
+WHERE EXISTS(SELECT 1 FROM batch_catalogs WHERE name = 'demo')
+  AND NOT EXISTS(SELECT 1 FROM batch_fields WHERE catalog = 'demo');
 ";
 
 /// SPEC §8: the sandbox starts with an empty batch catalog `demo`.
@@ -56,15 +90,19 @@ const PROJECT_HEADER: &str = "X-Batch-Project";
 const MAX_TRACKED_PROJECTS: usize = 1024;
 
 pub fn seed(tx: &Transaction) -> rusqlite::Result<()> {
+    let now = crate::time::rfc3339_ms(crate::time::unix_ms_now());
     tx.execute(
-        "INSERT INTO batch_catalogs (name) VALUES (?1)",
-        [DEMO_CATALOG],
+        "INSERT INTO batch_catalogs (name, created, updated) VALUES (?1, ?2, ?2)",
+        params![DEMO_CATALOG, now],
     )?;
-    Ok(())
+    tx.execute_batch(DEMO_FIELDS)
 }
 
 pub fn clear(tx: &Transaction) -> rusqlite::Result<()> {
-    tx.execute_batch("DELETE FROM batch_items; DELETE FROM batch_catalogs;")
+    tx.execute_batch(
+        "DELETE FROM batch_items; DELETE FROM batch_fields; DELETE FROM batch_indexing;
+         DELETE FROM batch_catalogs;",
+    )
 }
 
 /// The router's state: the shared sandbox plus batch's rate-limit buckets (None when off).
@@ -136,6 +174,11 @@ pub fn router(shared: Arc<Shared>) -> Router {
     };
     let state = Arc::new(Batch { shared, limits });
     Router::new()
+        .route("/catalogs/create", post(catalogs::create))
+        .route("/catalogs/list", get(catalogs::list))
+        .route("/catalogs/view", get(catalogs::view))
+        .route("/catalogs/update", post(catalogs::update))
+        .route("/catalogs/remove", post(catalogs::remove))
         .route("/catalogs/items/edit", post(edit_items))
         // Not a batch API: lets tests and users' CI see what arrived.
         .route("/_sandbox/catalogs/{name}/items", get(list_items))
@@ -150,6 +193,19 @@ fn fail(status: StatusCode, code: &'static str, message: impl Into<String>) -> F
 
 fn invalid(message: impl Into<String>) -> Fail {
     fail(StatusCode::BAD_REQUEST, "INVALID_PARAMETER", message)
+}
+
+/// A POST body, which every endpoint takes as one JSON object.
+fn json_object(body: &Bytes) -> Result<Map<String, Value>, Fail> {
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(body)) => Ok(body),
+        Ok(_) => Err(invalid("The body must be a JSON object")),
+        Err(err) => Err(fail(
+            StatusCode::BAD_REQUEST,
+            "MALFORMED_JSON",
+            format!("The body is not valid JSON: {err}"),
+        )),
+    }
 }
 
 /// vendors/batch.txt: the REST API Key as a Bearer token, and the required `X-Batch-Project`
@@ -204,18 +260,7 @@ async fn edit_items(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Fail> {
-    let body: Value = serde_json::from_slice(&body).map_err(|err| {
-        fail(
-            StatusCode::BAD_REQUEST,
-            "MALFORMED_JSON",
-            format!("The body is not valid JSON: {err}"),
-        )
-    })?;
-    let Value::Object(mut body) = body else {
-        return Err(invalid(
-            "The body must be a JSON object with name and items",
-        ));
-    };
+    let mut body = json_object(&body)?;
     let Some(Value::Array(items)) = body.remove("items") else {
         return Err(invalid("items is required and must be an array"));
     };
@@ -246,21 +291,20 @@ async fn edit_items(
             return Err(invalid(format!("items[{index}]{id}: {why}")));
         }
     }
-    batch
+    let token = batch
         .shared
         .db
-        .call(move |conn| -> Result<(), Fail> {
+        .call(move |conn| -> Result<String, Fail> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             ensure_catalog(&tx, &name)?;
+            catalogs::check_schema(&name, &catalogs::fields(&tx, &name)?, &items)?;
             apply(&tx, &name, items)?;
+            // Applied at once, but `view` says IN_PROGRESS for a moment, as batch may.
+            let token = catalogs::issue_token(&tx, &name)?;
             tx.commit()?;
-            Ok(())
+            Ok(token)
         })
         .await??;
-    // The sandbox applies edits at once; the token only mimics the documented reply.
-    let token: String = std::iter::repeat_with(fastrand::alphanumeric)
-        .take(64)
-        .collect();
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "indexing_token": token })),
@@ -382,6 +426,37 @@ mod tests {
         );
         assert_eq!(stored(&tx, "2"), None);
         assert_eq!(stored(&tx, "never-there"), None);
+    }
+
+    #[test]
+    fn a_state_file_from_before_fields_were_stored_gets_demos_fields_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sandbox.sqlite3");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TABLE sandbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 CREATE TABLE batch_catalogs (name TEXT PRIMARY KEY);
+                 INSERT INTO batch_catalogs VALUES ('demo');
+                 INSERT INTO sandbox_meta VALUES ('seeded:batch', '1');",
+            )
+            .unwrap();
+        for _ in 0..2 {
+            drop(crate::Db::open(&crate::StateLocation::File(path.clone())).unwrap());
+            let conn = Connection::open(&path).unwrap();
+            let fields: i64 = conn
+                .query_row(
+                    "SELECT COUNT(*) FROM batch_fields WHERE catalog = 'demo'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(fields, 18);
+            let created: Option<String> = conn
+                .query_row("SELECT created FROM batch_catalogs", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(created, None, "the column is there, empty for the old row");
+        }
     }
 
     #[test]
