@@ -176,19 +176,7 @@ pub async fn run(command: CatalogsCommand, ctx: &Context) -> anyhow::Result<u8> 
             attribute,
             state,
             by,
-        } => {
-            let api = ctx.api(Operation::CatalogsFilterable).await?;
-            let catalog = api
-                .client::<clevertap::Client>()?
-                .set_filterable(
-                    &id,
-                    &attribute,
-                    state == Switch::On,
-                    ctx.user_email(by)?.as_deref(),
-                )
-                .await?;
-            ctx.print(&catalog)?;
-        }
+        } => filterable(ctx, &id, &attribute, state, ctx.user_email(by)?).await?,
         CatalogsCommand::Get { id } => {
             let api = ctx.api(Operation::CatalogsGet).await?;
             ctx.print(&api.catalog_admin()?.catalog_get(&id).await?)?;
@@ -201,17 +189,10 @@ pub async fn run(command: CatalogsCommand, ctx: &Context) -> anyhow::Result<u8> 
             description,
             by,
         } => {
-            let fields = match schema {
-                Some(path) => read_schema_file(&path)?,
-                None => field
-                    .iter()
-                    .map(|spec| parse_field(spec))
-                    .collect::<anyhow::Result<_>>()?,
-            };
             let spec = CatalogSpec {
                 name,
                 unique_id_field,
-                fields,
+                fields: schema_fields(schema.as_deref(), &field)?,
                 description,
                 by: ctx.user_email(by)?,
             };
@@ -244,6 +225,22 @@ pub async fn run(command: CatalogsCommand, ctx: &Context) -> anyhow::Result<u8> 
         } => return delete(ctx, &id, yes, dry_run, ctx.user_email(by)?).await,
     }
     Ok(exit::OK)
+}
+
+/// clevertap's mark-attribute-as-filterable.
+async fn filterable(
+    ctx: &Context,
+    id: &str,
+    attribute: &str,
+    state: Switch,
+    by: Option<String>,
+) -> anyhow::Result<()> {
+    let api = ctx.api(Operation::CatalogsFilterable).await?;
+    let catalog = api
+        .client::<clevertap::Client>()?
+        .set_filterable(id, attribute, state == Switch::On, by.as_deref())
+        .await?;
+    ctx.print(&catalog)
 }
 
 /// What `catalogs update` asks for, from its flags.
@@ -355,6 +352,17 @@ async fn list(ctx: &Context, api: &Api, filter: &CatalogFilter, all: bool) -> an
             printed.finish_after_error()?;
             Err(err)
         }
+    }
+}
+
+/// The schema of `catalogs create`: the file's, else the `--field`s.
+fn schema_fields(
+    schema: Option<&std::path::Path>,
+    fields: &[String],
+) -> anyhow::Result<Vec<FieldSpec>> {
+    match schema {
+        Some(path) => read_schema_file(&path.to_path_buf()),
+        None => fields.iter().map(|spec| parse_field(spec)).collect(),
     }
 }
 
