@@ -212,6 +212,115 @@ fn clevertap_a_list_in_another_shape_is_an_error_not_an_empty_list() {
     );
 }
 
+const PRODUCTS_CSV: &str = "sku,name,imageUrl,brand,price:number\nP-1,Shoe,https://example.com/1.png,Acme,10\nP-2,Boot,,Acme,12\nP-3,Hat,,Zed,3\n";
+
+#[test]
+fn clevertap_products_bulk_sends_the_products_headers_and_reads_the_documented_reply() {
+    let env = Env::new();
+    env.write("products.csv", PRODUCTS_CSV);
+    let replay = Replay::always(Reply::fixture(
+        200,
+        "clevertap",
+        "products-bulk-partial.json",
+    ));
+    let args = [
+        "bulk",
+        "upsert",
+        "products.csv",
+        "--catalog",
+        "123",
+        "--id-field",
+        "sku",
+    ];
+    let run = env
+        .at(&replay.url, "sandbox-clevertap", &args)
+        .expect_code(3);
+    let summary = run.json();
+    assert_eq!(
+        (summary["accepted"].as_u64(), summary["rejected"].as_u64()),
+        (Some(2), Some(1))
+    );
+    // The entry names its product by record.identity: row 2 is P-2.
+    let rejects = env.rejects("products.rejects.ndjson");
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(
+        (rejects[0]["row"].as_u64(), rejects[0]["line"].as_u64()),
+        (Some(2), Some(3))
+    );
+    assert_eq!(
+        rejects[0]["error"],
+        "Custom attribute price must be a number (509)"
+    );
+    let requests = replay.received();
+    assert_eq!(requests.len(), 1);
+    let request = &requests[0];
+    assert_eq!(request.path, "/v2/catalogs/123/products/bulk");
+    // The products pages name the credentials X-CleverTap-Account-Id + X-CleverTap-Passcode.
+    assert!(request.header("X-CleverTap-Account-Id").is_some());
+    assert_eq!(
+        request.header("X-CleverTap-Passcode"),
+        Some("sandbox-token")
+    );
+    assert_eq!(request.header("X-CleverTap-Token"), None);
+    assert_eq!(request.header("X-Account-Id"), None);
+    assert_eq!(request.header("Content-Type"), Some("application/json"));
+    assert_eq!(
+        request.json()["products"][0],
+        json!({"identity": "P-1", "name": "Shoe", "imageUrl": "https://example.com/1.png",
+            "attributes": {"brand": "Acme", "price": 10}})
+    );
+}
+
+#[test]
+fn clevertap_products_bulk_all_processed_is_accepted() {
+    let env = Env::new();
+    env.write("two.csv", "identity,name\nA,One\nB,Two\n");
+    let replay = Replay::always(Reply::fixture(
+        200,
+        "clevertap",
+        "products-bulk-success.json",
+    ));
+    let args = ["bulk", "upsert", "two.csv", "--catalog", "123"];
+    let summary = env.at(&replay.url, "sandbox-clevertap", &args).ok().json();
+    assert_eq!(summary["accepted"], 2);
+    assert_eq!(summary["created"], Value::Null, "clevertap does not say");
+}
+
+#[test]
+fn clevertap_products_bulk_reply_of_another_form_confirms_nothing() {
+    let env = Env::new();
+    env.write("products.csv", PRODUCTS_CSV);
+    let args = [
+        "bulk",
+        "upsert",
+        "products.csv",
+        "--catalog",
+        "123",
+        "--id-field",
+        "sku",
+    ];
+    let replies = [
+        json!({"success": true}),
+        json!({"status": "PROCESSING", "processed": 3}),
+        // Counts that do not add up to the products sent.
+        json!({"status": "success", "processed": 1, "unprocessed": []}),
+    ];
+    for reply in replies {
+        let replay = Replay::always(Reply::json(200, &reply));
+        let run = env
+            .at(&replay.url, "sandbox-clevertap", &args)
+            .expect_code(1);
+        let summary = run.json();
+        assert_eq!(summary["accepted"], 0, "{reply}");
+        assert_eq!(summary["unconfirmed"], 3, "{reply}");
+        assert!(
+            run.error_line().contains("unexpected response"),
+            "{reply}: {}",
+            run.error_line()
+        );
+    }
+}
+
 // ---------------------------------------------------------------- rastro
 
 #[test]

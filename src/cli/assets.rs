@@ -35,7 +35,7 @@ pub async fn run(command: AssetsCommand, ctx: &Context) -> anyhow::Result<u8> {
         operation: Operation::AssetsUpsert,
         catalog: None,
         unique_field: None,
-        id_field: String::new(),
+        id_field: None,
         store_uuid,
         channel,
         asset_type,

@@ -15,9 +15,10 @@ use crate::vendors::{BulkRequest, Operation};
 
 #[derive(Debug, Subcommand)]
 pub enum BulkCommand {
-    /// Create or update items from a CSV, JSON or NDJSON file (rastro, batch)
+    /// Create or update items from a CSV, JSON or NDJSON file (rastro, batch, clevertap products)
     #[command(after_help = "Examples:
   catops -p sandbox bulk upsert examples/products.csv --catalog cat_demo
+  catops -p sandbox-clevertap bulk upsert examples/clevertap-products.csv --catalog 123
   catops -p shop bulk upsert products.csv --catalog cat_123 --journal import.journal
   catops -p shop bulk upsert products.csv --catalog cat_123 --journal import.journal --resume
   zcat feed.ndjson.gz | catops -p shop bulk upsert - --format ndjson --catalog cat_123
@@ -25,15 +26,15 @@ pub enum BulkCommand {
     Upsert {
         #[command(flatten)]
         args: BulkArgs,
-        /// Catalog id (rastro) or name (batch)
+        /// Catalog id (rastro, clevertap) or name (batch)
         #[arg(long, value_name = "ID")]
         catalog: String,
         /// rastro: the field items are matched on [default: the profile's unique_field]
         #[arg(long, value_name = "F")]
         unique_field: Option<String>,
-        /// batch: the column holding the item id
-        #[arg(long, value_name = "F", default_value = "id")]
-        id_field: String,
+        /// The column holding the item id [default: id (batch), identity (clevertap)]
+        #[arg(long, value_name = "F")]
+        id_field: Option<String>,
     },
     /// Remove items listed by id in a CSV, JSON or NDJSON file (batch)
     Remove {
@@ -131,7 +132,7 @@ pub async fn run(command: BulkCommand, ctx: &Context) -> anyhow::Result<u8> {
                 operation: Operation::BulkRemove,
                 catalog: Some(catalog),
                 unique_field: None,
-                id_field,
+                id_field: Some(id_field),
                 store_uuid: None,
                 channel: None,
                 asset_type: String::new(),

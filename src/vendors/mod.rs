@@ -338,8 +338,9 @@ pub struct BulkRequest {
     /// rastro: the field items are matched on (`--unique-field`, else the profile's). The
     /// endpoint calls it its key field, like batch's id column.
     pub unique_field: Option<String>,
-    /// batch: the column holding the item id (`--id-field`), its key field.
-    pub id_field: String,
+    /// The column holding the item id (`--id-field`), the key field of batch (default `id`)
+    /// and clevertap (default `identity`).
+    pub id_field: Option<String>,
     pub store_uuid: Option<String>,
     pub channel: Option<String>,
     pub asset_type: String,
@@ -369,6 +370,13 @@ pub trait BulkEndpoint: Send + Sync {
 
     /// The vendor's documented item limit per request.
     fn max_items(&self) -> usize;
+
+    /// The vendor's documented body limit per request, where it is below SPEC §4's 5 MiB
+    /// (clevertap's products/bulk: 500 KB): chunks close before it, and a row over it alone
+    /// is rejected.
+    fn max_body_bytes(&self) -> Option<usize> {
+        None
+    }
 
     /// Documented rate limits: requests/s and items/s.
     fn default_rates(&self) -> (Option<f64>, Option<f64>) {

@@ -1,7 +1,10 @@
 //! clevertap (vendors/clevertap.txt, developer.clevertap.com): catalogs, authenticated by two
-//! headers.
+//! headers; products in `products`.
+
+pub mod products;
 
 use std::any::Any;
+use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use reqwest::Method;
@@ -47,7 +50,19 @@ impl Vendor for Clevertap {
     }
 
     fn operations(&self) -> &'static [Operation] {
-        &[Operation::CatalogsList, Operation::CatalogsGet]
+        &[
+            Operation::CatalogsList,
+            Operation::CatalogsGet,
+            Operation::BulkUpsert,
+        ]
+    }
+
+    fn bulk(
+        &self,
+        http: Arc<Http>,
+        request: &super::BulkRequest,
+    ) -> anyhow::Result<Box<dyn super::BulkEndpoint>> {
+        products::bulk(http, request)
     }
 
     fn client(&self, http: Http) -> Box<dyn super::Client> {

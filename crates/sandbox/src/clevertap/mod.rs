@@ -1,7 +1,9 @@
 //! clevertap emulation (vendors/clevertap.txt) under `/clevertap`: catalogs get and list,
 //! read-only. Auth is two headers, `X-CleverTap-Token` and `X-Account-Id`; errors use
 //! clevertap's `{"status": "fail", "code": "<ERROR CODE>", "error": "<message>"}` body with
-//! the documented error codes.
+//! the documented error codes. Products are in `products`.
+
+mod products;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,7 +30,7 @@ fn fail(status: StatusCode, code: &'static str, message: impl Into<String>) -> F
 pub const EMULATED: Emulated = Emulated {
     kind: VendorKind::Clevertap,
     prefix: "/clevertap",
-    tables: &[SCHEMA],
+    tables: &[SCHEMA, products::SCHEMA],
     seed,
     clear,
     router,
@@ -100,6 +102,7 @@ pub fn seed(tx: &Transaction) -> rusqlite::Result<()> {
 }
 
 pub fn clear(tx: &Transaction) -> rusqlite::Result<()> {
+    products::clear(tx)?;
     tx.execute_batch("DELETE FROM clevertap_catalogs;")
 }
 
@@ -116,7 +119,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
             shared.clone(),
             require_headers,
         ))
-        .with_state(shared)
+        .with_state(shared.clone())
+        .merge(products::router(shared))
 }
 
 /// vendors/clevertap.txt "Headers": the token must be the sandbox's (AUTHENTICATION_FAILED:
