@@ -219,3 +219,149 @@ fn clevertap_bulk_upsert_needs_the_identity_column_and_a_numeric_known_catalog()
         "one request, then the run stops"
     );
 }
+
+// ---------------------------------------------------------------- --upload
+
+/// What the sandbox received for an upload: its part sizes and its job.
+fn upload_seen(env: &Env, sandbox: &Sandbox, upload_id: &str) -> Value {
+    let path = format!("/_sandbox/uploads/{upload_id}");
+    env.on(sandbox, "sandbox-clevertap", &["api", &path])
+        .ok()
+        .json()
+}
+
+#[test]
+fn clevertap_upload_hands_a_file_over_and_reports_the_job_not_accepted_rows() {
+    let env = Env::new();
+    let sandbox = Sandbox::start();
+    let csv = "identity,name,brand\nA,One,Acme\nB,Two,Zed\n";
+    env.write("small.csv", csv);
+    let args = [
+        "bulk",
+        "upsert",
+        "small.csv",
+        "--catalog",
+        "123",
+        "--upload",
+        "--by",
+        "ops@example.com",
+        "-o",
+        "json",
+    ];
+    let run = env.on(&sandbox, "sandbox-clevertap", &args).ok();
+    let summary = run.json();
+    assert_eq!(summary["handed_over"], true);
+    assert_eq!(summary["accepted"], Value::Null, "nothing is accepted yet");
+    assert_eq!(summary["job_status"], "PROCESSING");
+    assert_eq!(
+        (summary["bytes"].as_u64(), summary["parts"].as_u64()),
+        (Some(csv.len() as u64), Some(1))
+    );
+    assert!(run.stderr.contains("handed over as job"), "{}", run.stderr);
+    assert!(run
+        .stderr
+        .contains("not accepted until clevertap has processed it"));
+    let seen = upload_seen(&env, &sandbox, summary["upload_id"].as_str().unwrap());
+    assert_eq!(seen["partBytes"], json!([csv.len()]));
+    assert_eq!(seen["job"]["jobId"], summary["job_id"]);
+    assert_eq!(seen["job"]["completedBy"], "ops@example.com");
+    assert_eq!(seen["fileName"], "small.csv");
+}
+
+#[test]
+fn clevertap_upload_of_100_mb_or_more_goes_in_parts_and_takes_the_profiles_email() {
+    let env = Env::new();
+    let sandbox = Sandbox::start();
+    env.write_config(
+        "[profiles.ct]\nvendor = \"clevertap\"\naccount_id = \"acct\"\ntoken = \"sandbox-token\"\nuser_email = \"profile@example.com\"\n",
+    );
+    // Sparse past its header: 150 MB on the wire, little on disk.
+    let path = env.write("big.csv", "identity,name\n");
+    let size: u64 = 150_000_000;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(size)
+        .unwrap();
+    let base = format!("{}/clevertap", sandbox.root);
+    let args = [
+        "-p",
+        "ct",
+        "--base-url",
+        &base,
+        "bulk",
+        "upsert",
+        "big.csv",
+        "--catalog",
+        "123",
+        "--upload",
+        "-o",
+        "json",
+    ];
+    let summary = env.run(&args).ok().json();
+    assert_eq!(summary["parts"], 3, "64 MiB parts: {summary}");
+    let seen = upload_seen(&env, &sandbox, summary["upload_id"].as_str().unwrap());
+    let parts: Vec<u64> = seen["partBytes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_u64().unwrap())
+        .collect();
+    assert_eq!(parts, [64 << 20, 64 << 20, size - (128 << 20)]);
+    assert_eq!(seen["job"]["completedBy"], "profile@example.com");
+    assert_eq!(seen["job"]["fileSize"], size);
+}
+
+#[test]
+fn clevertap_upload_refuses_stdin_other_formats_a_missing_email_or_id_column() {
+    let env = Env::new();
+    let sandbox = Sandbox::start();
+    env.write("ok.csv", "identity,name\nA,One\n");
+    env.write("skus.csv", "sku,name\nA,One\n");
+    env.write("rows.json", "[{\"identity\":\"A\",\"name\":\"One\"}]");
+    let by = ["--by", "ops@example.com"];
+    let cases: [(&[&str], &str); 5] = [
+        (&["-", "--upload", by[0], by[1]], "not stdin"),
+        (&["rows.json", "--upload", by[0], by[1]], "sends CSV files"),
+        (&["ok.csv", "--upload"], "records who completes an upload"),
+        (
+            &["skus.csv", "--upload", by[0], by[1]],
+            "no 'identity' column",
+        ),
+        (
+            &["ok.csv", "--upload", "--journal", "j", by[0], by[1]],
+            "cannot be used with",
+        ),
+    ];
+    for (extra, why) in cases {
+        let mut args = vec!["bulk", "upsert", "--catalog", "123"];
+        args.extend_from_slice(extra);
+        let run = env.on(&sandbox, "sandbox-clevertap", &args).expect_code(2);
+        assert!(run.stderr.contains(why), "{extra:?}: {}", run.stderr);
+    }
+    let args = [
+        "bulk",
+        "upsert",
+        "ok.csv",
+        "--catalog",
+        "cat_demo",
+        "--upload",
+        "--by",
+        "a@b.c",
+    ];
+    let run = env.on(&sandbox, "sandbox", &args).expect_code(2);
+    assert!(
+        run.stderr.contains("vendors that can: clevertap"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        sandbox
+            .inspect("/_sandbox/requests")
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "no bulk request went out"
+    );
+}

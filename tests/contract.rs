@@ -321,6 +321,115 @@ fn clevertap_products_bulk_reply_of_another_form_confirms_nothing() {
     }
 }
 
+/// The signed-URL flow against replayed replies; the signed URL points back at the replay
+/// server, as an object store's would point at the store.
+fn upload_replay(complete: Reply) -> Replay {
+    Replay::start(
+        move |request| match (request.method.as_str(), request.path.as_str()) {
+            ("GET", "/v2/catalogs/signedurl") => {
+                let mut reply = fixture("clevertap", "signedurl-single.json");
+                let host = request.header("Host").unwrap_or("127.0.0.1");
+                reply["signedUrl"] = json!(format!(
+                    "http://{host}/bucket/123/products.csv?X-Amz-Signature=0123abcd"
+                ));
+                Reply::json(200, &reply)
+            }
+            ("PUT", "/bucket/123/products.csv") => Reply::new(200, "text/plain", ""),
+            ("POST", "/v2/catalogs/signedurl/complete") => complete.clone(),
+            _ => Reply::json(404, &json!({"status": "fail", "error": "no such route"})),
+        },
+    )
+}
+
+#[test]
+fn clevertap_upload_follows_the_documented_signed_url_flow_and_reports_the_job() {
+    let env = Env::new();
+    env.write("products.csv", PRODUCTS_CSV);
+    let replay = upload_replay(Reply::fixture(200, "clevertap", "signedurl-complete.json"));
+    let args = [
+        "bulk",
+        "upsert",
+        "products.csv",
+        "--catalog",
+        "123",
+        "--id-field",
+        "sku",
+        "--upload",
+        "--by",
+        "ops@example.com",
+    ];
+    let summary = env.at(&replay.url, "sandbox-clevertap", &args).ok().json();
+    assert_eq!(summary["job_id"], "job_4b1d8e60");
+    assert_eq!(summary["job_status"], "PROCESSING");
+    assert_eq!(summary["estimated_completion_time"], "2026-01-15T10:30:00Z");
+    assert_eq!(summary["accepted"], Value::Null);
+    let requests = replay.received();
+    let methods: Vec<&str> = requests.iter().map(|r| r.method.as_str()).collect();
+    assert_eq!(methods, ["GET", "PUT", "POST"]);
+    let (get, put, post) = (&requests[0], &requests[1], &requests[2]);
+    // The upload pages are v2 catalog pages: X-Account-Id + X-CleverTap-Token.
+    assert_eq!(get.header("X-CleverTap-Token"), Some("sandbox-token"));
+    assert!(get.header("X-Account-Id").is_some());
+    assert_eq!(get.param("catalogId"), Some("123"));
+    assert_eq!(get.param("fileName"), Some("products.csv"));
+    assert_eq!(get.param("contentType"), Some("text/csv"));
+    assert_eq!(get.param("multiPart"), Some("false"));
+    assert_eq!(get.param("totalParts"), None);
+    // A signed URL is its own credential: the passcode never goes to the store.
+    for name in [
+        "X-CleverTap-Token",
+        "X-CleverTap-Passcode",
+        "X-Account-Id",
+        "X-CleverTap-Account-Id",
+    ] {
+        assert_eq!(put.header(name), None, "{name}");
+    }
+    assert_eq!(put.param("X-Amz-Signature"), Some("0123abcd"));
+    assert_eq!(put.body, PRODUCTS_CSV.as_bytes());
+    assert_eq!(
+        put.header("Content-Length"),
+        Some(PRODUCTS_CSV.len().to_string().as_str())
+    );
+    assert_eq!(
+        post.json(),
+        json!({"uploadId": "upload_7f3a9c2e", "catalogId": 123, "fileName": "products.csv",
+            "fileSize": PRODUCTS_CSV.len(), "completedBy": "ops@example.com"})
+    );
+}
+
+#[test]
+fn clevertap_upload_completion_without_a_job_id_is_an_error() {
+    let env = Env::new();
+    env.write("products.csv", PRODUCTS_CSV);
+    let replay = upload_replay(Reply::json(200, &json!({"status": "PROCESSING"})));
+    let args = [
+        "bulk",
+        "upsert",
+        "products.csv",
+        "--catalog",
+        "123",
+        "--id-field",
+        "sku",
+        "--upload",
+        "--by",
+        "ops@example.com",
+    ];
+    let run = env
+        .at(&replay.url, "sandbox-clevertap", &args)
+        .expect_code(1);
+    assert!(
+        run.error_line()
+            .contains("unexpected response: missing field `jobId`"),
+        "{}",
+        run.error_line()
+    );
+    assert!(
+        run.stdout.is_empty(),
+        "no summary as if handed over: {}",
+        run.stdout
+    );
+}
+
 // ---------------------------------------------------------------- rastro
 
 #[test]

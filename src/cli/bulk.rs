@@ -11,7 +11,7 @@ use crate::cli::Context;
 use crate::error::{usage, Failure};
 use crate::input::typed::ValueType;
 use crate::input::{EmptyCells, InputFormat, Typing};
-use crate::vendors::{BulkRequest, Operation};
+use crate::vendors::{BulkRequest, FileUpload, Operation};
 
 #[derive(Debug, Subcommand)]
 pub enum BulkCommand {
@@ -19,6 +19,7 @@ pub enum BulkCommand {
     #[command(after_help = "Examples:
   catops -p sandbox bulk upsert examples/products.csv --catalog cat_demo
   catops -p sandbox-clevertap bulk upsert examples/clevertap-products.csv --catalog 123
+  catops -p sandbox-clevertap bulk upsert examples/clevertap-products.csv --catalog 123 --upload --by ops@example.com
   catops -p shop bulk upsert products.csv --catalog cat_123 --journal import.journal
   catops -p shop bulk upsert products.csv --catalog cat_123 --journal import.journal --resume
   zcat feed.ndjson.gz | catops -p shop bulk upsert - --format ndjson --catalog cat_123
@@ -35,6 +36,13 @@ pub enum BulkCommand {
         /// The column holding the item id [default: id (batch), identity (clevertap)]
         #[arg(long, value_name = "F")]
         id_field: Option<String>,
+        /// clevertap: hand the CSV file over whole through the signed-URL upload (in parts
+        /// from 100 MB) instead of bulk requests; prints the job that will process it
+        #[arg(long, conflicts_with_all = ["journal", "resume", "dry_run", "batch_size", "concurrency", "rate", "item_rate", "rejects", "types"])]
+        upload: bool,
+        /// clevertap --upload: who completes the upload [default: the profile's user_email]
+        #[arg(long, value_name = "EMAIL", requires = "upload")]
+        by: Option<String>,
     },
     /// Remove items listed by id in a CSV, JSON or NDJSON file (batch)
     Remove {
@@ -108,8 +116,25 @@ pub async fn run(command: BulkCommand, ctx: &Context) -> anyhow::Result<u8> {
         BulkCommand::Upsert {
             args,
             catalog,
+            id_field,
+            upload: true,
+            by,
+            ..
+        } => {
+            let upload = FileUpload {
+                path: PathBuf::from(&args.file),
+                catalog,
+                id_field,
+                by: ctx.user_email(by)?,
+            };
+            return upload_file(ctx, &args, upload).await;
+        }
+        BulkCommand::Upsert {
+            args,
+            catalog,
             unique_field,
             id_field,
+            ..
         } => (
             args,
             BulkRequest {
@@ -140,6 +165,29 @@ pub async fn run(command: BulkCommand, ctx: &Context) -> anyhow::Result<u8> {
         ),
     };
     execute(ctx, args, request).await
+}
+
+/// `bulk upsert --upload`: the file handed over whole; the summary names the job that will
+/// process it, since no row is accepted yet.
+async fn upload_file(ctx: &Context, args: &BulkArgs, upload: FileUpload) -> anyhow::Result<u8> {
+    if args.file == "-" {
+        return Err(Failure::usage("--upload sends a regular file, not stdin")
+            .hint("without --upload, catops streams stdin through the bulk endpoint")
+            .into());
+    }
+    let format = args
+        .format
+        .unwrap_or_else(|| InputFormat::from_path(&args.file));
+    if format != InputFormat::Csv {
+        return usage("--upload sends CSV files (the upload's contentType is text/csv)");
+    }
+    let api = ctx.api(Operation::BulkUpload).await?;
+    let uploaded = api.file_uploads()?.upload_file(&upload).await?;
+    ctx.print(&uploaded.summary)?;
+    if !ctx.quiet {
+        eprintln!("{}", uploaded.human);
+    }
+    Ok(crate::error::exit::OK)
 }
 
 /// Resolves the options against the profile and the vendor's limits, runs the pipeline and

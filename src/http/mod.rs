@@ -7,6 +7,7 @@ mod body;
 mod error;
 mod log;
 mod retry;
+mod signed;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +29,7 @@ pub use body::{read_bounded, Reply, MAX_REPLY_BYTES};
 use error::{body_kind, body_start, transport_reason, vendor_code};
 pub use error::{vendor_message, ApiError};
 use retry::{backoff_delay, retry_after};
+pub use signed::FilePart;
 
 #[derive(Clone, Debug)]
 pub struct HttpSettings {

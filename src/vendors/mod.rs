@@ -111,6 +111,8 @@ pub enum Operation {
     ItemsGet,
     ItemsUpdate,
     BulkUpsert,
+    /// `bulk upsert --upload`: the whole file through the vendor's file-upload flow.
+    BulkUpload,
     BulkRemove,
     AssetsUpsert,
     EnrichStart,
@@ -136,6 +138,7 @@ impl Operation {
             Operation::ItemsGet => "items get",
             Operation::ItemsUpdate => "items update",
             Operation::BulkUpsert => "bulk upsert",
+            Operation::BulkUpload => "bulk upsert --upload",
             Operation::BulkRemove => "bulk remove",
             Operation::AssetsUpsert => "assets upsert",
             Operation::EnrichStart => "enrich start",
@@ -183,6 +186,36 @@ pub trait Client: Any + Send + Sync {
     fn catalog_admin(&self) -> Option<&dyn CatalogAdmin> {
         None
     }
+
+    /// Handing a whole file over through the vendor's upload flow, where it has one.
+    fn file_uploads(&self) -> Option<&dyn FileUploads> {
+        None
+    }
+}
+
+/// `catops bulk upsert FILE --upload`, as the user asked it.
+#[derive(Debug, Clone)]
+pub struct FileUpload {
+    /// A regular file, CSV.
+    pub path: std::path::PathBuf,
+    pub catalog: String,
+    /// The id column the file's header must have (`--id-field`, else the vendor's).
+    pub id_field: Option<String>,
+    /// Who completes the upload (`--by`, else the profile's `user_email`).
+    pub by: Option<String>,
+}
+
+/// What an upload came to: the summary for stdout and a line for people.
+pub struct Uploaded {
+    pub summary: Value,
+    pub human: String,
+}
+
+/// `bulk upsert --upload`: the file is handed over whole and processed by the vendor later,
+/// so the answer is a job, not accepted rows.
+pub trait FileUploads: Sync {
+    fn upload_file<'a>(&'a self, upload: &'a FileUpload)
+        -> BoxFuture<'a, anyhow::Result<Uploaded>>;
 }
 
 /// One page of catalogs, and where the next one starts when there is one.
@@ -320,6 +353,12 @@ impl Api {
     pub fn catalog_admin(&self) -> anyhow::Result<&dyn CatalogAdmin> {
         self.client.catalog_admin().ok_or_else(|| {
             Failure::usage(format!("{} has no catalog commands", self.http().vendor())).into()
+        })
+    }
+
+    pub fn file_uploads(&self) -> anyhow::Result<&dyn FileUploads> {
+        self.client.file_uploads().ok_or_else(|| {
+            Failure::usage(format!("{} has no file upload", self.http().vendor())).into()
         })
     }
 

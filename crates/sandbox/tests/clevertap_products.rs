@@ -150,3 +150,115 @@ fn clevertap_bulk_refuses_bodies_over_500_kb_unknown_catalogs_and_bad_shapes() {
         assert_eq!(reply["code"], "CATALOG_INVALID_REQUEST", "{bad}");
     }
 }
+
+// ---------------------------------------------------------------- signed-URL upload
+
+fn v2_headers() -> [(&'static str, &'static str); 2] {
+    [("X-Account-Id", "acct"), ("X-CleverTap-Token", TOKEN)]
+}
+
+/// The path and query of a URL the sandbox handed out.
+fn local(url: &str) -> String {
+    let rest = url.split_once("://").unwrap().1;
+    format!("/{}", rest.split_once('/').unwrap().1)
+}
+
+fn put_part(sandbox: &Sandbox, url: &str, bytes: &str) -> u16 {
+    sandbox.request_raw("PUT", &local(url), &[], Some(bytes)).0
+}
+
+fn complete(sandbox: &Sandbox, upload_id: &str, size: usize) -> (u16, Value) {
+    let body = json!({"uploadId": upload_id, "catalogId": 123, "fileName": "p.csv",
+        "fileSize": size, "completedBy": "ops@example.com"});
+    sandbox.call_json(
+        "POST",
+        "/clevertap/v2/catalogs/signedurl/complete",
+        &v2_headers(),
+        Some(&body),
+    )
+}
+
+#[test]
+fn clevertap_upload_hands_out_its_own_urls_counts_the_parts_and_starts_a_job() {
+    let sandbox = Sandbox::start();
+    let path = "/clevertap/v2/catalogs/signedurl?catalogId=123&fileName=p.csv&contentType=text/csv&multiPart=true&totalParts=2";
+    let (status, reply) = sandbox.call_json("GET", path, &v2_headers(), None);
+    assert_eq!(status, 200, "{reply}");
+    let upload_id = reply["uploadId"].as_str().unwrap().to_string();
+    let urls: Vec<String> = reply["signedUrls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["signedUrl"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(urls.len(), 2);
+    assert!(urls[0].starts_with(&sandbox.root), "{}", urls[0]);
+
+    assert_eq!(put_part(&sandbox, &urls[0], "identity,name\nA,One\n"), 200);
+    let (status, reply) = complete(&sandbox, &upload_id, 20);
+    assert_eq!(status, 400, "a part is missing: {reply}");
+    assert!(reply["error"].as_str().unwrap().contains("1 of 2 parts"));
+    // A URL is good for its own upload only: a made-up signature is refused.
+    let forged = format!("{}x", urls[1]);
+    assert_eq!(put_part(&sandbox, &forged, "B,Two\n"), 403);
+    assert_eq!(put_part(&sandbox, &urls[1], "B,Two\n"), 200);
+    let (status, reply) = complete(&sandbox, &upload_id, 99);
+    assert_eq!(status, 400);
+    assert!(reply["error"]
+        .as_str()
+        .unwrap()
+        .contains("26 bytes were uploaded"));
+
+    let (status, reply) = complete(&sandbox, &upload_id, 26);
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["status"], "PROCESSING");
+    assert!(reply["jobId"].as_str().unwrap().starts_with("job_"));
+    assert!(reply["estimatedCompletionTime"].is_string());
+    let (status, _) = complete(&sandbox, &upload_id, 26);
+    assert_eq!(status, 409, "an upload completes once");
+
+    let inspect = format!("/clevertap/_sandbox/uploads/{upload_id}");
+    let (_, seen) = sandbox.call_json("GET", &inspect, &v2_headers(), None);
+    assert_eq!(seen["partBytes"], json!([20, 6]));
+    assert_eq!(seen["job"]["completedBy"], "ops@example.com");
+}
+
+#[test]
+fn clevertap_upload_checks_its_documented_query_and_the_v2_headers() {
+    let sandbox = Sandbox::start();
+    let base = "/clevertap/v2/catalogs/signedurl?catalogId=123&fileName=p.csv&contentType=text/csv";
+    let cases = [
+        (base.to_string(), 400, "multiPart is required"),
+        (format!("{base}&multiPart=true"), 400, "totalParts is required"),
+        (
+            "/clevertap/v2/catalogs/signedurl?catalogId=123&fileName=p.csv&contentType=image/png&multiPart=false".to_string(),
+            400,
+            "contentType",
+        ),
+        (
+            "/clevertap/v2/catalogs/signedurl?catalogId=999&fileName=p.csv&contentType=text/csv&multiPart=false".to_string(),
+            404,
+            "No catalog exists",
+        ),
+    ];
+    for (path, want, why) in cases {
+        let (status, reply) = sandbox.call_json("GET", &path, &v2_headers(), None);
+        assert_eq!(status, want, "{path}: {reply}");
+        assert!(
+            reply["error"].as_str().unwrap().contains(why),
+            "{path}: {reply}"
+        );
+    }
+    let ok = format!("{base}&multiPart=false");
+    let (status, reply) = sandbox.call_json("GET", &ok, &products_headers(), None);
+    assert_eq!(
+        (status, reply["code"].as_str()),
+        (401, Some("AUTHENTICATION_FAILED"))
+    );
+    let (status, reply) = sandbox.call_json("GET", &ok, &v2_headers(), None);
+    assert_eq!(status, 200);
+    assert!(reply["signedUrl"]
+        .as_str()
+        .unwrap()
+        .contains("/clevertap/_upload/"));
+}

@@ -110,3 +110,37 @@ pub mod products {
         }
     }
 }
+
+/// The signed-URL file upload (pre-signed-url-api, mark-a-signed-url-api).
+pub mod upload {
+    /// pre-signed-url-api: single-part upload "for files smaller than 100 MB"; larger files
+    /// go in parts, one signed URL each.
+    pub const SINGLE_PART_BELOW_BYTES: u64 = 100_000_000;
+    /// The size of each part but the last, catops's choice (the docs name none): well above
+    /// object stores' 5 MiB minimum, and a 5 GB file in 75 parts.
+    pub const PART_BYTES: u64 = 64 << 20;
+    /// pre-signed-url-api: `fileName` "≤500 chars".
+    pub const MAX_FILE_NAME_CHARS: usize = 500;
+    /// pre-signed-url-api: `text/csv` for FILE_BASED_UPLOAD.
+    pub const CSV_CONTENT_TYPE: &str = "text/csv";
+
+    /// How many parts a file of `size` bytes goes in: 1 below 100 MB.
+    pub fn parts(size: u64) -> u64 {
+        if size < SINGLE_PART_BELOW_BYTES {
+            1
+        } else {
+            size.div_ceil(PART_BYTES)
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn files_of_100_mb_and_more_go_in_parts() {
+            assert_eq!(super::parts(0), 1);
+            assert_eq!(super::parts(99_999_999), 1);
+            assert_eq!(super::parts(100_000_000), 2);
+            assert_eq!(super::parts(5_000_000_000), 75);
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! headers; products in `products`.
 
 pub mod products;
+mod upload;
 
 use std::any::Any;
 use std::sync::Arc;
@@ -54,6 +55,7 @@ impl Vendor for Clevertap {
             Operation::CatalogsList,
             Operation::CatalogsGet,
             Operation::BulkUpsert,
+            Operation::BulkUpload,
         ]
     }
 
@@ -107,6 +109,10 @@ impl super::Client for Client {
     }
 
     fn catalog_admin(&self) -> Option<&dyn CatalogAdmin> {
+        Some(self)
+    }
+
+    fn file_uploads(&self) -> Option<&dyn super::FileUploads> {
         Some(self)
     }
 }

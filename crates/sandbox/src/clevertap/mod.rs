@@ -4,6 +4,7 @@
 //! the documented error codes. Products are in `products`.
 
 mod products;
+mod upload;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,7 +31,7 @@ fn fail(status: StatusCode, code: &'static str, message: impl Into<String>) -> F
 pub const EMULATED: Emulated = Emulated {
     kind: VendorKind::Clevertap,
     prefix: "/clevertap",
-    tables: &[SCHEMA, products::SCHEMA],
+    tables: &[SCHEMA, products::SCHEMA, upload::SCHEMA],
     seed,
     clear,
     router,
@@ -103,6 +104,7 @@ pub fn seed(tx: &Transaction) -> rusqlite::Result<()> {
 
 pub fn clear(tx: &Transaction) -> rusqlite::Result<()> {
     products::clear(tx)?;
+    upload::clear(tx)?;
     tx.execute_batch("DELETE FROM clevertap_catalogs;")
 }
 
@@ -120,7 +122,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
             require_headers,
         ))
         .with_state(shared.clone())
-        .merge(products::router(shared))
+        .merge(products::router(shared.clone()))
+        .merge(upload::router(shared))
 }
 
 /// vendors/clevertap.txt "Headers": the token must be the sandbox's (AUTHENTICATION_FAILED:

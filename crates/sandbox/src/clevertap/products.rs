@@ -163,6 +163,11 @@ async fn create_bulk(
     .into_response())
 }
 
+/// 404 CATALOG_NOT_FOUND unless catalog `id` exists.
+pub fn catalog_exists(tx: &Transaction, id: i64) -> Result<(), Fail> {
+    catalog_schema(tx, id).map(|_| ())
+}
+
 /// The catalog's attributes and their types (`catalogSchema[]` of `{name, type}`).
 fn catalog_schema(tx: &Transaction, id: i64) -> Result<Map<String, Value>, Fail> {
     let body: String = tx
