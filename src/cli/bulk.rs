@@ -182,7 +182,14 @@ async fn upload_file(ctx: &Context, args: &BulkArgs, upload: FileUpload) -> anyh
         return usage("--upload sends CSV files (the upload's contentType is text/csv)");
     }
     let api = ctx.api(Operation::BulkUpload).await?;
-    let uploaded = api.file_uploads()?.upload_file(&upload).await?;
+    // Ctrl-C stops the upload; an upload not marked complete starts no job.
+    let uploaded = tokio::select! {
+        uploaded = api.file_uploads()?.upload_file(&upload) => uploaded?,
+        () = crate::interrupt::interrupted() => {
+            eprintln!("interrupted: no job id came back, so the upload is not confirmed complete; run the command again to hand the file over");
+            return Ok(crate::error::exit::INTERRUPTED);
+        }
+    };
     ctx.print(&uploaded.summary)?;
     if !ctx.quiet {
         eprintln!("{}", uploaded.human);

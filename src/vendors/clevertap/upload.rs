@@ -201,6 +201,21 @@ async fn signed_urls(
         .send(Method::GET, SIGNED_URL_PATH, &query, None, true)
         .await?;
     let signed: SignedUrls = http.decode(&Method::GET, SIGNED_URL_PATH, &reply.body)?;
+    let upload_id = signed.upload_id.clone();
+    let urls = in_part_order(signed);
+    if urls.len() as u64 != count {
+        let what = format!(
+            "{} signed URLs for a file in {count} part(s) (signedUrl, or signedUrls one per part)",
+            urls.len()
+        );
+        return Err(http.unexpected(&Method::GET, SIGNED_URL_PATH, &reply.body, what));
+    }
+    Ok((upload_id, urls))
+}
+
+/// The URLs of a reply, part 1 first: `signedUrls` in `partNumber` order (else as listed),
+/// else the one `signedUrl`.
+fn in_part_order(signed: SignedUrls) -> Vec<String> {
     let mut numbered: Vec<(u64, String)> = signed
         .signed_urls
         .into_iter()
@@ -218,14 +233,7 @@ async fn signed_urls(
     if urls.is_empty() {
         urls.extend(signed.signed_url);
     }
-    if urls.len() as u64 != count {
-        let what = format!(
-            "{} signed URLs for a file in {count} part(s) (signedUrl, or signedUrls one per part)",
-            urls.len()
-        );
-        return Err(http.unexpected(&Method::GET, SIGNED_URL_PATH, &reply.body, what));
-    }
-    Ok((signed.upload_id, urls))
+    urls
 }
 
 /// The summary: the file was handed over and a job will process it; no row is accepted yet.
@@ -259,4 +267,32 @@ fn outcome(
         completed.status,
     );
     Uploaded { summary, human }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn urls(reply: Value) -> Vec<String> {
+        in_part_order(serde_json::from_value(reply).unwrap())
+    }
+
+    #[test]
+    fn signed_urls_come_as_one_or_one_per_part_in_part_order() {
+        assert_eq!(
+            urls(json!({"uploadId": "u", "signedUrl": "https://a"})),
+            ["https://a"]
+        );
+        assert_eq!(
+            urls(json!({"uploadId": "u", "signedUrls": ["https://1", "https://2"]})),
+            ["https://1", "https://2"]
+        );
+        let numbered = json!({"uploadId": "u", "signedUrls": [
+            {"partNumber": 2, "signedUrl": "https://2"},
+            {"partNumber": 1, "url": "https://1"},
+        ]});
+        assert_eq!(urls(numbered), ["https://1", "https://2"]);
+        assert!(urls(json!({"uploadId": "u"})).is_empty());
+        assert!(serde_json::from_value::<SignedUrls>(json!({"signedUrl": "https://a"})).is_err());
+    }
 }
