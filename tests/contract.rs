@@ -331,6 +331,224 @@ fn clevertap_a_list_in_another_shape_is_an_error_not_an_empty_list() {
     );
 }
 
+const PRODUCTS_CSV: &str = "sku,name,imageUrl,brand,price:number\nP-1,Shoe,https://example.com/1.png,Acme,10\nP-2,Boot,,Acme,12\nP-3,Hat,,Zed,3\n";
+
+#[test]
+fn clevertap_products_bulk_sends_the_products_headers_and_reads_the_documented_reply() {
+    let env = Env::new();
+    env.write("products.csv", PRODUCTS_CSV);
+    let replay = Replay::always(Reply::fixture(
+        200,
+        "clevertap",
+        "products-bulk-partial.json",
+    ));
+    let args = [
+        "bulk",
+        "upsert",
+        "products.csv",
+        "--catalog",
+        "123",
+        "--id-field",
+        "sku",
+    ];
+    let run = env
+        .at(&replay.url, "sandbox-clevertap", &args)
+        .expect_code(3);
+    let summary = run.json();
+    assert_eq!(
+        (summary["accepted"].as_u64(), summary["rejected"].as_u64()),
+        (Some(2), Some(1))
+    );
+    // The entry names its product by record.identity: row 2 is P-2.
+    let rejects = env.rejects("products.rejects.ndjson");
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(
+        (rejects[0]["row"].as_u64(), rejects[0]["line"].as_u64()),
+        (Some(2), Some(3))
+    );
+    assert_eq!(
+        rejects[0]["error"],
+        "Custom attribute price must be a number (509)"
+    );
+    let requests = replay.received();
+    assert_eq!(requests.len(), 1);
+    let request = &requests[0];
+    assert_eq!(request.path, "/v2/catalogs/123/products/bulk");
+    // The products pages name the credentials X-CleverTap-Account-Id + X-CleverTap-Passcode.
+    assert!(request.header("X-CleverTap-Account-Id").is_some());
+    assert_eq!(
+        request.header("X-CleverTap-Passcode"),
+        Some("sandbox-token")
+    );
+    assert_eq!(request.header("X-CleverTap-Token"), None);
+    assert_eq!(request.header("X-Account-Id"), None);
+    assert_eq!(request.header("Content-Type"), Some("application/json"));
+    assert_eq!(
+        request.json()["products"][0],
+        json!({"identity": "P-1", "name": "Shoe", "imageUrl": "https://example.com/1.png",
+            "attributes": {"brand": "Acme", "price": 10}})
+    );
+}
+
+#[test]
+fn clevertap_products_bulk_all_processed_is_accepted() {
+    let env = Env::new();
+    env.write("two.csv", "identity,name\nA,One\nB,Two\n");
+    let replay = Replay::always(Reply::fixture(
+        200,
+        "clevertap",
+        "products-bulk-success.json",
+    ));
+    let args = ["bulk", "upsert", "two.csv", "--catalog", "123"];
+    let summary = env.at(&replay.url, "sandbox-clevertap", &args).ok().json();
+    assert_eq!(summary["accepted"], 2);
+    assert_eq!(summary["created"], Value::Null, "clevertap does not say");
+}
+
+#[test]
+fn clevertap_products_bulk_reply_of_another_form_confirms_nothing() {
+    let env = Env::new();
+    env.write("products.csv", PRODUCTS_CSV);
+    let args = [
+        "bulk",
+        "upsert",
+        "products.csv",
+        "--catalog",
+        "123",
+        "--id-field",
+        "sku",
+    ];
+    let replies = [
+        json!({"success": true}),
+        json!({"status": "PROCESSING", "processed": 3}),
+        // Counts that do not add up to the products sent.
+        json!({"status": "success", "processed": 1, "unprocessed": []}),
+    ];
+    for reply in replies {
+        let replay = Replay::always(Reply::json(200, &reply));
+        let run = env
+            .at(&replay.url, "sandbox-clevertap", &args)
+            .expect_code(1);
+        let summary = run.json();
+        assert_eq!(summary["accepted"], 0, "{reply}");
+        assert_eq!(summary["unconfirmed"], 3, "{reply}");
+        assert!(
+            run.error_line().contains("unexpected response"),
+            "{reply}: {}",
+            run.error_line()
+        );
+    }
+}
+
+/// The signed-URL flow against replayed replies; the signed URL points back at the replay
+/// server, as an object store's would point at the store.
+fn upload_replay(complete: Reply) -> Replay {
+    Replay::start(
+        move |request| match (request.method.as_str(), request.path.as_str()) {
+            ("GET", "/v2/catalogs/signedurl") => {
+                let mut reply = fixture("clevertap", "signedurl-single.json");
+                let host = request.header("Host").unwrap_or("127.0.0.1");
+                reply["signedUrl"] = json!(format!(
+                    "http://{host}/bucket/123/products.csv?X-Amz-Signature=0123abcd"
+                ));
+                Reply::json(200, &reply)
+            }
+            ("PUT", "/bucket/123/products.csv") => Reply::new(200, "text/plain", ""),
+            ("POST", "/v2/catalogs/signedurl/complete") => complete.clone(),
+            _ => Reply::json(404, &json!({"status": "fail", "error": "no such route"})),
+        },
+    )
+}
+
+#[test]
+fn clevertap_upload_follows_the_documented_signed_url_flow_and_reports_the_job() {
+    let env = Env::new();
+    env.write("products.csv", PRODUCTS_CSV);
+    let replay = upload_replay(Reply::fixture(200, "clevertap", "signedurl-complete.json"));
+    let args = [
+        "bulk",
+        "upsert",
+        "products.csv",
+        "--catalog",
+        "123",
+        "--id-field",
+        "sku",
+        "--upload",
+        "--by",
+        "ops@example.com",
+    ];
+    let summary = env.at(&replay.url, "sandbox-clevertap", &args).ok().json();
+    assert_eq!(summary["job_id"], "job_4b1d8e60");
+    assert_eq!(summary["job_status"], "PROCESSING");
+    assert_eq!(summary["estimated_completion_time"], "2026-01-15T10:30:00Z");
+    assert_eq!(summary["accepted"], Value::Null);
+    let requests = replay.received();
+    let methods: Vec<&str> = requests.iter().map(|r| r.method.as_str()).collect();
+    assert_eq!(methods, ["GET", "PUT", "POST"]);
+    let (get, put, post) = (&requests[0], &requests[1], &requests[2]);
+    // The upload pages are v2 catalog pages: X-Account-Id + X-CleverTap-Token.
+    assert_eq!(get.header("X-CleverTap-Token"), Some("sandbox-token"));
+    assert!(get.header("X-Account-Id").is_some());
+    assert_eq!(get.param("catalogId"), Some("123"));
+    assert_eq!(get.param("fileName"), Some("products.csv"));
+    assert_eq!(get.param("contentType"), Some("text/csv"));
+    assert_eq!(get.param("multiPart"), Some("false"));
+    assert_eq!(get.param("totalParts"), None);
+    // A signed URL is its own credential: the passcode never goes to the store.
+    for name in [
+        "X-CleverTap-Token",
+        "X-CleverTap-Passcode",
+        "X-Account-Id",
+        "X-CleverTap-Account-Id",
+    ] {
+        assert_eq!(put.header(name), None, "{name}");
+    }
+    assert_eq!(put.param("X-Amz-Signature"), Some("0123abcd"));
+    assert_eq!(put.body, PRODUCTS_CSV.as_bytes());
+    assert_eq!(
+        put.header("Content-Length"),
+        Some(PRODUCTS_CSV.len().to_string().as_str())
+    );
+    assert_eq!(
+        post.json(),
+        json!({"uploadId": "upload_7f3a9c2e", "catalogId": 123, "fileName": "products.csv",
+            "fileSize": PRODUCTS_CSV.len(), "completedBy": "ops@example.com"})
+    );
+}
+
+#[test]
+fn clevertap_upload_completion_without_a_job_id_is_an_error() {
+    let env = Env::new();
+    env.write("products.csv", PRODUCTS_CSV);
+    let replay = upload_replay(Reply::json(200, &json!({"status": "PROCESSING"})));
+    let args = [
+        "bulk",
+        "upsert",
+        "products.csv",
+        "--catalog",
+        "123",
+        "--id-field",
+        "sku",
+        "--upload",
+        "--by",
+        "ops@example.com",
+    ];
+    let run = env
+        .at(&replay.url, "sandbox-clevertap", &args)
+        .expect_code(1);
+    assert!(
+        run.error_line()
+            .contains("unexpected response: missing field `jobId`"),
+        "{}",
+        run.error_line()
+    );
+    assert!(
+        run.stdout.is_empty(),
+        "no summary as if handed over: {}",
+        run.stdout
+    );
+}
+
 // ---------------------------------------------------------------- rastro
 
 #[test]

@@ -145,12 +145,16 @@ impl Builder {
 #[derive(Debug, PartialEq, Eq)]
 pub struct TooLarge {
     pub item_bytes: usize,
+    /// The body limit it did not fit.
+    pub max_body: usize,
 }
 
-/// Groups rows into chunks of at most `max_items` rows and `MAX_BODY_BYTES` of body. Each row
-/// is written by the caller into `start_item()`'s buffer, then committed or discarded.
+/// Groups rows into chunks of at most `max_items` rows and `max_body` bytes of body (the
+/// 5 MiB of SPEC §4, or less where the vendor documents less). Each row is written by the
+/// caller into `start_item()`'s buffer, then committed or discarded.
 pub struct Chunker {
     max_items: usize,
+    max_body: usize,
     prefix: Box<[u8]>,
     suffix: Box<[u8]>,
     current: Builder,
@@ -160,10 +164,11 @@ pub struct Chunker {
 }
 
 impl Chunker {
-    pub fn new(max_items: usize, prefix: &[u8], suffix: &[u8]) -> Self {
+    pub fn new(max_items: usize, max_body: usize, prefix: &[u8], suffix: &[u8]) -> Self {
         let max_items = max_items.max(1);
         Chunker {
             max_items,
+            max_body: max_body.min(MAX_BODY_BYTES),
             current: Builder::with_capacity(prefix, max_items, 0),
             prefix: prefix.into(),
             suffix: suffix.into(),
@@ -194,11 +199,14 @@ impl Chunker {
     pub fn commit_item(&mut self, row: u64, line: u64) -> Result<Option<Chunk>, TooLarge> {
         let item_bytes = self.current.buffer.len() - self.current.item_start;
         let envelope = self.prefix.len() + self.suffix.len();
-        if item_bytes + envelope > MAX_BODY_BYTES {
+        if item_bytes + envelope > self.max_body {
             self.current.discard();
-            return Err(TooLarge { item_bytes });
+            return Err(TooLarge {
+                item_bytes,
+                max_body: self.max_body,
+            });
         }
-        if self.current.buffer.len() + self.suffix.len() > MAX_BODY_BYTES {
+        if self.current.buffer.len() + self.suffix.len() > self.max_body {
             // The row fits a request but not this one: it opens the next chunk.
             let item = self.current.item().to_vec();
             self.current.discard();
@@ -243,7 +251,7 @@ mod tests {
 
     #[test]
     fn chunks_close_at_the_item_limit() {
-        let mut chunker = Chunker::new(3, b"[", b"]");
+        let mut chunker = Chunker::new(3, MAX_BODY_BYTES, b"[", b"]");
         let mut sizes = Vec::new();
         for n in 1..=7 {
             if let Some(chunk) = push(&mut chunker, n, b"12345").unwrap() {
@@ -257,7 +265,7 @@ mod tests {
     #[test]
     fn chunks_close_before_the_body_limit() {
         let item = vec![b'x'; MAX_BODY_BYTES / 3];
-        let mut chunker = Chunker::new(1000, &[b'['; 10], &[b']'; 10]);
+        let mut chunker = Chunker::new(1000, MAX_BODY_BYTES, &[b'['; 10], &[b']'; 10]);
         let mut chunks = Vec::new();
         for n in 1..=5 {
             chunks.extend(push(&mut chunker, n, &item).unwrap());
@@ -277,14 +285,41 @@ mod tests {
     }
 
     #[test]
+    fn a_vendor_body_limit_closes_chunks_before_its_bytes() {
+        // clevertap's products/bulk: 500 KB a body, whatever the item count.
+        let limit = 1000;
+        let item = vec![b'x'; 300];
+        let mut chunker = Chunker::new(100, limit, b"{\"products\":[", b"]}");
+        let mut chunks = Vec::new();
+        for n in 1..=10 {
+            chunks.extend(push(&mut chunker, n, &item).unwrap());
+        }
+        chunks.extend(chunker.finish());
+        assert_eq!(chunks.iter().map(Chunk::len).sum::<usize>(), 10);
+        assert!(chunks.iter().all(|c| c.body().len() <= limit));
+        assert_eq!(
+            chunks[0].len(),
+            3,
+            "13 + 3 × 300 + 2 commas + 2 = 917 bytes fit, a fourth does not"
+        );
+        let too_big = push(&mut chunker_with(limit), 1, &vec![b'x'; limit]).unwrap_err();
+        assert_eq!(too_big.max_body, limit);
+    }
+
+    fn chunker_with(limit: usize) -> Chunker {
+        Chunker::new(100, limit, b"[", b"]")
+    }
+
+    #[test]
     fn an_item_over_the_body_limit_is_refused_and_leaves_the_chunk_as_it_was() {
-        let mut chunker = Chunker::new(10, b"{\"items\":[", b"]}");
+        let mut chunker = Chunker::new(10, MAX_BODY_BYTES, b"{\"items\":[", b"]}");
         push(&mut chunker, 1, b"{\"a\":1}").unwrap();
         let huge = vec![b'x'; MAX_BODY_BYTES];
         assert_eq!(
             push(&mut chunker, 2, &huge).unwrap_err(),
             TooLarge {
-                item_bytes: MAX_BODY_BYTES
+                item_bytes: MAX_BODY_BYTES,
+                max_body: MAX_BODY_BYTES
             }
         );
         // A discard with nothing started (a row rejected before it was written) keeps row 1.
@@ -296,7 +331,7 @@ mod tests {
 
     #[test]
     fn bodies_join_items_inside_the_envelope_and_split_in_halves() {
-        let mut chunker = Chunker::new(10, b"{\"items\":[", b"]}");
+        let mut chunker = Chunker::new(10, MAX_BODY_BYTES, b"{\"items\":[", b"]}");
         for (n, item) in [b"{\"a\":1}", b"{\"a\":2}", b"{\"a\":3}"]
             .iter()
             .enumerate()

@@ -78,7 +78,12 @@ impl Reader {
             let keys = self.keys.take();
             let (prefix, suffix) = self.target.envelope();
             let mut sink = Sink {
-                chunker: Chunker::new(self.batch_size, prefix, suffix),
+                chunker: Chunker::new(
+                    self.batch_size,
+                    self.target.max_body_bytes().unwrap_or(usize::MAX),
+                    prefix,
+                    suffix,
+                ),
                 reader: &self,
                 keys,
                 filling: Vec::new(),
@@ -101,6 +106,17 @@ impl Reader {
             }
         }
         Ok(records)
+    }
+}
+
+/// A body limit as people write it: 5 MiB, 500 KB.
+fn describe_bytes(bytes: usize) -> String {
+    if bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else if bytes.is_multiple_of(1000) {
+        format!("{} KB", bytes / 1000)
+    } else {
+        format!("{bytes} bytes")
     }
 }
 
@@ -284,9 +300,13 @@ impl Sink<'_> {
                 }
                 going
             }
-            Err(TooLarge { item_bytes }) => {
+            Err(TooLarge {
+                item_bytes,
+                max_body,
+            }) => {
                 let reason = format!(
-                    "the row is {item_bytes} bytes as JSON, more than a request may carry (5 MiB)"
+                    "the row is {item_bytes} bytes as JSON, more than a request may carry ({})",
+                    describe_bytes(max_body)
                 );
                 self.reject(row, line, reason, Value::Null, None)
             }
@@ -346,7 +366,7 @@ impl Sink<'_> {
 
     /// The last, partly filled chunk, at the end of the input.
     fn finish(&mut self) -> ReadResult {
-        let chunker = std::mem::replace(&mut self.chunker, Chunker::new(1, b"", b""));
+        let chunker = std::mem::replace(&mut self.chunker, Chunker::new(1, 0, b"", b""));
         if let Some(last) = chunker.finish() {
             if let Go::Stop(result) = self.hand_off(last) {
                 return result;

@@ -11,14 +11,16 @@ use crate::cli::Context;
 use crate::error::{usage, Failure};
 use crate::input::typed::ValueType;
 use crate::input::{EmptyCells, InputFormat, Typing};
-use crate::vendors::{BulkRequest, Operation};
+use crate::vendors::{BulkRequest, FileUpload, Operation};
 
 #[derive(Debug, Subcommand)]
 pub enum BulkCommand {
     /// Create or update items from a CSV, JSON or NDJSON file (rastro, batch, catalogix
-    /// products)
+    /// products, clevertap products)
     #[command(after_help = "Examples:
   catops -p sandbox bulk upsert examples/products.csv --catalog cat_demo
+  catops -p sandbox-clevertap bulk upsert examples/clevertap-products.csv --catalog 123
+  catops -p sandbox-clevertap bulk upsert examples/clevertap-products.csv --catalog 123 --upload --by ops@example.com
   catops -p shop bulk upsert products.csv --catalog cat_123 --journal import.journal
   catops -p shop bulk upsert products.csv --catalog cat_123 --journal import.journal --resume
   zcat feed.ndjson.gz | catops -p shop bulk upsert - --format ndjson --catalog cat_123
@@ -33,16 +35,23 @@ fields (catalogs/view); a column the catalog lacks is a usage error (exit 2).")]
         args: BulkArgs,
         #[command(flatten)]
         wait: WaitArgs,
-        /// Catalog id (rastro), name (batch) or store (catalogix products [default: the
-        /// profile's store_uuid])
+        /// Catalog id (rastro, clevertap), name (batch) or store (catalogix products
+        /// [default: the profile's store_uuid])
         #[arg(long, value_name = "ID")]
         catalog: Option<String>,
         /// rastro: the field items are matched on [default: the profile's unique_field]
         #[arg(long, value_name = "F")]
         unique_field: Option<String>,
-        /// batch: the column holding the item id
-        #[arg(long, value_name = "F", default_value = "id")]
-        id_field: String,
+        /// The column holding the item id [default: id (batch), identity (clevertap)]
+        #[arg(long, value_name = "F")]
+        id_field: Option<String>,
+        /// clevertap: hand the CSV file over whole through the signed-URL upload (in parts
+        /// from 100 MB) instead of bulk requests; prints the job that will process it
+        #[arg(long, conflicts_with_all = ["journal", "resume", "dry_run", "batch_size", "concurrency", "rate", "item_rate", "rejects", "types"])]
+        upload: bool,
+        /// clevertap --upload: who completes the upload [default: the profile's user_email]
+        #[arg(long, value_name = "EMAIL", requires = "upload")]
+        by: Option<String>,
     },
     /// Remove items listed by id in a CSV, JSON or NDJSON file (batch)
     #[command(after_help = "Examples:
@@ -140,43 +149,82 @@ pub async fn run(command: BulkCommand, ctx: &Context) -> anyhow::Result<u8> {
     let (args, request, wait) = match command {
         BulkCommand::Upsert {
             args,
+            catalog,
+            id_field,
+            upload: true,
+            by,
+            ..
+        } => {
+            let Some(catalog) = catalog else {
+                return usage("--upload needs --catalog ID");
+            };
+            let upload = FileUpload {
+                path: PathBuf::from(&args.file),
+                catalog,
+                id_field,
+                by: ctx.user_email(by)?,
+            };
+            return upload_file(ctx, &args, upload).await;
+        }
+        BulkCommand::Upsert {
+            args,
             wait,
             catalog,
             unique_field,
             id_field,
-        } => (
-            args,
-            BulkRequest {
-                operation: Operation::BulkUpsert,
-                catalog,
+            ..
+        } => {
+            let request = BulkRequest {
                 unique_field,
                 id_field,
-                store_uuid: None,
-                channel: None,
-                asset_type: String::new(),
-            },
-            wait.limit(),
-        ),
+                ..BulkRequest::new(Operation::BulkUpsert, catalog)
+            };
+            (args, request, wait.limit())
+        }
         BulkCommand::Remove {
             args,
             wait,
             catalog,
             id_field,
-        } => (
-            args,
-            BulkRequest {
-                operation: Operation::BulkRemove,
-                catalog: Some(catalog),
-                unique_field: None,
-                id_field,
-                store_uuid: None,
-                channel: None,
-                asset_type: String::new(),
-            },
-            wait.limit(),
-        ),
+        } => {
+            let request = BulkRequest {
+                id_field: Some(id_field),
+                ..BulkRequest::new(Operation::BulkRemove, Some(catalog))
+            };
+            (args, request, wait.limit())
+        }
     };
     execute_waiting(ctx, args, request, wait).await
+}
+
+/// `bulk upsert --upload`: the file handed over whole; the summary names the job that will
+/// process it, since no row is accepted yet.
+async fn upload_file(ctx: &Context, args: &BulkArgs, upload: FileUpload) -> anyhow::Result<u8> {
+    if args.file == "-" {
+        return Err(Failure::usage("--upload sends a regular file, not stdin")
+            .hint("without --upload, catops streams stdin through the bulk endpoint")
+            .into());
+    }
+    let format = args
+        .format
+        .unwrap_or_else(|| InputFormat::from_path(&args.file));
+    if format != InputFormat::Csv {
+        return usage("--upload sends CSV files (the upload's contentType is text/csv)");
+    }
+    let api = ctx.api(Operation::BulkUpload).await?;
+    // Ctrl-C stops the upload; an upload not marked complete starts no job.
+    let uploaded = tokio::select! {
+        uploaded = api.file_uploads()?.upload_file(&upload) => uploaded?,
+        () = crate::interrupt::interrupted() => {
+            eprintln!("interrupted: no job id came back, so the upload is not confirmed complete; run the command again to hand the file over");
+            return Ok(crate::error::exit::INTERRUPTED);
+        }
+    };
+    ctx.print(&uploaded.summary)?;
+    if !ctx.quiet {
+        eprintln!("{}", uploaded.human);
+    }
+    Ok(crate::error::exit::OK)
 }
 
 pub async fn execute(ctx: &Context, args: BulkArgs, request: BulkRequest) -> anyhow::Result<u8> {

@@ -8,6 +8,7 @@ mod error;
 mod log;
 mod pace;
 mod retry;
+mod signed;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +31,7 @@ use error::{body_kind, body_start, transport_reason, vendor_code};
 pub use error::{vendor_message, ApiError};
 use pace::Pacer;
 use retry::{backoff_delay, retry_after};
+pub use signed::FilePart;
 
 #[derive(Clone, Debug)]
 pub struct HttpSettings {
@@ -104,6 +106,31 @@ impl Http {
 
     pub fn vendor(&self) -> VendorKind {
         self.vendor
+    }
+
+    /// The same client with its authentication headers renamed (`from` → `to`), for a vendor
+    /// whose pages name the same credentials differently per endpoint (clevertap's products
+    /// pages). A secret header stays secret; counters start at zero.
+    pub fn with_auth_renamed(&self, renames: &[(&str, &'static str)]) -> Http {
+        let mut auth = HeaderMap::new();
+        for (name, value) in &self.auth {
+            let renamed = renames
+                .iter()
+                .find(|(from, _)| name.as_str().eq_ignore_ascii_case(from))
+                .and_then(|(_, to)| reqwest::header::HeaderName::from_bytes(to.as_bytes()).ok());
+            auth.insert(renamed.unwrap_or_else(|| name.clone()), value.clone());
+        }
+        Http {
+            client: self.client.clone(),
+            base_url: self.base_url.clone(),
+            vendor: self.vendor,
+            auth,
+            redactor: self.redactor.clone(),
+            settings: self.settings.clone(),
+            retries: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
+            pacer: Pacer::default(),
+        }
     }
 
     /// Requests retried so far (the bulk summary reports it).
@@ -532,6 +559,16 @@ mod tests {
             settings,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn renamed_auth_headers_keep_their_values_and_stay_secret() {
+        let http = test_http("tok-SECRET-42", 0);
+        let renamed = http.with_auth_renamed(&[("authorization", "X-Other-Auth")]);
+        assert!(!renamed.auth.contains_key("authorization"));
+        let value = &renamed.auth["x-other-auth"];
+        assert!(value.is_sensitive());
+        assert_eq!(value, "Bearer tok-SECRET-42");
     }
 
     #[test]

@@ -118,7 +118,7 @@ impl ItemsEdit {
         Ok(ItemsEdit {
             http,
             catalog,
-            id_field: request.id_field.clone(),
+            id_field: request.id_field.clone().unwrap_or_else(|| "id".to_string()),
             remove: request.operation == Operation::BulkRemove,
             prefix,
             suffix,

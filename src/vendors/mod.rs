@@ -128,6 +128,8 @@ pub enum Operation {
     ItemsGet,
     ItemsUpdate,
     BulkUpsert,
+    /// `bulk upsert --upload`: the whole file through the vendor's file-upload flow.
+    BulkUpload,
     BulkRemove,
     AssetsUpsert,
     AssetsList,
@@ -160,6 +162,7 @@ impl Operation {
             Operation::ItemsGet => "items get",
             Operation::ItemsUpdate => "items update",
             Operation::BulkUpsert => "bulk upsert",
+            Operation::BulkUpload => "bulk upsert --upload",
             Operation::BulkRemove => "bulk remove",
             Operation::AssetsUpsert => "assets upsert",
             Operation::AssetsList => "assets list",
@@ -219,6 +222,11 @@ pub trait Client: Any + Send + Sync {
 
     /// A catalog's items, where the vendor lists them.
     fn item_pages(&self) -> Option<&dyn ItemPages> {
+        None
+    }
+
+    /// Handing a whole file over through the vendor's upload flow, where it has one.
+    fn file_uploads(&self) -> Option<&dyn FileUploads> {
         None
     }
 }
@@ -288,6 +296,31 @@ pub trait Indexing: Sync {
         catalog: &'a str,
         token: &'a str,
     ) -> BoxFuture<'a, Result<IndexingState, ApiError>>;
+}
+
+/// `catops bulk upsert FILE --upload`, as the user asked it.
+#[derive(Debug, Clone)]
+pub struct FileUpload {
+    /// A regular file, CSV.
+    pub path: std::path::PathBuf,
+    pub catalog: String,
+    /// The id column the file's header must have (`--id-field`, else the vendor's).
+    pub id_field: Option<String>,
+    /// Who completes the upload (`--by`, else the profile's `user_email`).
+    pub by: Option<String>,
+}
+
+/// What an upload came to: the summary for stdout and a line for people.
+pub struct Uploaded {
+    pub summary: Value,
+    pub human: String,
+}
+
+/// `bulk upsert --upload`: the file is handed over whole and processed by the vendor later,
+/// so the answer is a job, not accepted rows.
+pub trait FileUploads: Sync {
+    fn upload_file<'a>(&'a self, upload: &'a FileUpload)
+        -> BoxFuture<'a, anyhow::Result<Uploaded>>;
 }
 
 /// One page of catalogs, and where the next one starts when there is one.
@@ -455,6 +488,12 @@ impl Api {
         })
     }
 
+    pub fn file_uploads(&self) -> anyhow::Result<&dyn FileUploads> {
+        self.client.file_uploads().ok_or_else(|| {
+            Failure::usage(format!("{} has no file upload", self.http().vendor())).into()
+        })
+    }
+
     pub fn catalog_pages(&self) -> anyhow::Result<&dyn CatalogPages> {
         self.client.catalog_pages().ok_or_else(|| {
             Failure::usage(format!("{} lists no catalogs", self.http().vendor())).into()
@@ -470,8 +509,9 @@ pub struct BulkRequest {
     /// rastro: the field items are matched on (`--unique-field`, else the profile's). The
     /// endpoint calls it its key field, like batch's id column.
     pub unique_field: Option<String>,
-    /// batch: the column holding the item id (`--id-field`), its key field.
-    pub id_field: String,
+    /// The column holding the item id (`--id-field`), the key field of batch (default `id`)
+    /// and clevertap (default `identity`).
+    pub id_field: Option<String>,
     pub store_uuid: Option<String>,
     pub channel: Option<String>,
     pub asset_type: String,
@@ -484,7 +524,7 @@ impl BulkRequest {
             operation,
             catalog,
             unique_field: None,
-            id_field: String::new(),
+            id_field: None,
             store_uuid: None,
             channel: None,
             asset_type: String::new(),
@@ -516,6 +556,13 @@ pub trait BulkEndpoint: Send + Sync {
 
     /// The vendor's documented item limit per request.
     fn max_items(&self) -> usize;
+
+    /// The vendor's documented body limit per request, where it is below SPEC §4's 5 MiB
+    /// (clevertap's products/bulk: 500 KB): chunks close before it, and a row over it alone
+    /// is rejected.
+    fn max_body_bytes(&self) -> Option<usize> {
+        None
+    }
 
     /// Documented rate limits: requests/s and items/s.
     fn default_rates(&self) -> (Option<f64>, Option<f64>) {

@@ -2,7 +2,9 @@
 //! an isolated HOME so no test sees the developer's config or another test's state.
 //!
 //! Each file in `tests/` is one concern a user relies on, named for it: `bulk` (imports),
-//! `bad_input`, `catalogs_and_items`, `assets_and_products` (catalogix), `enrichment_and_delta`, `profiles`, `http` (retries,
+//! `clevertap_products` (its products import, limited by bytes), `bad_input`,
+//! `catalogs_and_items`, `assets_and_products` (catalogix), `enrichment_and_delta`, `profiles`,
+//! `http` (retries,
 //! timeouts, `catops api`), `sandbox` (the built-in emulator as run from the CLI), `shell`
 //! (completions, man pages, help, jq), `contract` (replies as the vendors document them),
 //! `hostile` (servers and inputs that misbehave), `reliability` (faults and crashes lose

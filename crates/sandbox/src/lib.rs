@@ -89,8 +89,9 @@ pub struct Shared {
     latency: Duration,
     faults: Option<std::sync::Mutex<faults::Roller>>,
     rate_limits: RateLimits,
-    /// Items per bulk request as received, newest last (see `/_sandbox/requests`).
-    bulk_log: std::sync::Mutex<std::collections::VecDeque<(&'static str, usize)>>,
+    /// Items (and body bytes, where noted) per bulk request as received, newest last (see
+    /// `/_sandbox/requests`).
+    bulk_log: std::sync::Mutex<std::collections::VecDeque<(&'static str, usize, Option<usize>)>>,
 }
 
 /// How many bulk requests `/_sandbox/requests` remembers.
@@ -110,11 +111,20 @@ impl Shared {
 
     /// Notes a bulk request's item count, so tests and CI can see the chunk sizes that arrived.
     fn log_bulk(&self, vendor: &'static str, items: usize) {
+        self.log_bulk_entry(vendor, items, None);
+    }
+
+    /// Notes a bulk request's item count and body size, for a vendor whose limit is in bytes.
+    fn log_bulk_body(&self, vendor: &'static str, items: usize, bytes: usize) {
+        self.log_bulk_entry(vendor, items, Some(bytes));
+    }
+
+    fn log_bulk_entry(&self, vendor: &'static str, items: usize, bytes: Option<usize>) {
         let mut log = self.bulk_log.lock().unwrap_or_else(|p| p.into_inner());
         if log.len() == BULK_LOG_LEN {
             log.pop_front();
         }
-        log.push_back((vendor, items));
+        log.push_back((vendor, items, bytes));
     }
 
     /// Whether the request carries `Authorization: Bearer <the sandbox token>`.
@@ -133,7 +143,8 @@ fn app(shared: Arc<Shared>) -> Router {
         app = app.nest(vendor.prefix, routes);
     }
     app
-        // Not a vendor API: the item count of each bulk request received, oldest first.
+        // Not a vendor API: the item count (and, for clevertap's products, the body size) of
+        // each bulk request received, oldest first.
         .route(
             "/_sandbox/requests",
             axum::routing::get(bulk_requests).with_state(shared.clone()),
@@ -205,7 +216,10 @@ async fn bulk_requests(State(shared): State<Arc<Shared>>, headers: HeaderMap) ->
     let log = shared.bulk_log.lock().unwrap_or_else(|p| p.into_inner());
     let entries: Vec<_> = log
         .iter()
-        .map(|(vendor, items)| json!({"vendor": vendor, "items": items}))
+        .map(|(vendor, items, bytes)| match bytes {
+            Some(bytes) => json!({"vendor": vendor, "items": items, "bytes": bytes}),
+            None => json!({"vendor": vendor, "items": items}),
+        })
         .collect();
     Json(entries).into_response()
 }

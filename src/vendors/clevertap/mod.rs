@@ -1,7 +1,11 @@
 //! clevertap (vendors/clevertap.txt, developer.clevertap.com): catalogs, authenticated by two
-//! headers.
+//! headers; products in `products`.
+
+pub mod products;
+mod upload;
 
 use std::any::Any;
+use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use reqwest::Method;
@@ -58,7 +62,17 @@ impl Vendor for Clevertap {
             Operation::CatalogsUpdate,
             Operation::CatalogsDelete,
             Operation::CatalogsFilterable,
+            Operation::BulkUpsert,
+            Operation::BulkUpload,
         ]
+    }
+
+    fn bulk(
+        &self,
+        http: Arc<Http>,
+        request: &super::BulkRequest,
+    ) -> anyhow::Result<Box<dyn super::BulkEndpoint>> {
+        products::bulk(http, request)
     }
 
     fn client(&self, http: Http) -> Box<dyn super::Client> {
@@ -111,6 +125,10 @@ impl super::Client for Client {
     }
 
     fn catalog_admin(&self) -> Option<&dyn CatalogAdmin> {
+        Some(self)
+    }
+
+    fn file_uploads(&self) -> Option<&dyn super::FileUploads> {
         Some(self)
     }
 }

@@ -1,7 +1,10 @@
 //! clevertap emulation (vendors/clevertap.txt) under `/clevertap`: catalogs list (with its
 //! filters) and get here, their lifecycle in `catalogs`. Auth is two headers, `X-CleverTap-Token` and `X-Account-Id`; errors use
 //! clevertap's `{"status": "fail", "code": "<ERROR CODE>", "error": "<message>"}` body with
-//! the documented error codes.
+//! the documented error codes. Products are in `products`.
+
+mod products;
+mod upload;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,7 +33,7 @@ fn fail(status: StatusCode, code: &'static str, message: impl Into<String>) -> F
 pub const EMULATED: Emulated = Emulated {
     kind: VendorKind::Clevertap,
     prefix: "/clevertap",
-    tables: &[SCHEMA],
+    tables: &[SCHEMA, products::SCHEMA, upload::SCHEMA],
     seed,
     clear,
     router,
@@ -102,6 +105,8 @@ pub fn seed(tx: &Transaction) -> rusqlite::Result<()> {
 }
 
 pub fn clear(tx: &Transaction) -> rusqlite::Result<()> {
+    products::clear(tx)?;
+    upload::clear(tx)?;
     tx.execute_batch("DELETE FROM clevertap_catalogs;")
 }
 
@@ -123,7 +128,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
             shared.clone(),
             require_headers,
         ))
-        .with_state(shared)
+        .with_state(shared.clone())
+        .merge(products::router(shared.clone()))
+        .merge(upload::router(shared))
 }
 
 /// vendors/clevertap.txt "Headers": the token must be the sandbox's (AUTHENTICATION_FAILED:
