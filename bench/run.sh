@@ -4,7 +4,9 @@
 # `catops sandbox serve --rate-limits off --state :memory:`. Writes BENCHMARKS.md.
 #
 #   bench/run.sh              # N = 1,000,000 rows
-#   N=2000 RATE_N=2000 bench/run.sh   # the smoke run CI does
+#   N=2000 RATE_N=2000 GRID_N=2000 GRID_SECONDS=0 bench/run.sh   # the smoke run CI does
+#
+# The latency grid and the capacity run are bench/grid.sh (GRID_* and CAP_* settings there).
 #
 # Needs: python3 with requests and httpx, hyperfine, bc, curl, /usr/bin/time.
 set -euo pipefail
@@ -67,17 +69,19 @@ run() {
   [ "$held" = "$rows" ] || { echo "bench: $name left $held of $rows items" >&2; exit 1; }
 }
 
-echo "bench: ceiling (the same $N items as prebuilt bodies, best of 2)" >&2
+echo "bench: ceiling (the same $N items as prebuilt bodies, at 4 to 64 connections)" >&2
 BODIES=$(python3 bench/make_bodies.py "$WORK/products.csv" "$WORK/bodies")
 CEILING_WALL=
-for _ in 1 2; do
+for conn in 4 8 16 32 64; do
   reset_server
   C4=$(new_catalog ceiling)
-  # 4 connections: as many requests in flight as catops keeps by default.
-  wall=$(python3 bench/ceiling.py "$BASE/public/catalogs/$C4/items/bulk" sandbox-token "$WORK/bodies" "$BODIES" 4)
+  wall=$(python3 bench/ceiling.py "$BASE/public/catalogs/$C4/items/bulk" sandbox-token "$WORK/bodies" "$BODIES" "$conn")
   held=$(count_items "$C4")
   [ "$held" = "$N" ] || { echo "bench: the ceiling left $held of $N items" >&2; exit 1; }
-  if [ -z "$CEILING_WALL" ] || [ "$(echo "$wall < $CEILING_WALL" | bc -l)" = 1 ]; then CEILING_WALL=$wall; fi
+  if [ -z "$CEILING_WALL" ] || [ "$(echo "$wall < $CEILING_WALL" | bc -l)" = 1 ]; then
+    CEILING_WALL=$wall
+    CEILING_CONN=$conn
+  fi
 done
 CEILING_IPS=$(echo "$N / $CEILING_WALL" | bc -l)
 
@@ -142,8 +146,8 @@ times() { if [ "$(echo "$2 > 0" | bc -l)" = 1 ]; then f "$(echo "$1 / $2" | bc -
   echo "--rate-limits off --state :memory:\` (release build), every client against the same server in"
   echo "one run, each verified to leave all N items in its own catalog. Wall and CPU (user + sys)"
   echo "and peak RSS from \`/usr/bin/time\`; the ceiling is \`bench/ceiling.py\` posting the same N items"
-  echo "once, as prebuilt 1000-item bodies over 4 keep-alive connections (as many as catops keeps in"
-  echo "flight) with no work per request: the server's own ingest rate, the better of 2 runs. Before"
+  echo "once, as prebuilt 1000-item bodies over keep-alive connections with no work per request: the"
+  echo "server's own ingest rate, the best of runs at 4, 8, 16, 32 and 64 connections. Before"
   echo "each client the server is reset to its seed (\`POST /_sandbox/reset\`), so each meets the same"
   echo "state."
   echo
@@ -156,7 +160,7 @@ times() { if [ "$(echo "$2 > 0" | bc -l)" = 1 ]; then f "$(echo "$1 / $2" | bc -
     [ "$name" = httpx ] && label="Python httpx asyncio, 8 in flight"
     echo "| $label | $(f "${WALL[$name]}") | $(f "$(ips $name)" 0) | $(f "${CPU[$name]}") | $(f "$(per_million $name "$N")") | $(f "$(mb $name)" 1) | $(f "$(ratio $name)") |"
   done
-  echo "| ceiling: prebuilt bodies, 4 connections | $(f "$CEILING_WALL") | $(f "$CEILING_IPS" 0) | | | | 1.00 |"
+  echo "| ceiling: prebuilt bodies, $CEILING_CONN connections | $(f "$CEILING_WALL") | $(f "$CEILING_IPS" 0) | | | | 1.00 |"
   echo
   echo "- CPU per row: requests $(times "${CPU[requests]}" "${CPU[catops]}") × catops, httpx $(times "${CPU[httpx]}" "${CPU[catops]}") × catops."
   echo "- catops peak RSS: $(f "$(mb catops_small)" 1) MB at $SMALL rows, $(f "$(mb catops)" 1) MB at $N rows."
@@ -165,5 +169,7 @@ times() { if [ "$(echo "$2 > 0" | bc -l)" = 1 ]; then f "$(echo "$1 / $2" | bc -
   echo "- \`catops --version\`: $VERSION_MS ms mean (hyperfine, 200 runs)."
   echo "- \`catops items get\`: $GET_MS ms mean against \`curl\` $CURL_MS ms for the same request"
   echo "  (ratio $(f "$(echo "$GET_MS / $CURL_MS" | bc -l)"))."
+  echo
+  CATOPS=$CATOPS WORK=$WORK bench/grid.sh
 } > "$OUT"
 cat "$OUT"

@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::chunk::{Chunk, RowSpan};
+use super::concurrency::{Limiter, Sample};
 use super::inflight::Answered;
 use super::outcomes::{Counters, Event};
 use super::summary::describe_rates;
@@ -18,10 +19,16 @@ use super::Halt;
 use crate::http::ApiError;
 use crate::vendors::{BulkEndpoint, BulkReply};
 
+/// How fast requests go: the rate limits, and the places for requests in flight.
+pub struct Pace {
+    pub throttle: Throttle,
+    pub limiter: Arc<Limiter>,
+}
+
 /// What sender tasks share.
 pub struct Delivery {
     pub target: Arc<dyn BulkEndpoint>,
-    pub throttle: Throttle,
+    pub pace: Pace,
     pub counters: Arc<Counters>,
     pub events: mpsc::Sender<Event>,
     pub halt: Arc<Halt>,
@@ -67,7 +74,7 @@ const SAME_REFUSAL_HINT: &str = "both halves of a refused chunk got this same an
 impl Delivery {
     pub fn new(
         target: Arc<dyn BulkEndpoint>,
-        throttle: Throttle,
+        pace: Pace,
         counters: Arc<Counters>,
         events: mpsc::Sender<Event>,
         halt: Arc<Halt>,
@@ -76,7 +83,7 @@ impl Delivery {
     ) -> Delivery {
         Delivery {
             target,
-            throttle,
+            pace,
             counters,
             events,
             halt,
@@ -165,13 +172,24 @@ impl Delivery {
         tokio::select! {
             biased;
             () = self.halt.wait() => return None,
-            () = self.throttle.acquire(part.len()) => {}
+            () = self.pace.throttle.acquire(part.len()) => {}
         }
-        let throttled_before = self.target.http().throttled();
+        let http = self.target.http();
+        let (throttled, pushback, retries) = (http.throttled(), http.pushback(), http.retries());
         let requests = self.counters.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        let started = std::time::Instant::now();
         let result = self.target.send(part.body()).await;
-        if self.target.http().throttled() > throttled_before {
-            if let Some(rates) = self.throttle.lower(requests) {
+        // Pushback anywhere meanwhile counts; a round trip counts only when nothing was
+        // retried meanwhile, as a retry's wait is not the service's time.
+        if http.pushback() > pushback {
+            self.pace.limiter.observe(Sample::Pushback);
+        } else if http.retries() == retries && result.is_ok() {
+            self.pace
+                .limiter
+                .observe(Sample::Answered(started.elapsed()));
+        }
+        if http.throttled() > throttled {
+            if let Some(rates) = self.pace.throttle.lower(requests) {
                 if !self.quiet {
                     eprintln!(
                         "warning: the vendor is rate limiting (429); lowering to {} for the rest of the run",

@@ -1,7 +1,7 @@
 //! The bulk pipeline (SPEC §4), as stages joined by bounded channels:
 //!
 //! reader thread (`read`: parse → type → vendor item → validate → serialise once → chunk)
-//!   → chunks channel → dispatcher (here: bounded concurrency)
+//!   → chunks channel → dispatcher (here; `concurrency`: how many requests at once)
 //!   → sender tasks (`deliver`: rate limits, retries in the HTTP core, split a refused chunk)
 //!   → events channel → outcome writer (`outcomes`: journal, rejects file, counts)
 //!   → `summary`.
@@ -11,7 +11,9 @@
 //! at once, requests in flight get a grace period, and the summary says where each row is.
 
 mod chunk;
+mod concurrency;
 mod deliver;
+mod gcra;
 mod indexed;
 mod inflight;
 mod journal;
@@ -29,14 +31,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinSet;
 
 use crate::error::{exit, Failure};
 use crate::input::{self, InputFormat, InputTrack, Typing};
 use crate::vendors::BulkEndpoint;
 use chunk::Chunk;
-use deliver::Delivery;
+use concurrency::{Controller, Limiter};
+use deliver::{Delivery, Pace};
 use inflight::KeyTracker;
 pub use journal::JournalHeader;
 use journal::{Journal, Resumed};
@@ -54,7 +57,8 @@ pub struct Settings {
     pub format: InputFormat,
     pub typing: Typing,
     pub batch_size: usize,
-    pub concurrency: usize,
+    /// Requests in flight: fixed, or adapted to the service (None).
+    pub concurrency: Option<usize>,
     pub rates: Rates,
     pub rejects: PathBuf,
     pub journal: Option<PathBuf>,
@@ -187,6 +191,8 @@ struct Ended {
     read_error: Option<Failure>,
     recorded: outcomes::Recorded,
     interrupted: bool,
+    /// Whether requests in flight adapted, and their lowest and highest limit.
+    concurrency: (bool, usize, usize),
 }
 
 /// Runs reader, dispatcher, senders and outcome writer until the input ends or the run halts.
@@ -234,7 +240,8 @@ async fn start_reading(
     ));
     let counters = Arc::new(Counters::default());
     let (keys, answered) = KeyTracker::new();
-    let (chunks_tx, chunks) = mpsc::channel::<Chunk>(settings.concurrency.max(1));
+    // A few chunks ready ahead of the senders; more would only hold memory.
+    let (chunks_tx, chunks) = mpsc::channel::<Chunk>(settings.concurrency.unwrap_or(4).clamp(1, 8));
     let (events, events_rx) = mpsc::channel::<Event>(4096);
     let Opened { journal, input } = opened;
     let (header_tx, header_rx) = oneshot::channel();
@@ -326,9 +333,17 @@ async fn deliver_all(
     let progress = settings
         .progress
         .then(|| Progress::start(counters.clone(), track, input_size));
+    let controller = match settings.concurrency {
+        Some(limit) => Controller::fixed(limit),
+        None => Controller::adaptive(),
+    };
+    let limiter = Limiter::new(controller, settings.verbose && !settings.quiet);
     let delivery = Arc::new(Delivery::new(
         target,
-        Throttle::new(settings.rates, settings.batch_size),
+        Pace {
+            throttle: Throttle::new(settings.rates, settings.batch_size, rates_store(settings)),
+            limiter: limiter.clone(),
+        },
         counters.clone(),
         events.clone(),
         halt.clone(),
@@ -349,6 +364,7 @@ async fn deliver_all(
         .store(delivery.unconfirmed(), Ordering::Relaxed);
     let fatal = delivery.take_fatal();
     drop(delivery);
+    let concurrency = limiter.report();
 
     let read_error = finish_reader(reader, &halt).await;
     let _ = events.send(Event::End).await;
@@ -367,7 +383,19 @@ async fn deliver_all(
         read_error,
         recorded,
         interrupted: interrupted.load(Ordering::Relaxed),
+        concurrency,
     })
+}
+
+/// Where the rate limits' state lives: shared with other catops processes using the same
+/// profile and base URL when there are limits to share.
+fn rates_store(settings: &Settings) -> gcra::Store {
+    let limited =
+        settings.rates.requests_per_second.is_some() || settings.rates.items_per_second.is_some();
+    match paths::shared_rates(&settings.profile, &settings.base_url) {
+        Some(path) if limited && !settings.dry_run => gcra::Store::shared(&path),
+        _ => gcra::Store::memory(),
+    }
 }
 
 /// The summary (into the journal and on stderr), the error that stopped the run if one did,
@@ -385,6 +413,7 @@ fn conclude(
         read_error,
         recorded,
         interrupted,
+        concurrency,
     } = ended;
     let summary = summary::summary(
         &counters,
@@ -397,6 +426,7 @@ fn conclude(
             elapsed,
             rejects_file: recorded.rejects_file.as_deref(),
             indexing_token: target.reports_indexing_token(),
+            concurrency,
         },
     );
     let journal_path = recorded.journal.as_ref().map(|j| j.path().to_path_buf());
@@ -512,7 +542,7 @@ async fn resumed_input(
     }
 }
 
-/// Hands chunks to sender tasks, at most `concurrency` at once, until the input ends or the
+/// Hands chunks to sender tasks, as many at once as the limiter allows, until the input ends or the
 /// run halts; then lets the requests in flight end (within the grace period after a signal).
 /// Returns the requests a dry run would make.
 async fn dispatch(
@@ -523,7 +553,6 @@ async fn dispatch(
     halt: &Halt,
     interrupted: &AtomicBool,
 ) -> u64 {
-    let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
     let mut senders = JoinSet::new();
     let mut planned = 0u64;
     loop {
@@ -542,18 +571,15 @@ async fn dispatch(
             planned += 1;
             continue;
         }
-        let permit = tokio::select! {
+        let slot = tokio::select! {
             biased;
             () = halt.wait() => break,
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
+            slot = delivery.pace.limiter.acquire() => slot,
         };
         let delivery = delivery.clone();
         senders.spawn(async move {
             delivery.deliver(chunk).await;
-            drop(permit);
+            drop(slot);
         });
         while senders.try_join_next().is_some() {}
     }

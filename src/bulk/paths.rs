@@ -1,6 +1,7 @@
-//! The files a bulk run touches must be three different files: a rejects file or journal that
-//! is the input (by another name, a symlink, a relative path) would be truncated or appended to
-//! while it is read.
+//! The files a bulk run touches. Input, rejects file and journal must be three different
+//! files: a rejects file or journal that is the input (by another name, a symlink, a relative
+//! path) would be truncated or appended to while it is read. The rate limits' shared state
+//! lives under the data dir.
 
 use std::path::{Path, PathBuf};
 
@@ -61,6 +62,29 @@ pub fn check_distinct(input: &str, rejects: &Path, journal: Option<&Path>) -> Re
         }
     }
     Ok(())
+}
+
+/// The rate-limit state every process using `profile` at `base_url` shares:
+/// `<data dir>/catops/rates/<profile>-<hash of the base URL>`. None without a data dir.
+pub fn shared_rates(profile: &str, base_url: &str) -> Option<PathBuf> {
+    let dirs = directories::BaseDirs::new()?;
+    let name: String = profile
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let hash = xxhash_rust::xxh3::xxh3_64(base_url.as_bytes());
+    Some(
+        dirs.data_dir()
+            .join("catops")
+            .join("rates")
+            .join(format!("{name}-{hash:016x}")),
+    )
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ pub struct Facts<'a> {
     pub rejects_file: Option<&'a Path>,
     /// batch: the summary names the last indexing token.
     pub indexing_token: bool,
+    /// Whether requests in flight adapted, and the lowest and highest limit they had.
+    pub concurrency: (bool, usize, usize),
 }
 
 /// SPEC §4's summary. Every row read is in exactly one of accepted, rejected, failed,
@@ -66,6 +68,11 @@ pub fn summary(counters: &Counters, facts: &Facts) -> Value {
         "rejects_file": rejects_file,
         "skipped": get(&counters.skipped),
         "duplicates": get(&counters.duplicates),
+        "concurrency": {
+            "adaptive": facts.concurrency.0,
+            "min": facts.concurrency.1,
+            "max": facts.concurrency.2,
+        },
     });
     if facts.indexing_token {
         // edit-items: the token of an edit tells, through `view`, when it is applied; the

@@ -1,12 +1,13 @@
-//! Client-side rate limits (SPEC §4): one governor bucket for requests/s and one for items/s,
-//! lowered for the rest of the run when the vendor answers 429.
+//! Client-side rate limits (SPEC §4): a bucket for requests/s and one for items/s, lowered
+//! for the rest of the run when the vendor answers 429. The buckets are a GCRA (`gcra`) over a
+//! state kept in memory, or in a small file every catops process using the same profile and
+//! base URL shares (`shared`), so parallel jobs against one account add up to the limit instead
+//! of multiplying it.
 
-use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use super::gcra::{Bucket, Store};
 
 /// On a 429 the rates drop to this share of what they were...
 const LOWER_FACTOR: f64 = 0.8;
@@ -22,15 +23,10 @@ pub struct Rates {
     pub items_per_second: Option<f64>,
 }
 
-struct Buckets {
-    rates: Rates,
-    requests: Option<DefaultDirectRateLimiter>,
-    items: Option<DefaultDirectRateLimiter>,
-}
-
 pub struct Throttle {
-    buckets: Mutex<Arc<Buckets>>,
-    /// Largest item count one acquire may ask for (the chunk size).
+    rates: Mutex<Rates>,
+    store: Store,
+    /// Largest item count one acquire may ask for (the chunk size): the items bucket's burst.
     max_items: u32,
     last_lowered: Mutex<Option<Instant>>,
     /// The rates before the first 429 (with no limit set: the request rate seen until then).
@@ -39,10 +35,12 @@ pub struct Throttle {
 }
 
 impl Throttle {
-    pub fn new(rates: Rates, max_items: usize) -> Throttle {
+    /// `store`: where the buckets' state lives (`Store::memory()` for this process alone).
+    pub fn new(rates: Rates, max_items: usize, store: Store) -> Throttle {
         let max_items = u32::try_from(max_items.max(1)).unwrap_or(u32::MAX);
         Throttle {
-            buckets: Mutex::new(Arc::new(Buckets::new(rates, max_items))),
+            rates: Mutex::new(rates),
+            store,
             max_items,
             last_lowered: Mutex::new(None),
             before_429: Mutex::new(None),
@@ -51,23 +49,28 @@ impl Throttle {
     }
 
     pub fn rates(&self) -> Rates {
-        self.current().rates
+        *self.rates.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Waits until one request carrying `items` items may go.
+    /// Waits until one request carrying `items` items may go. Bursts are as small as they can
+    /// be (one request, one chunk of items): the vendor's own buckets start full, so pacing
+    /// from the first request keeps well inside them.
     pub async fn acquire(&self, items: usize) {
-        let buckets = self.current();
-        if let Some(requests) = &buckets.requests {
-            requests.until_ready().await;
+        let rates = self.rates();
+        let per_second = |rate: Option<f64>| rate.filter(|r| r.is_finite() && *r > 0.0);
+        let items = u32::try_from(items.max(1))
+            .unwrap_or(u32::MAX)
+            .min(self.max_items);
+        let buckets = [
+            per_second(rates.requests_per_second).map(|rate| Bucket::new(rate, 1, 1)),
+            per_second(rates.items_per_second).map(|rate| Bucket::new(rate, items, self.max_items)),
+        ];
+        if buckets.iter().all(Option::is_none) {
+            return;
         }
-        if let Some(bucket) = &buckets.items {
-            let n = u32::try_from(items.max(1))
-                .unwrap_or(u32::MAX)
-                .min(self.max_items);
-            if let Some(n) = NonZeroU32::new(n) {
-                // n never exceeds the burst, which is the chunk size, so this cannot fail.
-                let _ = bucket.until_n_ready(n).await;
-            }
+        let wait = self.store.reserve(buckets);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -100,34 +103,8 @@ impl Throttle {
                 .zip(base_ips)
                 .map(|(now, base)| lowered(now, base)),
         };
-        *self.buckets.lock().unwrap_or_else(|p| p.into_inner()) =
-            Arc::new(Buckets::new(rates, self.max_items));
+        *self.rates.lock().unwrap_or_else(|p| p.into_inner()) = rates;
         Some(rates)
-    }
-
-    fn current(&self) -> Arc<Buckets> {
-        self.buckets
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-}
-
-impl Buckets {
-    /// Bursts are as small as they can be: one request, one chunk of items. The vendor's own
-    /// buckets start full, so pacing from the first request keeps well inside them.
-    fn new(rates: Rates, max_items: u32) -> Buckets {
-        let bucket = |per_second: Option<f64>, burst: u32| {
-            let per_second = per_second.filter(|r| r.is_finite() && *r > 0.0)?;
-            let quota = Quota::with_period(Duration::from_secs_f64(1.0 / per_second))?
-                .allow_burst(NonZeroU32::new(burst.max(1))?);
-            Some(RateLimiter::direct(quota))
-        };
-        Buckets {
-            rates,
-            requests: bucket(rates.requests_per_second, 1),
-            items: bucket(rates.items_per_second, max_items),
-        }
     }
 }
 
@@ -143,6 +120,7 @@ mod tests {
                 items_per_second: None,
             },
             10,
+            Store::memory(),
         );
         let started = Instant::now();
         for _ in 0..6 {
@@ -162,6 +140,7 @@ mod tests {
                 items_per_second: Some(1000.0),
             },
             100,
+            Store::memory(),
         );
         let started = Instant::now();
         for _ in 0..4 {
@@ -179,6 +158,7 @@ mod tests {
                 items_per_second: Some(800.0),
             },
             200,
+            Store::memory(),
         );
         let lowered = throttle.lower(10).unwrap();
         assert_eq!(lowered.requests_per_second, Some(3.2));
@@ -200,6 +180,7 @@ mod tests {
                 items_per_second: None,
             },
             200,
+            Store::memory(),
         );
         assert!(unlimited.lower(100).unwrap().requests_per_second.is_some());
     }

@@ -115,7 +115,7 @@ pub struct BulkArgs {
     /// Items per request [default and maximum: the vendor's limit]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_size: Option<u64>,
-    /// Requests in flight [default: the profile's concurrency, else 4]
+    /// Requests in flight, fixed [default: the profile's concurrency, else adapted to the service]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
     pub concurrency: Option<u64>,
     /// Requests per second [default: the profile's rate_limit_rps, else the vendor's limit]
@@ -279,12 +279,7 @@ async fn execute_waiting(
             .unwrap_or_else(|| InputFormat::from_path(&args.file)),
         typing: typing(&args)?,
         batch_size,
-        concurrency: args
-            .concurrency
-            .map(|n| n as usize)
-            .or(profile.concurrency)
-            .unwrap_or(4)
-            .max(1),
+        concurrency: args.concurrency.map(|n| n as usize).or(profile.concurrency),
         rates,
         rejects: args
             .rejects

@@ -50,6 +50,7 @@ pub struct Http {
     settings: HttpSettings,
     retries: AtomicU64,
     throttled: AtomicU64,
+    pushback: AtomicU64,
     pacer: Pacer,
 }
 
@@ -100,6 +101,7 @@ impl Http {
             settings,
             retries: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
+            pushback: AtomicU64::new(0),
             pacer: Pacer::default(),
         })
     }
@@ -129,6 +131,7 @@ impl Http {
             settings: self.settings.clone(),
             retries: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
+            pushback: AtomicU64::new(0),
             pacer: Pacer::default(),
         }
     }
@@ -141,6 +144,12 @@ impl Http {
     /// 429 answers so far: the bulk pipeline lowers its rate when this grows.
     pub fn throttled(&self) -> u64 {
         self.throttled.load(Ordering::Relaxed)
+    }
+
+    /// Tries the service pushed back on so far (429, 5xx, a timeout, a broken connection):
+    /// the bulk pipeline sends fewer requests at once when this grows.
+    pub fn pushback(&self) -> u64 {
+        self.pushback.load(Ordering::Relaxed)
     }
 
     pub async fn get_json<T: DeserializeOwned>(
@@ -377,6 +386,9 @@ impl Http {
         if status == StatusCode::TOO_MANY_REQUESTS {
             self.throttled.fetch_add(1, Ordering::Relaxed);
         }
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            self.pushback.fetch_add(1, Ordering::Relaxed);
+        }
         let retryable = status == StatusCode::TOO_MANY_REQUESTS
             || (status.is_server_error() && call.idempotent);
         if status.is_success() || !(retryable && retries_left) {
@@ -397,6 +409,7 @@ impl Http {
         retries_left: bool,
     ) -> Attempt {
         self.log_response(call.method, &call.url, None, started.elapsed(), None);
+        self.pushback.fetch_add(1, Ordering::Relaxed);
         // A refused connection never reached the server, so even a create may retry.
         let retryable = err.is_connect() || call.idempotent;
         if !(retryable && retries_left) {
