@@ -1,60 +1,135 @@
-//! `catops api [-X METHOD] PATH [-d JSON|@FILE]`: an authenticated raw request to the
-//! profile's vendor, for endpoints catops does not wrap. The body streams to stdout as it
-//! comes, whatever its size, with the token masked if the server echoes it.
+//! `catops api`: an authenticated raw request to the profile's vendor, for endpoints catops
+//! does not wrap, read like `gh api`: `-f`/`-F` fields, `-H` headers, `--paginate`. The reply
+//! streams to stdout as it comes, whatever its size (pretty-printed on a terminal), with the
+//! token masked if the server echoes it.
 
-use std::io::{Read, Write};
+mod paginate;
+mod print;
+mod request;
 
 use clap::Args;
 use reqwest::Method;
 
 use crate::cli::Context;
 use crate::error::{exit, usage, Failure};
-use crate::http::{read_bounded, Reply, MAX_REPLY_BYTES};
-use crate::redact::StreamRedactor;
 use crate::vendors::Operation;
+use print::Style;
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  catops -p sandbox api '/public/catalogs/cat_demo/items?limit=2'
+  catops -p sandbox api --paginate '/public/catalogs/cat_demo/items?limit=100' -o ndjson
+  catops -p sandbox api -X PUT /public/catalogs/cat_demo -f description='Spring range'
+  catops -p sandbox-batch api -X GET /catalogs/view -f name=demo --jq '.fields[].name'
+  catops -p sandbox-catalogian api --paginate /v1/sources/demo-feed/delta -F limit=50 -H 'X-Trace: 1'")]
 pub struct ApiArgs {
     /// Path below the profile's base URL, as the vendor docs write it; may hold ?query
     #[arg(value_name = "PATH")]
     path: String,
-    /// HTTP method [default: GET, or POST with -d]
+    /// HTTP method [default: GET, or POST with -d, -f or -F]
     #[arg(short = 'X', long = "method", value_name = "METHOD")]
     method: Option<String>,
     /// JSON body, or @FILE (@- reads stdin)
-    #[arg(short = 'd', long = "data", value_name = "JSON|@FILE")]
+    #[arg(short = 'd', long = "data", value_name = "JSON|@FILE", conflicts_with_all = ["raw_fields", "fields"])]
     data: Option<String>,
+    /// Add a request header (repeatable); the profile's own auth headers cannot be replaced
+    #[arg(short = 'H', long = "header", value_name = "KEY:VALUE")]
+    headers: Vec<String>,
+    /// A string field of the JSON body, or of the query with GET (repeatable)
+    #[arg(short = 'f', long = "raw-field", value_name = "KEY=VALUE")]
+    raw_fields: Vec<String>,
+    /// A typed field: true, false, null and integers are JSON, @FILE is a file's text (@- stdin)
+    #[arg(short = 'F', long = "field", value_name = "KEY=VALUE")]
+    fields: Vec<String>,
+    /// GET every page as the vendor documents its paging; print one JSON array of the elements
+    #[arg(long)]
+    paginate: bool,
 }
 
 pub async fn run(args: ApiArgs, ctx: &Context) -> anyhow::Result<u8> {
+    let style = Style::of(ctx.format())?;
+    let fields = request::fields(&args.raw_fields, &args.fields)?;
     let method = match &args.method {
         Some(name) => Method::from_bytes(name.to_ascii_uppercase().as_bytes())
             .map_err(|_| Failure::usage(format!("-X {name}: not an HTTP method")))?,
-        None if args.data.is_some() => Method::POST,
+        // gh's rule: a body makes it a POST; --paginate lists, so it GETs.
+        None if !args.paginate && (args.data.is_some() || !fields.is_empty()) => Method::POST,
         None => Method::GET,
     };
-    let body = args.data.as_deref().map(read_body).transpose()?;
+    if args.paginate && method != Method::GET {
+        return usage(format!(
+            "--paginate follows the pages of a GET, not {method}"
+        ));
+    }
     if !args.path.starts_with('/') {
         return usage(format!("PATH must start with /, e.g. /{}", args.path));
     }
-    let (path, query) = split_query(&args.path);
+    let (path, mut query) = split_query(&args.path);
     if climbs_above_base(path) {
         return usage(format!(
             "PATH {path} climbs above the profile's base path: catops api reaches the vendor's API only"
         ));
     }
-    let api = ctx.api(Operation::Api).await?;
-    let http = api.http();
+    let headers = request::headers(&args.headers)?;
+    let body = match &args.data {
+        Some(data) => Some(request::read_body(data)?),
+        None => request::place_fields(&method, fields, &mut query),
+    };
+    let http = ctx.http(Operation::Api).await?.with_headers(headers).map_err(|name| {
+        Failure::usage(format!(
+            "-H {name}: the profile sends this header itself (its credentials), and catops api does not replace it"
+        ))
+        .hint("for other credentials, use a profile that holds them: catops profile add NAME ...")
+    })?;
+    if args.paginate {
+        return paginate::run(ctx, &http, path, query, style).await;
+    }
+    send(
+        ctx,
+        &http,
+        Sent {
+            method,
+            path,
+            query,
+            body,
+        },
+        style,
+    )
+    .await
+}
+
+/// One request as the flags made it.
+struct Sent<'a> {
+    method: Method,
+    path: &'a str,
+    query: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+}
+
+/// Sends one request and prints its reply; a status other than 2xx is the error.
+async fn send(
+    ctx: &Context,
+    http: &crate::http::Http,
+    sent: Sent<'_>,
+    style: Style,
+) -> anyhow::Result<u8> {
+    let Sent {
+        method,
+        path,
+        query,
+        body,
+    } = sent;
     // Only requests that change nothing are repeated after a server error.
     let idempotent = matches!(
         method,
         Method::GET | Method::HEAD | Method::PUT | Method::DELETE
     );
-    let (status, reply) = http
+    let params: Vec<(&str, String)> = query.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let (status, reply, retried) = http
         .send_streaming(
             method.clone(),
             path,
-            &query,
+            &params,
             body.map(bytes::Bytes::from),
             idempotent,
         )
@@ -65,108 +140,14 @@ pub async fn run(args: ApiArgs, ctx: &Context) -> anyhow::Result<u8> {
             http.vendor()
         )
     };
-    // SPEC §7: a token never reaches stdout, even when the server echoes it back.
-    let mut printer = Printed {
-        redacted: StreamRedactor::new(http.redactor()),
-        ends_with_newline: true,
-    };
-    let read = print_reply(ctx, reply, &mut printer, broke_off).await?;
+    let read = print::reply(ctx.jq(), style, http.redactor(), reply, broke_off).await?;
     if status.is_success() {
         return Ok(exit::OK);
     }
     let body = read.unwrap_or_default();
-    Err(http.status_error(&method, path, status, &body).into())
-}
-
-/// Prints the reply (through `--jq` when given) and returns it when it was read whole, for
-/// an error's message.
-async fn print_reply(
-    ctx: &Context,
-    reply: Reply,
-    printer: &mut Printed<'_>,
-    broke_off: impl Fn(reqwest::Error) -> anyhow::Error,
-) -> anyhow::Result<Option<bytes::Bytes>> {
-    let mut out = std::io::stdout().lock();
-    let read = match (ctx.jq(), reply) {
-        (None, Reply::Open(mut response)) => {
-            while let Some(chunk) = response.chunk().await.map_err(&broke_off)? {
-                printer.write(&mut out, &chunk)?;
-            }
-            None
-        }
-        (None, Reply::Read(bytes)) => {
-            printer.write(&mut out, &bytes)?;
-            Some(bytes)
-        }
-        (Some(jq), reply) => {
-            let whole = match reply {
-                Reply::Read(bytes) => bytes,
-                Reply::Open(response) => read_whole_for_jq(response).await.map_err(|err| {
-                    err.downcast::<reqwest::Error>()
-                        .map_or_else(|err| err, &broke_off)
-                })?,
-            };
-            if !whole.is_empty() {
-                let json: serde_json::Value = serde_json::from_slice(&whole).map_err(|err| {
-                    Failure::new(
-                        exit::FAILURE,
-                        format!("--jq: the response is not JSON: {err}"),
-                    )
-                })?;
-                let mut filtered = Vec::new();
-                jq.write(&json, &mut filtered)?;
-                printer.write(&mut out, &filtered)?;
-            }
-            Some(whole)
-        }
-    };
-    printer.finish(&mut out)?;
-    Ok(read)
-}
-
-/// `--jq` needs the whole reply, so it is bounded like any reply catops parses.
-async fn read_whole_for_jq(response: reqwest::Response) -> anyhow::Result<bytes::Bytes> {
-    let (bytes, cut) = read_bounded(response, MAX_REPLY_BYTES).await?;
-    if cut {
-        return Err(Failure::new(
-            exit::FAILURE,
-            format!(
-                "--jq: the reply is over {} MiB; without --jq it streams to stdout",
-                MAX_REPLY_BYTES >> 20
-            ),
-        )
-        .into());
-    }
-    Ok(bytes)
-}
-
-/// The body on stdout, redacted as it goes, ending with a line break.
-struct Printed<'a> {
-    redacted: StreamRedactor<'a>,
-    ends_with_newline: bool,
-}
-
-impl Printed<'_> {
-    fn write(&mut self, out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
-        let ready = self.redacted.push(bytes);
-        self.emit(out, &ready)
-    }
-
-    fn finish(&mut self, out: &mut impl Write) -> std::io::Result<()> {
-        let rest = self.redacted.finish();
-        self.emit(out, &rest)?;
-        if !self.ends_with_newline {
-            out.write_all(b"\n")?;
-        }
-        out.flush()
-    }
-
-    fn emit(&mut self, out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
-        if let Some(&last) = bytes.last() {
-            self.ends_with_newline = last == b'\n';
-        }
-        out.write_all(bytes)
-    }
+    Err(http
+        .status_error(&method, path, status, &body, retried)
+        .into())
 }
 
 /// Whether `..` segments (plain or percent-encoded, which URL rules resolve alike) take the
@@ -188,28 +169,8 @@ fn climbs_above_base(path: &str) -> bool {
     false
 }
 
-/// `-d '{"a":1}'`, `-d @body.json` or `-d @-`; the body must be JSON.
-fn read_body(data: &str) -> anyhow::Result<Vec<u8>> {
-    let bytes = match data.strip_prefix('@') {
-        Some("-") => {
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut bytes)
-                .map_err(|err| Failure::usage(format!("cannot read stdin: {err}")))?;
-            bytes
-        }
-        Some(path) => std::fs::read(path)
-            .map_err(|err| Failure::usage(format!("cannot read {path}: {err}")))?,
-        None => data.as_bytes().to_vec(),
-    };
-    if let Err(err) = serde_json::from_slice::<serde_json::Value>(&bytes) {
-        return usage(format!("-d: the body is not valid JSON: {err}"));
-    }
-    Ok(bytes)
-}
-
 /// `/v1/sources?limit=5` → the path and its decoded query pairs.
-fn split_query(raw: &str) -> (&str, Vec<(&str, String)>) {
+fn split_query(raw: &str) -> (&str, Vec<(String, String)>) {
     let Some((path, query)) = raw.split_once('?') else {
         return (raw, Vec::new());
     };
@@ -218,7 +179,7 @@ fn split_query(raw: &str) -> (&str, Vec<(&str, String)>) {
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (key, percent_decode(value))
+            (percent_decode(key), percent_decode(value))
         })
         .collect();
     (path, pairs)
@@ -259,8 +220,8 @@ mod tests {
         assert_eq!(
             query,
             vec![
-                ("limit", "5".to_string()),
-                ("since", "2026-01-01T00:00:00Z".to_string())
+                ("limit".to_string(), "5".to_string()),
+                ("since".to_string(), "2026-01-01T00:00:00Z".to_string())
             ]
         );
         assert_eq!(split_query("/a").1, vec![]);
