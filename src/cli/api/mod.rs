@@ -77,7 +77,7 @@ pub async fn run(args: ApiArgs, ctx: &Context) -> anyhow::Result<u8> {
     };
     let http = ctx.http(Operation::Api).await?.with_headers(headers).map_err(|name| {
         Failure::usage(format!(
-            "-H {name}: the profile sends this header itself (its credentials), and catops api does not replace it"
+            "-H {name}: the profile sends this header itself, with its credentials, and catops api does not replace it"
         ))
         .hint("for other credentials, use a profile that holds them: catops profile add NAME ...")
     })?;
