@@ -58,16 +58,21 @@ impl JqFilter {
         Ok(JqFilter { filter })
     }
 
-    /// Runs the filter on `input` and writes each result on its own line.
+    /// Runs the filter on `input` and writes each result on its own line. A runtime error is
+    /// exit 1: by then the command has run.
     pub fn write(&self, input: &Value, out: &mut impl Write) -> anyhow::Result<()> {
         let bytes = serde_json::to_vec(input)?;
         let input = jaq_json::read::parse_single(&bytes)
             .map_err(|err| anyhow::anyhow!("cannot hand the output to --jq: {err}"))?;
         let ctx = Ctx::<data::JustLut<Val>>::new(&self.filter.lut, Vars::new([]));
         for result in self.filter.id.run((ctx, input)).map(unwrap_valr) {
+            // Not a usage error (exit 2 says nothing was sent): the filter runs on output, so
+            // the command has done its work, requests included.
             let value = result.map_err(|err| {
                 let message = elide_middle(&one_line(&err.to_string()), MAX_ERROR_CHARS);
-                Failure::new(exit::USAGE, format!("--jq: {message}"))
+                Failure::new(exit::FAILURE, format!("--jq: {message}")).hint(
+                    "the command ran; only the filter failed on its output (run it with -o json to see what the filter gets)",
+                )
             })?;
             let text = value.to_string();
             // Strings print raw, like `jq -r`; the rest as the JSON jaq wrote.
@@ -153,7 +158,7 @@ mod tests {
     }
 
     #[test]
-    fn mistakes_are_usage_errors() {
+    fn compile_mistakes_are_usage_errors_and_runtime_ones_failures() {
         let err = JqFilter::compile(".[").err().unwrap();
         let failure = err.downcast_ref::<Failure>().unwrap();
         assert_eq!(failure.code, exit::USAGE);
@@ -182,6 +187,8 @@ mod tests {
             .unwrap()
             .write(&json!({"a": 5}), &mut out)
             .unwrap_err();
-        assert_eq!(err.downcast_ref::<Failure>().unwrap().code, exit::USAGE);
+        let failure = err.downcast_ref::<Failure>().unwrap();
+        assert_eq!(failure.code, exit::FAILURE, "the command ran: not exit 2");
+        assert!(failure.hints[0].contains("the command ran"), "{failure:?}");
     }
 }

@@ -299,7 +299,7 @@ fn records_table(records: &[Value], chosen: Option<&[String]>) -> Table {
 }
 
 /// Pretty JSON, indented `depth` levels so a record sits inside a streamed array.
-fn write_pretty(out: &mut impl Write, value: &Value, depth: usize) -> io::Result<()> {
+pub fn write_pretty(out: &mut impl Write, value: &Value, depth: usize) -> io::Result<()> {
     let text = serde_json::to_string_pretty(value)?;
     if depth == 0 {
         return out.write_all(text.as_bytes());

@@ -511,9 +511,10 @@ fn assets_upsert_turns_csv_columns_into_asset_links() {
     assert_eq!(sku3["assets"]["Image URL 2"], "https://cdn.example/3-2.jpg");
 }
 
-/// Starts a slow import with a journal, stops it with `signal` once the sandbox has received
-/// a few of its requests, and returns the stopped run's exit code and stderr.
-fn interrupted_import(env: &Env, sandbox: &Sandbox, signal: &str) -> (i32, String) {
+/// Starts a slow import with a journal (and `extra` flags), stops it with `signal` once the
+/// sandbox has received a few of its requests, and returns the stopped run's exit code and
+/// stderr.
+fn interrupted_import(env: &Env, sandbox: &Sandbox, signal: &str, extra: &[&str]) -> (i32, String) {
     let base = format!("{}/rastro/api", sandbox.root);
     let mut child = env
         .command()
@@ -534,6 +535,7 @@ fn interrupted_import(env: &Env, sandbox: &Sandbox, signal: &str) -> (i32, Strin
             "--journal",
             "p.journal",
         ])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -563,7 +565,7 @@ fn resume_after_sigkill_finishes_the_import_with_every_row_once() {
     let sandbox = Sandbox::start_with(&["--latency-ms", "40"]);
     let env = Env::new();
     env.write("p.csv", &product_csv(20_000));
-    let (code, _) = interrupted_import(&env, &sandbox, "-KILL");
+    let (code, _) = interrupted_import(&env, &sandbox, "-KILL", &[]);
     assert_eq!(code, -1, "killed by a signal");
     let partial = demo_items(&env, &sandbox).len();
     assert!(
@@ -599,12 +601,17 @@ fn resume_after_sigkill_finishes_the_import_with_every_row_once() {
 }
 
 #[test]
-fn sigint_finishes_in_flight_requests_and_prints_a_resume_command_that_works() {
+fn sigint_finishes_in_flight_requests_and_prints_a_resume_command_that_works_even_with_q() {
     let sandbox = Sandbox::start_with(&["--latency-ms", "40"]);
     let env = Env::new();
     env.write("p.csv", &product_csv(20_000));
-    let (code, stderr) = interrupted_import(&env, &sandbox, "-INT");
+    // With -q: the chatter goes, what to do next stays.
+    let (code, stderr) = interrupted_import(&env, &sandbox, "-INT", &["-q"]);
     assert_eq!(code, 130, "{stderr}");
+    assert!(
+        !stderr.contains("interrupted: reading stopped"),
+        "-q: {stderr}"
+    );
     let resume = stderr
         .lines()
         .find_map(|l| l.strip_prefix("hint: resume with: "))

@@ -188,7 +188,7 @@ fn jq_filters_json_output_with_raw_strings() {
 }
 
 #[test]
-fn a_broken_jq_filter_is_exit_2_before_any_request() {
+fn a_broken_jq_filter_is_exit_2_before_any_request_and_a_failing_one_exit_1_after() {
     let sandbox = Sandbox::start();
     let env = Env::new();
     let run = env
@@ -219,8 +219,14 @@ fn a_broken_jq_filter_is_exit_2_before_any_request() {
                 ".sku.x",
             ],
         )
-        .expect_code(2);
+        .expect_code(1);
+    // The request was sent and answered: exit 2 would say nothing was.
     assert!(run.error_line().contains("--jq"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("hint: the command ran"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

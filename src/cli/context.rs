@@ -102,6 +102,11 @@ impl Context {
         eprintln!("showing {of} — use {how}");
     }
 
+    /// The output format: `-o`, else table on a terminal and json elsewhere.
+    pub fn format(&self) -> Format {
+        self.printer.format
+    }
+
     pub fn jq(&self) -> Option<&JqFilter> {
         self.printer.jq.as_deref()
     }
@@ -141,6 +146,11 @@ impl Context {
         let (selected, http) = self.connect(op).await?;
         let vendor = selected.profile.vendor;
         Ok(Api::connect(vendor, http))
+    }
+
+    /// The HTTP client alone, for a command that needs no vendor client (`catops api`).
+    pub async fn http(&self, op: Operation) -> anyhow::Result<Http> {
+        Ok(self.connect(op).await?.1)
     }
 
     /// The bulk endpoint for `request`, its missing settings taken from the profile.

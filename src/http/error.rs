@@ -23,6 +23,8 @@ pub enum ApiError {
         message: String,
         /// The vendor's error code, where its body has one (e.g. clevertap's CATALOG_NOT_FOUND).
         code: Option<String>,
+        /// Whether catops tried the request again before this answer, so hints say so truly.
+        retried: Retried,
     },
     #[error("{vendor}: {method} {path}: {reason}")]
     Transport {
@@ -54,6 +56,31 @@ pub enum ApiError {
         path: String,
         reason: String,
     },
+}
+
+/// How a request fared with retries: tried again `times` times, and whether a server error
+/// may repeat it at all (a create may not: it could take effect twice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retried {
+    pub times: u32,
+    pub idempotent: bool,
+}
+
+impl Retried {
+    /// What the hint for a 429 or a 5xx says about retries: only what happened.
+    fn advice(self, status: u16) -> String {
+        let times = match self.times {
+            1 => "once".to_string(),
+            n => format!("{n} times"),
+        };
+        match (status, self.times, self.idempotent) {
+            (429, 0, _) => "rate limited, and not retried (--max-retries 0): wait and try again (bulk runs: lower --rate), or raise --max-retries".to_string(),
+            (429, _, _) => format!("rate limited even after retrying {times}: wait and try again (bulk runs: lower --rate), or raise --max-retries"),
+            (_, 0, false) => "the vendor failed; this request is not repeated after a server error, as it could take effect twice: check whether it did before trying again".to_string(),
+            (_, 0, true) => "the vendor failed, and it was not retried (--max-retries 0): try again later, or raise --max-retries".to_string(),
+            _ => format!("the vendor failed, also when retried {times}: try again later, or raise --max-retries"),
+        }
+    }
 }
 
 impl ApiError {
@@ -113,12 +140,13 @@ impl ApiError {
     /// may have a better word, see `vendors::explain`).
     pub fn hints(&self) -> Vec<String> {
         let hint = match self {
-            ApiError::Status { status, .. } => match status.as_u16() {
+            ApiError::Status {
+                status, retried, ..
+            } => match status.as_u16() {
                 401 => "the token was refused: check the profile's token source with `catops profile show`",
                 403 => "the token is valid but lacks permission for this request",
                 404 => "check the id or path; `catops catalogs list` shows the catalogs this token sees",
-                429 => "rate limited even after retries: lower --rate, or raise --max-retries",
-                500..=599 => "the vendor failed; it was retried. Try again later, or raise --max-retries",
+                code @ (429 | 500..=599) => return vec![retried.advice(code)],
                 _ => return Vec::new(),
             },
             ApiError::Refused { .. } | ApiError::Interrupted { .. } => return Vec::new(),
@@ -325,6 +353,10 @@ mod tests {
             status: StatusCode::from_u16(code).unwrap(),
             message: "m".into(),
             code: None,
+            retried: Retried {
+                times: 0,
+                idempotent: true,
+            },
         };
         assert_eq!(err(401).exit_code(), exit::AUTH);
         assert_eq!(err(403).exit_code(), exit::AUTH);
@@ -338,5 +370,32 @@ mod tests {
             path: "/x".into(),
         };
         assert_eq!(interrupted.exit_code(), exit::INTERRUPTED, "SPEC §6");
+    }
+
+    #[test]
+    fn hints_say_a_request_was_retried_only_when_it_was() {
+        let hint = |code: u16, times: u32, idempotent: bool| {
+            let err = ApiError::Status {
+                vendor: VendorKind::Rastro,
+                method: Method::POST,
+                path: "/x".into(),
+                status: StatusCode::from_u16(code).unwrap(),
+                message: "m".into(),
+                code: None,
+                retried: Retried { times, idempotent },
+            };
+            err.hints().join(" ")
+        };
+        assert!(hint(503, 3, true).contains("retried 3 times"));
+        assert!(hint(503, 1, true).contains("retried once"));
+        assert!(hint(503, 0, true).contains("not retried (--max-retries 0)"));
+        let create = hint(500, 0, false);
+        assert!(
+            create.contains("not repeated") && !create.contains("retried"),
+            "{create}"
+        );
+        assert!(hint(429, 0, true).contains("not retried"));
+        assert!(hint(429, 2, true).contains("even after retrying 2 times"));
+        assert_eq!(hint(400, 0, true), "");
     }
 }

@@ -16,7 +16,7 @@ impl Http {
             return;
         }
         let mut lines = format!("> {method} {url}\n");
-        for (name, value) in &self.auth {
+        for (name, value) in self.extra.iter().chain(&self.auth) {
             let shown = if value.is_sensitive() {
                 "***".to_string()
             } else {

@@ -28,7 +28,7 @@ use auth::{check_base_url, is_loopback};
 use body::MAX_ERROR_BYTES;
 pub use body::{read_bounded, Reply, MAX_REPLY_BYTES};
 use error::{body_kind, body_start, transport_reason, vendor_code};
-pub use error::{vendor_message, ApiError};
+pub use error::{vendor_message, ApiError, Retried};
 use pace::Pacer;
 use retry::{backoff_delay, retry_after};
 pub use signed::FilePart;
@@ -46,6 +46,8 @@ pub struct Http {
     base_url: Url,
     vendor: VendorKind,
     auth: HeaderMap,
+    /// Headers the user added (`catops api -H`); never one of `auth`.
+    extra: HeaderMap,
     redactor: Redactor,
     settings: HttpSettings,
     retries: AtomicU64,
@@ -97,6 +99,7 @@ impl Http {
             base_url,
             vendor,
             auth: headers,
+            extra: HeaderMap::new(),
             redactor: Redactor::new([secret.expose()]),
             settings,
             retries: AtomicU64::new(0),
@@ -127,6 +130,7 @@ impl Http {
             base_url: self.base_url.clone(),
             vendor: self.vendor,
             auth,
+            extra: self.extra.clone(),
             redactor: self.redactor.clone(),
             settings: self.settings.clone(),
             retries: AtomicU64::new(0),
@@ -134,6 +138,16 @@ impl Http {
             pushback: AtomicU64::new(0),
             pacer: Pacer::default(),
         }
+    }
+
+    /// Sends `headers` with every request too (`catops api -H`). A header the profile
+    /// authenticates with is never replaced: its name comes back as the error.
+    pub fn with_headers(mut self, headers: HeaderMap) -> Result<Http, reqwest::header::HeaderName> {
+        if let Some(taken) = headers.keys().find(|name| self.auth.contains_key(*name)) {
+            return Err(taken.clone());
+        }
+        self.extra = headers;
+        Ok(self)
     }
 
     /// Requests retried so far (the bulk summary reports it).
@@ -251,13 +265,14 @@ impl Http {
         body: Option<bytes::Bytes>,
         idempotent: bool,
     ) -> Result<Success, ApiError> {
-        let (status, body) = self
-            .send_raw(method.clone(), path, query, body, idempotent)
+        let (status, reply, retried) = self
+            .exchange(method.clone(), path, query, body, idempotent, false)
             .await?;
+        let body = self.read_reply(&method, path, reply).await?;
         if status.is_success() {
             Ok(Success { body })
         } else {
-            Err(self.status_error(&method, path, status, &body))
+            Err(self.status_error(&method, path, status, &body, retried))
         }
     }
 
@@ -270,22 +285,30 @@ impl Http {
         body: Option<bytes::Bytes>,
         idempotent: bool,
     ) -> Result<(StatusCode, bytes::Bytes), ApiError> {
-        let (status, reply) = self
+        let (status, reply, _) = self
             .exchange(method.clone(), path, query, body, idempotent, false)
             .await?;
+        Ok((status, self.read_reply(&method, path, reply).await?))
+    }
+
+    async fn read_reply(
+        &self,
+        method: &Method,
+        path: &str,
+        reply: Reply,
+    ) -> Result<bytes::Bytes, ApiError> {
         match reply {
-            Reply::Read(bytes) => Ok((status, bytes)),
-            Reply::Open(response) => {
-                let (bytes, _) = read_bounded(response, MAX_REPLY_BYTES)
-                    .await
-                    .map_err(|err| self.transport_error(&method, path, &err))?;
-                Ok((status, bytes))
-            }
+            Reply::Read(bytes) => Ok(bytes),
+            Reply::Open(response) => read_bounded(response, MAX_REPLY_BYTES)
+                .await
+                .map(|(bytes, _)| bytes)
+                .map_err(|err| self.transport_error(method, path, &err)),
         }
     }
 
     /// Like `send_raw`, but a 2xx reply is left open to be streamed (`catops api`): it may be
-    /// larger than catops would hold.
+    /// larger than catops would hold. Also says how the request fared with retries, for the
+    /// error of a final non-2xx status.
     pub async fn send_streaming(
         &self,
         method: Method,
@@ -293,7 +316,7 @@ impl Http {
         query: &[(&str, String)],
         body: Option<bytes::Bytes>,
         idempotent: bool,
-    ) -> Result<(StatusCode, Reply), ApiError> {
+    ) -> Result<(StatusCode, Reply, Retried), ApiError> {
         self.exchange(method, path, query, body, idempotent, true)
             .await
     }
@@ -309,7 +332,7 @@ impl Http {
         body: Option<bytes::Bytes>,
         idempotent: bool,
         stream_success: bool,
-    ) -> Result<(StatusCode, Reply), ApiError> {
+    ) -> Result<(StatusCode, Reply, Retried), ApiError> {
         let call = Call {
             url: self.url(path, query),
             method: &method,
@@ -325,7 +348,13 @@ impl Http {
             }
             let retries_left = attempt < self.settings.max_retries;
             match self.attempt(&call, retries_left).await {
-                Attempt::Final(result) => return result,
+                Attempt::Final(result) => {
+                    let retried = Retried {
+                        times: attempt,
+                        idempotent,
+                    };
+                    return result.map(|(status, reply)| (status, reply, retried));
+                }
                 Attempt::Retry { after, why } => {
                     if !self.wait_before_retry(attempt, after, &why).await {
                         return Err(self.interrupted(&method, path));
@@ -343,9 +372,10 @@ impl Http {
         let mut request = self
             .client
             .request(method.clone(), url.clone())
+            .headers(self.extra.clone())
             .headers(self.auth.clone());
         if let Some(body) = call.body {
-            if !self.auth.contains_key(CONTENT_TYPE) {
+            if !self.auth.contains_key(CONTENT_TYPE) && !self.extra.contains_key(CONTENT_TYPE) {
                 request = request.header(CONTENT_TYPE, "application/json");
             }
             request = request.body(body.clone());
@@ -494,6 +524,7 @@ impl Http {
         path: &str,
         status: StatusCode,
         body: &[u8],
+        retried: Retried,
     ) -> ApiError {
         let message = vendor_message(body)
             .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
@@ -504,6 +535,7 @@ impl Http {
             status,
             message: self.redact(&message),
             code: vendor_code(body),
+            retried,
         }
     }
 
@@ -589,7 +621,11 @@ mod tests {
         // -v: the decode error quotes the start of the body.
         let http = test_http("tok-SECRET-42", 1);
         let echo = br#"{"detail":"bad header Authorization: Bearer tok-SECRET-42"}"#;
-        let status = http.status_error(&Method::GET, "/x", StatusCode::BAD_REQUEST, echo);
+        let retried = Retried {
+            times: 0,
+            idempotent: true,
+        };
+        let status = http.status_error(&Method::GET, "/x", StatusCode::BAD_REQUEST, echo, retried);
         assert!(!status.to_string().contains("tok-SECRET-42"), "{status}");
         let decode = http
             .decode::<Vec<u8>>(&Method::GET, "/x", b"echo: Bearer tok-SECRET-42")

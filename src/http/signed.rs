@@ -145,7 +145,11 @@ impl Http {
                     let retryable =
                         status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
                     if !(retryable && retries_left) {
-                        return Err(self.status_error(&method, &path, status, &body));
+                        let retried = super::Retried {
+                            times: attempt,
+                            idempotent: true,
+                        };
+                        return Err(self.status_error(&method, &path, status, &body, retried));
                     }
                     (after, status.to_string())
                 }

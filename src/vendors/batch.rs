@@ -86,6 +86,10 @@ impl Vendor for Batch {
     ) -> anyhow::Result<Box<dyn BulkEndpoint>> {
         Ok(Box::new(ItemsEdit::new(http, request)?))
     }
+
+    fn raw_page(&self, query: &[(String, String)], reply: Value) -> Result<super::RawPage, String> {
+        catalogs::raw_page(query, reply)
+    }
 }
 
 /// `POST /catalogs/items/edit`: `add` for bulk upsert, `remove` for bulk remove.

@@ -6,6 +6,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::pages::{self, RawPage};
 use super::Probe;
 use super::{segment, Advice, Operation, Vendor, VendorKind};
 use crate::config::Profile;
@@ -49,6 +50,26 @@ impl Vendor for Catalogian {
             path: "/v1/sources",
             query: Vec::new(),
         }
+    }
+
+    /// `GET /v1/sources` answers a bare array, not paginated; the other lists are the cursor
+    /// envelope (catalogian.com/docs/pagination): `events`, `rows` or `snapshots`, and the
+    /// next page by `cursor` = `nextCursor` while `hasMore`.
+    fn raw_page(&self, query: &[(String, String)], mut reply: Value) -> Result<RawPage, String> {
+        if let Value::Array(sources) = reply {
+            return Ok(RawPage::whole(sources));
+        }
+        let page = read_cursor(&mut reply, &["events", "rows", "snapshots"])?;
+        let next = pages::next_cursor(
+            page.has_more,
+            page.next_cursor,
+            "hasMore without a nextCursor",
+        )?
+        .map(|cursor| pages::with_params(query, &[("cursor", cursor)]));
+        Ok(RawPage {
+            elements: page.records,
+            next,
+        })
     }
 
     /// A 403 means the key lacks a scope (catalogian.com/docs/api).
@@ -285,39 +306,41 @@ impl Client {
     }
 
     /// A page of the cursor envelope (catalogian.com/docs/pagination), its records under
-    /// `key`: required, as an array. `hasMore` and `nextCursor` may be absent; without
-    /// `hasMore`, a non-empty `nextCursor` means more.
+    /// `key`.
     async fn cursor_page(
         &self,
         path: &str,
         params: &[(&str, String)],
-        key: &str,
+        key: &'static str,
     ) -> Result<CursorPage, ApiError> {
         let reply = self
             .http
             .send(Method::GET, path, params, None, true)
             .await?;
         let mut envelope: Value = self.http.decode(&Method::GET, path, &reply.body)?;
-        let unexpected = |what: String| self.http.unexpected(&Method::GET, path, &reply.body, what);
-        let records = match envelope.get_mut(key).map(Value::take) {
-            Some(Value::Array(records)) => records,
-            Some(_) => return Err(unexpected(format!("`{key}` is not an array"))),
-            None => return Err(unexpected(format!("missing field `{key}`"))),
-        };
-        let next_cursor = match envelope.get("nextCursor") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(cursor)) => Some(cursor.clone()).filter(|c| !c.is_empty()),
-            Some(_) => return Err(unexpected("`nextCursor` is not a string".into())),
-        };
-        let has_more = match envelope.get("hasMore") {
-            None | Some(Value::Null) => next_cursor.is_some(),
-            Some(Value::Bool(more)) => *more,
-            Some(_) => return Err(unexpected("`hasMore` is not a boolean".into())),
-        };
-        Ok(CursorPage {
-            records,
-            next_cursor,
-            has_more,
-        })
+        read_cursor(&mut envelope, &[key])
+            .map_err(|why| self.http.unexpected(&Method::GET, path, &reply.body, why))
     }
+}
+
+/// The cursor envelope, its records under the first of `keys` it has: required, as an array.
+/// `hasMore` and `nextCursor` may be absent; without `hasMore`, a non-empty `nextCursor`
+/// means more.
+fn read_cursor(envelope: &mut Value, keys: &[&'static str]) -> Result<CursorPage, String> {
+    let (_, records) = pages::take_array(envelope, keys)?;
+    let next_cursor = match envelope.get("nextCursor") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(cursor)) => Some(cursor.clone()).filter(|c| !c.is_empty()),
+        Some(_) => return Err("`nextCursor` is not a string".into()),
+    };
+    let has_more = match envelope.get("hasMore") {
+        None | Some(Value::Null) => next_cursor.is_some(),
+        Some(Value::Bool(more)) => *more,
+        Some(_) => return Err("`hasMore` is not a boolean".into()),
+    };
+    Ok(CursorPage {
+        records,
+        next_cursor,
+        has_more,
+    })
 }

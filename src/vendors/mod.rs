@@ -1,5 +1,5 @@
 //! The five vendors behind one seam. A vendor is one module implementing `Vendor` (how to
-//! reach it, which commands it can run, what its errors mean) and, where it has them, a
+//! reach it, which commands it can run, what its errors mean, how its lists page) and, where it has them, a
 //! `Client` for its commands and a `BulkEndpoint`; `VENDORS` lists them. A sixth vendor is a
 //! module and a line there (and a row in the sandbox's registry): nothing else names them.
 
@@ -7,6 +7,7 @@ pub mod batch;
 pub mod catalogian;
 pub mod catalogix;
 pub mod clevertap;
+pub mod pages;
 pub mod rastro;
 
 use std::any::Any;
@@ -21,6 +22,7 @@ use crate::error::Failure;
 use crate::http::{ApiError, AuthHeader, Http};
 use crate::secret::Secret;
 pub use catops_spec::VendorKind;
+pub use pages::RawPage;
 
 /// Every vendor catops knows, the one list.
 const VENDORS: [&dyn Vendor; 5] = [
@@ -83,6 +85,11 @@ pub trait Vendor: Sync {
     fn advice(&self, _err: &ApiError) -> Advice {
         Advice::default()
     }
+
+    /// `catops api --paginate`: the list in `reply` (the 2xx JSON answer to a GET sent with
+    /// `query`) and the query of the page after it, by the vendor's documented paging. A
+    /// reply without one of the vendor's lists is an error, saying why.
+    fn raw_page(&self, query: &[(String, String)], reply: Value) -> Result<RawPage, String>;
 }
 
 /// One GET: a path below the base URL and its query.

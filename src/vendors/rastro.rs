@@ -9,6 +9,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::pages::{self, RawPage};
 use super::Probe;
 use super::{
     envelope_parts, json_string, key_text, segment, BulkEndpoint, BulkReply, BulkRequest,
@@ -18,8 +19,8 @@ use super::{
 use crate::config::Profile;
 use crate::error::Failure;
 use crate::http::{ApiError, Http};
+use catops_spec::rastro::{DEFAULT_CATALOGS_LIMIT, MAX_BULK_ITEMS, MAX_CATALOGS_LIMIT};
 pub use catops_spec::rastro::{DEFAULT_ITEMS_LIMIT, MAX_ITEMS_LIMIT};
-use catops_spec::rastro::{MAX_BULK_ITEMS, MAX_CATALOGS_LIMIT};
 
 const DEFAULT_BASE_URL: &str = "https://catalogapi.rastro.ai/api";
 
@@ -69,6 +70,33 @@ impl Vendor for Rastro {
         request: &BulkRequest,
     ) -> anyhow::Result<Box<dyn BulkEndpoint>> {
         Ok(Box::new(BulkUpsert::new(http, request)?))
+    }
+
+    /// `GET /public/catalogs` lists `catalogs` with `total_count`, paged by `limit`/`offset`
+    /// (docs.rastro.ai/catalogs/reference); `GET …/items` lists `items` with `total`, paged by
+    /// `page`/`limit` in the docs and `limit`/`offset` in rastro's client. The next page sets
+    /// `offset`, and `page` too when the request had one, so either reading finds it.
+    fn raw_page(&self, query: &[(String, String)], mut reply: Value) -> Result<RawPage, String> {
+        let (key, elements) = pages::take_array(&mut reply, &["catalogs", "items"])?;
+        let (total_key, default_limit) = match key {
+            "catalogs" => ("total_count", DEFAULT_CATALOGS_LIMIT),
+            _ => ("total", DEFAULT_ITEMS_LIMIT),
+        };
+        let total = pages::count(&reply, total_key)?;
+        let limit = pages::number(query, "limit")?;
+        let page = pages::number(query, "page")?;
+        let offset = match (pages::number(query, "offset")?, page) {
+            (Some(offset), _) => offset,
+            (None, Some(page)) => page
+                .saturating_sub(1)
+                .saturating_mul(limit.unwrap_or(u64::from(default_limit))),
+            (None, None) => 0,
+        };
+        let got = elements.len() as u64;
+        let mut set = vec![("offset", offset.saturating_add(got).to_string())];
+        set.extend(page.map(|page| ("page", page.saturating_add(1).to_string())));
+        let next = pages::more(offset, got, limit, total).then(|| pages::with_params(query, &set));
+        Ok(RawPage { elements, next })
     }
 }
 
@@ -169,13 +197,10 @@ impl CatalogPages for Client {
         Box::pin(async move {
             let offset = from.and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
             let page = self.catalogs_at(offset, size).await?;
-            let reached = offset + page.records.len() as u64;
-            let more = match page.total {
-                Some(total) => !page.records.is_empty() && reached < total,
-                None => page.records.len() == size as usize,
-            };
+            let got = page.records.len() as u64;
+            let more = pages::more(offset, got, Some(u64::from(size)), page.total);
             Ok(CatalogsPage {
-                next: more.then(|| reached.to_string()),
+                next: more.then(|| (offset + got).to_string()),
                 page,
             })
         })

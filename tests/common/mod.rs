@@ -5,7 +5,8 @@
 //! `clevertap_products` (its products import, limited by bytes), `bad_input`,
 //! `catalogs_and_items`, `assets_and_products` (catalogix), `enrichment_and_delta`, `profiles`,
 //! `http` (retries,
-//! timeouts, `catops api`), `sandbox` (the built-in emulator as run from the CLI), `shell`
+//! timeouts, `catops api` basics), `api` (`catops api`'s fields, headers, output and
+//! `--paginate` over each vendor's pages), `sandbox` (the built-in emulator as run from the CLI), `shell`
 //! (completions, man pages, help, jq), `contract` (replies as the vendors document them),
 //! `hostile` (servers and inputs that misbehave), `reliability` (faults and crashes lose
 //! nothing), `readme` (its examples run). The emulator's own tests live in crates/sandbox.

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::Failure;
 use crate::http::{ApiError, Http};
+use crate::vendors::pages::{self, RawPage};
 use crate::vendors::{
     CatalogAdmin, CatalogChanges, CatalogPages, CatalogSpec, CatalogsPage, FieldSpec,
     IndexingState, Page,
@@ -83,18 +84,11 @@ impl CatalogPages for Client {
             for catalog in &list.catalogs {
                 require_catalog(&self.http, LIST_PATH, &reply.body, catalog)?;
             }
-            let next = match (list.has_more, list.next_from) {
-                (false, _) => None,
-                (true, Some(cursor)) if !cursor.is_empty() => Some(cursor),
-                (true, _) => {
-                    return Err(self.http.unexpected(
-                        &Method::GET,
-                        LIST_PATH,
-                        &reply.body,
-                        "has_more without a next_from cursor",
-                    ))
-                }
-            };
+            let next =
+                pages::next_cursor(list.has_more, list.next_from, NO_CURSOR).map_err(|why| {
+                    self.http
+                        .unexpected(&Method::GET, LIST_PATH, &reply.body, why)
+                })?;
             Ok(CatalogsPage {
                 page: Page {
                     records: list.catalogs,
@@ -104,6 +98,25 @@ impl CatalogPages for Client {
             })
         })
     }
+}
+
+const NO_CURSOR: &str = "has_more without a next_from cursor";
+
+/// `catops api --paginate`: catalogs/list is batch's one documented list, `catalogs` paged
+/// by the `next_from` cursor (passed back as `from`) while `has_more`.
+pub fn raw_page(query: &[(String, String)], mut reply: Value) -> Result<RawPage, String> {
+    let (_, elements) = pages::take_array(&mut reply, &["catalogs"])?;
+    let more = match reply.get("has_more") {
+        Some(Value::Bool(more)) => *more,
+        _ => return Err("missing field `has_more` (a boolean)".to_string()),
+    };
+    let cursor = reply
+        .get("next_from")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let next = pages::next_cursor(more, cursor, NO_CURSOR)?
+        .map(|from| pages::with_params(query, &[("from", from)]));
+    Ok(RawPage { elements, next })
 }
 
 /// A catalog object names itself and its fields (view: name, fields, items, size, created,

@@ -11,8 +11,9 @@ use std::sync::Arc;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use super::pages::{self, RawPage};
 use super::{Advice, BulkEndpoint, BulkRequest, ItemPages, Operation, Probe, Vendor, VendorKind};
 use crate::config::Profile;
 use crate::error::Failure;
@@ -90,6 +91,15 @@ impl Vendor for Catalogix {
         }
     }
 
+    /// `GET /assets` (`data.assets`: groups keyed by parent code, and `total_groups`), `GET
+    /// /products` (`data.products`) and `GET /search` (`data`, an array) page by `offset` and
+    /// `limit`. A group is printed as `{parent_code: group}`, the shape products come in.
+    fn raw_page(&self, query: &[(String, String)], reply: Value) -> Result<RawPage, String> {
+        let (elements, total) = raw_list(reply)?;
+        let next = pages::next_offset(query, elements.len(), total)?;
+        Ok(RawPage { elements, next })
+    }
+
     fn bulk(
         &self,
         http: Arc<Http>,
@@ -107,6 +117,36 @@ impl Vendor for Catalogix {
         })
     }
 }
+
+/// The elements of a list reply in the `{status, data}` envelope, and the total where it
+/// says one; a reply whose `status.code` is -1 was refused, whatever its HTTP status.
+fn raw_list(reply: Value) -> Result<(Vec<Value>, Option<u64>), String> {
+    if reply.pointer("/status/code").and_then(Value::as_i64) == Some(-1) {
+        let message = crate::http::vendor_message(reply.to_string().as_bytes());
+        return Err(format!("refused: {}", message.unwrap_or_default()));
+    }
+    let Value::Object(mut envelope) = reply else {
+        return Err("the reply is not the documented {status, data} envelope".to_string());
+    };
+    match envelope.remove("data") {
+        Some(Value::Array(found)) => Ok((found, None)),
+        Some(Value::Object(mut data)) => match (data.remove("assets"), data.remove("products")) {
+            (Some(Value::Object(groups)), _) => {
+                let total = pages::count(&Value::Object(data), "total_groups")?;
+                let groups = groups
+                    .into_iter()
+                    .map(|(code, group)| Value::Object(Map::from_iter([(code, group)])))
+                    .collect();
+                Ok((groups, total))
+            }
+            (_, Some(Value::Array(products))) => Ok((products, None)),
+            _ => Err(NO_LIST.to_string()),
+        },
+        _ => Err(NO_LIST.to_string()),
+    }
+}
+
+const NO_LIST: &str = "missing field `data.assets`, `data.products` or `data` (an array)";
 
 /// The store an asset request goes to, from `--store-uuid` or the profile.
 fn store_of(request: &BulkRequest) -> anyhow::Result<String> {

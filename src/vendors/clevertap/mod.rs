@@ -14,6 +14,7 @@ use serde_json::Value;
 
 mod catalogs;
 
+use super::pages::{self, RawPage};
 use super::Probe;
 use super::{
     segment, Advice, CatalogAdmin, CatalogFilter, CatalogPages, CatalogsPage, Operation, Page,
@@ -23,7 +24,7 @@ use crate::config::Profile;
 use crate::error::exit;
 use crate::http::{ApiError, AuthHeader, Http};
 use crate::secret::Secret;
-use catops_spec::clevertap::MAX_PAGE_SIZE;
+use catops_spec::clevertap::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 const DEFAULT_REGION: &str = "in1";
 
@@ -105,6 +106,25 @@ impl Vendor for Clevertap {
             ),
         }
     }
+
+    /// `GET /v2/catalogs` (list-catalogs-api): `content`, by zero-based `page` and `size`
+    /// (default 20). The Spring-style `totalPages` and `totalElements` are read where sent;
+    /// without them a page shorter than `size` is the last.
+    fn raw_page(&self, query: &[(String, String)], mut reply: Value) -> Result<RawPage, String> {
+        let (_, elements) = pages::take_array(&mut reply, &["content"])?;
+        let index = pages::number(query, "page")?.unwrap_or(0);
+        let size = pages::number(query, "size")?;
+        let got = elements.len() as u64;
+        let more = match pages::count(&reply, "totalPages")? {
+            Some(total_pages) => got > 0 && index.saturating_add(1) < total_pages,
+            None => {
+                let offset = index.saturating_mul(size.unwrap_or(u64::from(DEFAULT_PAGE_SIZE)));
+                pages::more(offset, got, size, pages::count(&reply, "totalElements")?)
+            }
+        };
+        let next = more.then(|| pages::with_params(query, &[("page", (index + 1).to_string())]));
+        Ok(RawPage { elements, next })
+    }
 }
 
 pub struct Client {
@@ -167,11 +187,13 @@ impl Client {
         let size = size.min(MAX_PAGE_SIZE);
         let index = from.and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
         let page = self.catalogs_at(index, size, filter).await?;
-        let seen = index * u64::from(size) + page.records.len() as u64;
-        let more = match page.total {
-            Some(total) => !page.records.is_empty() && seen < total,
-            None => page.records.len() == size as usize,
-        };
+        let offset = index * u64::from(size);
+        let more = pages::more(
+            offset,
+            page.records.len() as u64,
+            Some(u64::from(size)),
+            page.total,
+        );
         Ok(CatalogsPage {
             next: more.then(|| (index + 1).to_string()),
             page,
@@ -262,6 +284,10 @@ mod tests {
             status: StatusCode::from_u16(status).unwrap(),
             message: "m".into(),
             code: code.map(str::to_string),
+            retried: crate::http::Retried {
+                times: 0,
+                idempotent: true,
+            },
         };
         let advice = Clevertap.advice(&err(400, Some("CATALOG_NOT_FOUND")));
         assert_eq!(advice.exit_code, Some(exit::NOT_FOUND));
