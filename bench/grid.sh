@@ -109,7 +109,7 @@ for latency in $GRID_LATENCIES; do
   ceiling
   catops_run catops
   CATOPS_IPS=$IPS
-  RANGE=$(echo "$SUMMARY" | python3 -c 'import json,sys; c=json.load(sys.stdin)["concurrency"]; print(f"{c[\"min\"]}–{c[\"max\"]}")')
+  RANGE=$(echo "$SUMMARY" | python3 bench/describe_run.py range)
   cat=$(new_catalog httpx)
   wall=$(seconds python3 bench/peer_httpx.py "$BASE/public/catalogs/$cat/items/bulk" "$TOKEN" "$WORK/grid.csv")
   verify "$cat" "$ROWS" httpx
@@ -125,7 +125,7 @@ done
 echo
 if [ -n "${FIXED4_IPS:-}" ]; then
   echo "- At 0 ms, catops adaptive against catops pinned at \`--concurrency 4\` (the old default), same"
-  echo "  server and rows: $(f "$CATOPS_IPS_0" 0) against $(f "$FIXED4_IPS" 0) items/s, ratio $(f "$(echo "$CATOPS_IPS_0 / $FIXED4_IPS" | bc -l)").""
+  echo "  server and rows: $(f "$CATOPS_IPS_0" 0) against $(f "$FIXED4_IPS" 0) items/s, ratio $(f "$(echo "$CATOPS_IPS_0 / $FIXED4_IPS" | bc -l)")."
 fi
 
 echo "bench: capacity-limited server" >&2
@@ -133,11 +133,7 @@ serve --latency-ms "$CAP_LATENCY" --max-inflight "$CAP_INFLIGHT"
 ROWS=$ROWS_ALL
 cp "$WORK/products.csv" "$WORK/grid.csv"
 catops_run capacity
-CAP=$(echo "$SUMMARY" | python3 -c '
-import json, sys
-s = json.load(sys.stdin)
-c = s["concurrency"]
-print(f"{s[\"accepted\"]} of {s[\"rows_read\"]} rows accepted, {s[\"retries\"]} retries in {s[\"requests\"]} requests ({100 * s[\"retries\"] / max(1, s[\"requests\"]):.2f}%), in flight {c[\"min\"]}–{c[\"max\"]}")')
+CAP=$(echo "$SUMMARY" | python3 bench/describe_run.py retries)
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
 echo "- Capacity: against \`--max-inflight $CAP_INFLIGHT --latency-ms $CAP_LATENCY\` (503 with"
 echo "  \`Retry-After\` above $CAP_INFLIGHT concurrent requests), catops adaptive: $CAP, $(f "$IPS" 0) items/s."
