@@ -455,3 +455,42 @@ fn a_list_that_fails_half_way_still_prints_valid_json_and_exits_non_zero() {
     assert_eq!(run.json(), first);
     assert!(run.error_line().contains("500"), "{}", run.stderr);
 }
+
+#[test]
+fn delta_watch_prints_the_chosen_columns_of_each_event() {
+    use std::io::{BufRead, BufReader};
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    set(&env, &sandbox, "item_1", "note=x");
+    let base = format!("{}/catalogian", sandbox.root);
+    let watch = |columns: &str| {
+        let since = "2000-01-01T00:00:00Z";
+        let mut cmd = env.command();
+        cmd.args(["-p", "sandbox-catalogian", "--base-url", &base])
+            .args(["delta", "watch", "--since", since, "--columns", columns])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd.spawn().unwrap()
+    };
+    let mut child = watch("changedKeys,id");
+    let line = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        line,
+        r#"{"changedKeys":["DEMO-0001"],"id":"evt_000000000001"}"#
+    );
+
+    let refused = watch("id,nope").wait_with_output().unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(refused.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("unknown column 'nope'; available: id,"),
+        "{stderr}"
+    );
+}

@@ -75,6 +75,14 @@ impl Context {
         self.printer.value(value)
     }
 
+    /// The `--columns` fields of one object printed by the command itself (`delta watch`).
+    pub fn select<'a>(
+        &self,
+        value: &'a serde_json::Value,
+    ) -> anyhow::Result<std::borrow::Cow<'a, serde_json::Value>> {
+        self.printer.select(value)
+    }
+
     /// Prints a list that is already in memory (one page, or a vendor's whole list); a table
     /// shows the `columns` (`cli::columns`) unless `--columns` says otherwise.
     pub fn print_list(

@@ -410,10 +410,11 @@ async fn watch(
             let page = catalogian.delta_page(source, &query).await?;
             let mut out = stdout.lock();
             for event in &page.records {
+                let shown = ctx.select(event)?;
                 match ctx.jq() {
-                    Some(jq) => jq.write(event, &mut out)?,
+                    Some(jq) => jq.write(&shown, &mut out)?,
                     None => {
-                        serde_json::to_writer(&mut out, event)?;
+                        serde_json::to_writer(&mut out, &*shown)?;
                         out.write_all(b"\n")?;
                     }
                 }

@@ -215,25 +215,32 @@ async fn list_all(
     let mut list = ctx.list(api_columns);
     let mut failure = None;
     while let Some(page) = received.recv().await {
-        let page = match page {
-            Ok(page) => page,
+        // A page that failed to arrive or to print (a CSV record that does not fit): the
+        // records printed so far stay valid output, so close the list, then fail.
+        let printed = page.and_then(|page| {
+            if let (Some(bar), Some(total)) = (&progress, page.total) {
+                bar.set_length(total);
+            }
+            list.page(&page.records)?;
+            Ok(page.records.len() as u64)
+        });
+        match printed {
+            Ok(count) => {
+                if let Some(bar) = &progress {
+                    bar.inc(count);
+                }
+            }
             Err(err) => {
-                // The records printed so far stay valid output: close the list, then fail.
                 failure = Some(err);
                 break;
             }
-        };
-        if let (Some(bar), Some(total)) = (&progress, page.total) {
-            bar.set_length(total);
-        }
-        list.page(&page.records)?;
-        if let Some(bar) = &progress {
-            bar.inc(page.records.len() as u64);
         }
     }
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
+    // The fetcher stops once nobody receives.
+    drop(received);
     fetcher.await.ok();
     match failure {
         Some(err) => {

@@ -3,6 +3,8 @@
 //! `--typed-header` the header says each column's type (`price:number`), so `bulk upsert`
 //! reads the file back with the same JSON types.
 
+use std::collections::HashSet;
+
 use serde_json::Value;
 
 use super::cell;
@@ -11,6 +13,8 @@ use crate::input::typed::ValueType;
 
 pub struct CsvRows {
     columns: Vec<String>,
+    /// The same, to check each record's fields against.
+    known: HashSet<String>,
     /// `--typed-header`: each column's type, from the first page's values.
     types: Option<Vec<ValueType>>,
     /// `--columns` chose the columns, so other fields are left out on purpose.
@@ -26,6 +30,7 @@ impl CsvRows {
                 .collect()
         });
         CsvRows {
+            known: columns.iter().cloned().collect(),
             columns,
             types,
             chosen,
@@ -50,7 +55,7 @@ impl CsvRows {
             return Ok(vec![cell(record)]);
         };
         if !self.chosen {
-            if let Some(extra) = map.keys().find(|key| !self.columns.contains(key)) {
+            if let Some(extra) = map.keys().find(|key| !self.known.contains(*key)) {
                 return Err(Failure::new(
                     exit::FAILURE,
                     format!(

@@ -54,17 +54,12 @@ pub struct Printer {
 impl Printer {
     /// Prints one object, e.g. the result of a get: a table shows every field, a line each.
     pub fn value(&self, value: &Value) -> anyhow::Result<()> {
-        let value = match (&self.columns, value) {
-            (Some(columns), Value::Object(map)) => {
-                check_columns(columns, &map.keys().cloned().collect::<Vec<_>>())?;
-                pick(columns, value)
-            }
-            _ => value.clone(),
-        };
+        let selected = self.select(value)?;
+        let value: &Value = &selected;
         let stdout = io::stdout();
         let mut out = io::BufWriter::new(stdout.lock());
-        match (&self.jq, self.format, &value) {
-            (Some(jq), _, _) => jq.write(&value, &mut out)?,
+        match (&self.jq, self.format, value) {
+            (Some(jq), _, _) => jq.write(value, &mut out)?,
             (None, Format::Table, Value::Object(map)) => {
                 show_table(&self.screen, table::fields(map, &self.screen), &mut out)?;
             }
@@ -73,13 +68,24 @@ impl Printer {
                     typed_header: self.typed_header,
                     ..ListPrinter::new(Format::Csv, &mut out)
                 };
-                list.page(std::slice::from_ref(&value))?;
+                list.page(std::slice::from_ref(value))?;
                 list.finish()?;
             }
-            (None, format, _) => write_value(format, &value, &mut out)?,
+            (None, format, _) => write_value(format, value, &mut out)?,
         }
         out.flush()?;
         Ok(())
+    }
+
+    /// The `--columns` fields of one object, checked against its own fields.
+    pub fn select<'a>(&self, value: &'a Value) -> anyhow::Result<Cow<'a, Value>> {
+        match (&self.columns, value) {
+            (Some(columns), Value::Object(map)) => {
+                check_columns(columns, &map.keys().cloned().collect::<Vec<_>>())?;
+                Ok(Cow::Owned(pick(columns, value)))
+            }
+            _ => Ok(Cow::Borrowed(value)),
+        }
     }
 
     /// A streaming printer for a list on stdout; a table shows the `defaults` columns unless
@@ -256,10 +262,12 @@ impl<W: Write> ListPrinter<W> {
 /// Every field of `records`, in order of first appearance.
 fn field_names(records: &[Value]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
+    // Records with hundreds of fields are not rare: no scan of `names` per key.
+    let mut seen = std::collections::HashSet::new();
     for record in records {
         if let Value::Object(map) = record {
             for key in map.keys() {
-                if !names.contains(key) {
+                if seen.insert(key.as_str()) {
                     names.push(key.clone());
                 }
             }
