@@ -247,14 +247,28 @@ fn columns_choose_table_and_csv_columns() {
                 "-o",
                 "csv",
                 "--columns",
-                "sku,price,missing",
+                "price,sku",
             ],
         )
         .ok()
         .stdout;
-    assert_eq!(
-        csv,
-        "sku,price,missing\nDEMO-0001,9.99,\nDEMO-0002,13.49,\n"
+    assert_eq!(csv, "price,sku\n9.99,DEMO-0001\n13.49,DEMO-0002\n");
+    // A column no record has is a typo: exit 2, naming the ones there are.
+    let args = [
+        "items",
+        "list",
+        "--catalog",
+        "cat_demo",
+        "--columns",
+        "sku,missing",
+    ];
+    let missing = env.on(&sandbox, "sandbox", &args).expect_code(2);
+    assert!(
+        missing
+            .error_line()
+            .contains("unknown column 'missing'; available: id, sku"),
+        "{}",
+        missing.stderr
     );
     let table = env
         .on(

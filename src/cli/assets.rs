@@ -154,7 +154,7 @@ async fn list(ctx: &Context, format: &str, all: bool, store: StoreArgs) -> anyho
         channel: &channel,
         format,
     };
-    let mut printed = ctx.list();
+    let mut printed = ctx.list(super::columns::ASSET_GROUPS);
     let mut advance = Advance::default();
     let mut offset = 0u64;
     let outcome: anyhow::Result<()> = loop {
@@ -169,10 +169,9 @@ async fn list(ctx: &Context, format: &str, all: bool, store: StoreArgs) -> anyho
             break Err(err);
         }
         offset += page.records.len() as u64;
-        for record in &page.records {
-            printed.push(record)?;
+        if let Err(err) = printed.page(&page.records) {
+            break Err(err);
         }
-        printed.flush()?;
         let total = page.total.unwrap_or(0);
         if page.records.is_empty() || offset >= total {
             break Ok(());

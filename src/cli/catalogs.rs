@@ -314,12 +314,12 @@ async fn delete(
 /// as it arrives. A failure half-way still closes the printed list before it is reported.
 async fn list(ctx: &Context, api: &Api, filter: &CatalogFilter, all: bool) -> anyhow::Result<()> {
     let vendor = api.http().vendor().to_string();
-    let mut printed = ctx.list();
+    let pages = api.catalog_pages()?;
+    pages.check_filter(filter).map_err(Failure::usage)?;
+    let mut printed = ctx.list(pages.table_columns());
     let mut advance = Advance::default();
     let mut seen = 0u64;
     let mut from = None;
-    let pages = api.catalog_pages()?;
-    pages.check_filter(filter).map_err(Failure::usage)?;
     let outcome: anyhow::Result<()> = loop {
         let page = match pages
             .filtered_page(filter, from.take(), MAX_CATALOGS_PAGE)
@@ -333,10 +333,9 @@ async fn list(ctx: &Context, api: &Api, filter: &CatalogFilter, all: bool) -> an
             break Err(err);
         }
         seen += page.records.len() as u64;
-        for record in &page.records {
-            printed.push(record)?;
+        if let Err(err) = printed.page(&page.records) {
+            break Err(err);
         }
-        printed.flush()?;
         let Some(next) = next else {
             break Ok(());
         };

@@ -9,10 +9,10 @@ use super::paging::thousands;
 use std::sync::Arc;
 
 use crate::config::{self, Config, Profile, Selected, EMBEDDED};
-use crate::error::Failure;
+use crate::error::{usage, Failure};
 use crate::http::{Http, HttpSettings};
 use crate::jq::JqFilter;
-use crate::output::{Format, ListPrinter, Printer};
+use crate::output::{Format, ListPrinter, Printer, Screen};
 use crate::vendors::{self, Api, BulkEndpoint, BulkRequest, Operation};
 
 const BASE_URL_ENV: &str = "CATOPS_BASE_URL";
@@ -37,6 +37,9 @@ impl Context {
         let path = Config::locate(global.config.as_deref())?;
         let config = Config::load(path, global.quiet)?;
         let format = Format::resolve(global.output);
+        if global.typed_header && format != Format::Csv {
+            return usage("--typed-header is for CSV output: add -o csv");
+        }
         let jq = match &global.jq {
             Some(code) => Some(Arc::new(JqFilter::compile(code)?)),
             None => None,
@@ -46,6 +49,8 @@ impl Context {
                 format,
                 columns: global.columns.clone(),
                 jq,
+                typed_header: global.typed_header,
+                screen: Screen::detect(format == Format::Table),
             },
             quiet: global.quiet,
             progress: !global.quiet && !global.no_progress && std::io::stderr().is_terminal(),
@@ -70,18 +75,32 @@ impl Context {
         self.printer.value(value)
     }
 
-    /// Prints a list that is already in memory (one page, or a vendor's whole list).
-    pub fn print_list(&self, records: &[serde_json::Value]) -> anyhow::Result<()> {
-        let mut list = self.list();
-        for record in records {
-            list.push(record)?;
-        }
+    /// The `--columns` fields of one object printed by the command itself (`delta watch`).
+    pub fn select<'a>(
+        &self,
+        value: &'a serde_json::Value,
+    ) -> anyhow::Result<std::borrow::Cow<'a, serde_json::Value>> {
+        self.printer.select(value)
+    }
+
+    /// Prints a list that is already in memory (one page, or a vendor's whole list); a table
+    /// shows the `columns` (`cli::columns`) unless `--columns` says otherwise.
+    pub fn print_list(
+        &self,
+        records: &[serde_json::Value],
+        columns: &'static [&'static str],
+    ) -> anyhow::Result<()> {
+        let mut list = self.list(columns);
+        list.page(records)?;
         list.finish()
     }
 
-    /// A streaming printer for a list on stdout.
-    pub fn list(&self) -> ListPrinter<std::io::StdoutLock<'static>> {
-        self.printer.list()
+    /// A streaming printer for a list on stdout, with the table `columns` of its resource.
+    pub fn list(
+        &self,
+        columns: &'static [&'static str],
+    ) -> ListPrinter<std::io::StdoutLock<'static>> {
+        self.printer.list(columns)
     }
 
     /// `-v` count: 1 logs requests, 2 adds bodies.

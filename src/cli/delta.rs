@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 
+use super::columns;
 use crate::cli::Context;
 use crate::error::{exit, usage, Failure};
 
@@ -157,7 +158,7 @@ pub async fn run(command: DeltaCommand, ctx: &Context) -> anyhow::Result<u8> {
         DeltaCommand::Sources => {
             let api = ctx.api(Operation::DeltaSources).await?;
             let sources = api.client::<Catalogian>()?.sources().await?;
-            ctx.print_list(&sources)?;
+            ctx.print_list(&sources, columns::DELTA_SOURCES)?;
         }
         DeltaCommand::List(args) => list(ctx, args).await?,
         DeltaCommand::Latest { source } => {
@@ -203,7 +204,12 @@ async fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<()> {
         keys_limit: args.keys_limit,
         cursor: None,
     };
-    paginate(ctx, args.cursor_file.as_deref(), args.all, |cursor| {
+    let to = Listing {
+        cursor_file: args.cursor_file.as_deref(),
+        all: args.all,
+        columns: columns::DELTA_EVENTS,
+    };
+    paginate(ctx, to, |cursor| {
         let query = DeltaQuery {
             cursor,
             ..query.clone()
@@ -229,7 +235,12 @@ async fn rows(ctx: &Context, args: RowsArgs) -> anyhow::Result<()> {
         ChangeType::Deleted => "deleted",
     });
     let limit = args.limit;
-    paginate(ctx, args.cursor_file.as_deref(), args.all, |cursor| {
+    let to = Listing {
+        cursor_file: args.cursor_file.as_deref(),
+        all: args.all,
+        columns: columns::DELTA_ROWS,
+    };
+    paginate(ctx, to, |cursor| {
         let (source, event) = (source.clone(), event.clone());
         async move {
             catalogian
@@ -245,7 +256,12 @@ async fn snapshots(ctx: &Context, args: SnapshotsArgs) -> anyhow::Result<()> {
     let catalogian = api.client::<Catalogian>()?;
     let source = resolve_source(catalogian, args.source).await?;
     let limit = args.limit;
-    paginate(ctx, args.cursor_file.as_deref(), args.all, |cursor| {
+    let to = Listing {
+        cursor_file: args.cursor_file.as_deref(),
+        all: args.all,
+        columns: columns::SNAPSHOTS,
+    };
+    paginate(ctx, to, |cursor| {
         let source = source.clone();
         async move {
             catalogian
@@ -265,7 +281,12 @@ async fn snapshot_rows(ctx: &Context, args: SnapshotRowsArgs) -> anyhow::Result<
         field: args.field,
         limit: args.limit,
     };
-    paginate(ctx, args.cursor_file.as_deref(), args.all, |cursor| {
+    let to = Listing {
+        cursor_file: args.cursor_file.as_deref(),
+        all: args.all,
+        columns: columns::SNAPSHOT_ROWS,
+    };
+    paginate(ctx, to, |cursor| {
         let (source, query) = (source.clone(), query.clone());
         async move {
             catalogian
@@ -295,47 +316,61 @@ async fn resolve_source(catalogian: &Catalogian, source: Option<String>) -> anyh
     }
 }
 
-/// Prints one page, or with `all` every page, streaming; the cursor file is rewritten after
-/// each page is written, so an interrupted export resumes where it stopped.
-async fn paginate<F, Fut>(
-    ctx: &Context,
-    cursor_file: Option<&Path>,
+/// How a cursor-paged list is printed: `--cursor-file`, `--all`, and its table's columns.
+struct Listing<'a> {
+    cursor_file: Option<&'a Path>,
     all: bool,
-    mut fetch: F,
-) -> anyhow::Result<()>
+    columns: &'static [&'static str],
+}
+
+/// Prints one page, or with `all` every page, streaming; the cursor file is rewritten after
+/// each page is written, so an interrupted export resumes where it stopped. A failure
+/// half-way still closes what was printed (a JSON array) before it is reported.
+async fn paginate<F, Fut>(ctx: &Context, to: Listing<'_>, mut fetch: F) -> anyhow::Result<()>
 where
     F: FnMut(Option<String>) -> Fut,
     Fut: std::future::Future<Output = Result<CursorPage, crate::http::ApiError>>,
 {
-    let mut cursor = match cursor_file {
+    let mut cursor = match to.cursor_file {
         Some(path) => read_cursor(path)?,
         None => None,
     };
-    let mut list = ctx.list();
+    let mut list = ctx.list(to.columns);
     let mut shown = 0;
-    loop {
-        let page = fetch(cursor.clone()).await?;
-        for record in &page.records {
-            list.push(record)?;
+    let outcome: anyhow::Result<bool> = loop {
+        let page = match fetch(cursor.clone()).await {
+            Ok(page) => page,
+            Err(err) => break Err(err.into()),
+        };
+        if let Err(err) = list.page(&page.records) {
+            break Err(err);
         }
-        list.flush()?;
         shown += page.records.len() as u64;
         let next = page.next_cursor.filter(|c| page.has_more && !c.is_empty());
-        if let (Some(path), Some(next)) = (cursor_file, &next) {
-            write_cursor(path, next)?;
+        if let (Some(path), Some(next)) = (to.cursor_file, &next) {
+            if let Err(err) = write_cursor(path, next) {
+                break Err(err);
+            }
         }
         match next {
-            Some(next) if all => cursor = Some(next),
-            Some(_) => {
-                list.finish()?;
+            Some(next) if to.all => cursor = Some(next),
+            Some(_) => break Ok(true),
+            None => break Ok(false),
+        }
+    };
+    match outcome {
+        Ok(more) => {
+            list.finish()?;
+            if more {
                 ctx.note_more(shown, None, "--all or --cursor-file");
-                return Ok(());
             }
-            None => break,
+            Ok(())
+        }
+        Err(err) => {
+            list.finish_after_error()?;
+            Err(err)
         }
     }
-    list.finish()?;
-    Ok(())
 }
 
 /// Polls for events after the newest one seen and prints each once, as NDJSON.
@@ -375,10 +410,11 @@ async fn watch(
             let page = catalogian.delta_page(source, &query).await?;
             let mut out = stdout.lock();
             for event in &page.records {
+                let shown = ctx.select(event)?;
                 match ctx.jq() {
-                    Some(jq) => jq.write(event, &mut out)?,
+                    Some(jq) => jq.write(&shown, &mut out)?,
                     None => {
-                        serde_json::to_writer(&mut out, event)?;
+                        serde_json::to_writer(&mut out, &*shown)?;
                         out.write_all(b"\n")?;
                     }
                 }

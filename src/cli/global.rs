@@ -41,9 +41,13 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "FILTER")]
     pub jq: Option<String>,
 
-    /// Columns for table and csv output, e.g. --columns sku,title,price
+    /// Fields to print, in this order, in every format, e.g. --columns sku,title,price
     #[arg(long, global = true, value_name = "A,B", value_delimiter = ',')]
     pub columns: Option<Vec<String>>,
+
+    /// With -o csv: NAME:TYPE headers (price:number), which `bulk upsert` reads back typed
+    #[arg(long, global = true)]
+    pub typed_header: bool,
 
     /// Override the profile's base URL, also $CATOPS_BASE_URL ("embedded": the built-in sandbox)
     #[arg(long, global = true, value_name = "URL")]

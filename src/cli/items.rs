@@ -113,7 +113,7 @@ pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
                 let limit = limit.unwrap_or(DEFAULT_ITEMS_LIMIT);
                 let pages = api.item_pages()?;
                 let found = pages.items_page(&catalog, page, limit, &filter).await?;
-                ctx.print_list(&found.records)?;
+                ctx.print_list(&found.records, pages.table_columns())?;
                 let shown = (page - 1) * u64::from(limit) + found.records.len() as u64;
                 let more = match found.total {
                     Some(total) => !found.records.is_empty() && shown < total,
@@ -195,6 +195,7 @@ async fn list_all(
     (first_page, limit): (u64, u32),
     filter: ItemFilter,
 ) -> anyhow::Result<()> {
+    let api_columns = api.item_pages()?.table_columns();
     let (pages, mut received) = tokio::sync::mpsc::channel::<anyhow::Result<Page>>(PAGES_AHEAD);
     let fetcher = tokio::spawn(fetch_pages(
         Arc::new(api),
@@ -211,31 +212,35 @@ async fn list_all(
         );
         bar
     });
-    let mut list = ctx.list();
+    let mut list = ctx.list(api_columns);
     let mut failure = None;
     while let Some(page) = received.recv().await {
-        let page = match page {
-            Ok(page) => page,
+        // A page that failed to arrive or to print (a CSV record that does not fit): the
+        // records printed so far stay valid output, so close the list, then fail.
+        let printed = page.and_then(|page| {
+            if let (Some(bar), Some(total)) = (&progress, page.total) {
+                bar.set_length(total);
+            }
+            list.page(&page.records)?;
+            Ok(page.records.len() as u64)
+        });
+        match printed {
+            Ok(count) => {
+                if let Some(bar) = &progress {
+                    bar.inc(count);
+                }
+            }
             Err(err) => {
-                // The records printed so far stay valid output: close the list, then fail.
                 failure = Some(err);
                 break;
             }
-        };
-        if let (Some(bar), Some(total)) = (&progress, page.total) {
-            bar.set_length(total);
-        }
-        for record in &page.records {
-            list.push(record)?;
-        }
-        list.flush()?;
-        if let Some(bar) = &progress {
-            bar.inc(page.records.len() as u64);
         }
     }
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
+    // The fetcher stops once nobody receives.
+    drop(received);
     fetcher.await.ok();
     match failure {
         Some(err) => {

@@ -7,6 +7,7 @@ mod args;
 pub mod assets;
 pub mod bulk;
 pub mod catalogs;
+mod columns;
 pub mod completions;
 mod confirm;
 mod context;

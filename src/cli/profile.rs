@@ -151,18 +151,20 @@ pub fn run(command: ProfileCommand, ctx: &Context) -> anyhow::Result<u8> {
 fn list(ctx: &Context) -> anyhow::Result<()> {
     let config = &ctx.config;
     let default = config.file.default_profile.as_deref();
-    let mut list = ctx.list();
-    for (name, profile, builtin) in config.profiles() {
-        list.push(&json!({
-            "name": name,
-            "vendor": profile.vendor.name(),
-            "base_url": base_url(&profile),
-            "default": default == Some(name.as_str()),
-            "builtin": builtin,
-        }))?;
-    }
-    list.finish()?;
-    Ok(())
+    let profiles: Vec<Value> = config
+        .profiles()
+        .into_iter()
+        .map(|(name, profile, builtin)| {
+            json!({
+                "name": name,
+                "vendor": profile.vendor.name(),
+                "base_url": base_url(&profile),
+                "default": default == Some(name.as_str()),
+                "builtin": builtin,
+            })
+        })
+        .collect();
+    ctx.print_list(&profiles, super::columns::PROFILES)
 }
 
 fn show(ctx: &Context, name: Option<String>) -> anyhow::Result<()> {

@@ -278,6 +278,10 @@ pub trait ItemPages: Sync {
 
     /// The page size `--all` uses unless `--limit` says otherwise.
     fn all_pages_limit(&self) -> u32;
+
+    /// The fields a table of items shows by default (those the items have), fitting 80
+    /// characters; `--columns` picks others.
+    fn table_columns(&self) -> &'static [&'static str];
 }
 
 /// Where an accepted edit stands (`bulk upsert --wait-indexed`).
@@ -339,6 +343,9 @@ pub struct CatalogsPage {
 /// `catops catalogs list` across vendors, whatever their paging (offsets, page numbers,
 /// cursors): `from` is None for the first page, else a `next` this method returned.
 pub trait CatalogPages: Sync {
+    /// The fields a table of catalogs shows by default, fitting 80 characters.
+    fn table_columns(&self) -> &'static [&'static str];
+
     fn catalogs_page(
         &self,
         from: Option<String>,

@@ -185,9 +185,17 @@ impl ItemPages for Client {
     fn all_pages_limit(&self) -> u32 {
         MAX_ITEMS_LIMIT
     }
+
+    fn table_columns(&self) -> &'static [&'static str] {
+        &["id", "sku", "title", "price"]
+    }
 }
 
 impl CatalogPages for Client {
+    fn table_columns(&self) -> &'static [&'static str] {
+        &["id", "name", "item_count", "created_at"]
+    }
+
     fn catalogs_page(
         &self,
         from: Option<String>,

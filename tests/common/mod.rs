@@ -9,7 +9,7 @@
 //! `--paginate` over each vendor's pages), `sandbox` (the built-in emulator as run from the CLI), `shell`
 //! (completions, man pages, help, jq), `contract` (replies as the vendors document them),
 //! `hostile` (servers and inputs that misbehave), `reliability` (faults and crashes lose
-//! nothing), `readme` (its examples run). The emulator's own tests live in crates/sandbox.
+//! nothing), `readme` (its examples run), `output` (columns, CSV headers, tables, the pager). The emulator's own tests live in crates/sandbox.
 
 #![allow(dead_code)]
 
@@ -204,7 +204,12 @@ impl Env {
     }
 
     pub fn command(&self) -> StdCommand {
-        let mut cmd = StdCommand::new(BIN);
+        self.command_of(BIN)
+    }
+
+    /// `program` (catops, or a tool that runs it) in this home, without CATOPS_* settings.
+    pub fn command_of(&self, program: &str) -> StdCommand {
+        let mut cmd = StdCommand::new(program);
         for (key, _) in std::env::vars() {
             if key.starts_with("CATOPS_") || key == "NO_COLOR" {
                 cmd.env_remove(key);

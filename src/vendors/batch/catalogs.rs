@@ -66,6 +66,10 @@ struct CatalogList {
 }
 
 impl CatalogPages for Client {
+    fn table_columns(&self) -> &'static [&'static str] {
+        &["name", "items", "size", "updated"]
+    }
+
     fn catalogs_page(
         &self,
         from: Option<String>,

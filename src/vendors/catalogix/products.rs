@@ -305,6 +305,11 @@ impl ItemPages for Client {
     fn all_pages_limit(&self) -> u32 {
         DEFAULT_PRODUCTS_PAGE
     }
+
+    /// The documented fields, and the name attribute the docs' examples use.
+    fn table_columns(&self) -> &'static [&'static str] {
+        &["product_code", "parent_code", "status", "Product Name"]
+    }
 }
 
 #[cfg(test)]

@@ -154,6 +154,10 @@ impl super::Client for Client {
 }
 
 impl CatalogPages for Client {
+    fn table_columns(&self) -> &'static [&'static str] {
+        &["id", "catalogName", "status", "totalProducts", "createdAt"]
+    }
+
     fn catalogs_page(
         &self,
         from: Option<String>,
