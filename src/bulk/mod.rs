@@ -41,6 +41,7 @@ use inflight::KeyTracker;
 pub use journal::JournalHeader;
 use journal::{Journal, Resumed};
 use outcomes::{Counters, Event, Writer};
+pub use progress::Mode as ProgressMode;
 use progress::Progress;
 use read::Reader;
 use rejects::Rejects;
@@ -60,8 +61,10 @@ pub struct Settings {
     pub journal: Option<PathBuf>,
     pub resume: bool,
     pub dry_run: bool,
-    pub progress: bool,
+    pub progress: ProgressMode,
     pub quiet: bool,
+    /// The summary in a line for people on stderr (when stdout does not show it to them).
+    pub summary_line: bool,
     pub verbose: bool,
     /// How long requests in flight may still answer after an interrupt.
     pub grace: Duration,
@@ -323,9 +326,7 @@ async fn deliver_all(
         }
         .run(events_rx),
     );
-    let progress = settings
-        .progress
-        .then(|| Progress::start(counters.clone(), track, input_size));
+    let progress = Progress::start(settings.progress, counters.clone(), track, input_size);
     let delivery = Arc::new(Delivery::new(
         target,
         Throttle::new(settings.rates, settings.batch_size),
@@ -406,7 +407,7 @@ fn conclude(
         }
         journal.close();
     }
-    if !settings.quiet {
+    if settings.summary_line {
         eprintln!(
             "{}",
             summary::human(&summary, &target.destination(), elapsed)

@@ -293,8 +293,10 @@ async fn execute_waiting(
         journal: args.journal.clone(),
         resume: args.resume,
         dry_run: args.dry_run,
-        progress: ctx.progress,
+        progress: ctx.bulk_progress(),
         quiet: ctx.quiet,
+        // On a terminal stdout shows the summary itself: say it once.
+        summary_line: !ctx.quiet && !ctx.stdout_is_terminal,
         verbose: ctx.verbosity() >= 1,
         // SPEC §4: requests in flight answer within --timeout, at most 10 s, after a signal.
         grace: ctx.timeout().min(GRACE),
