@@ -20,13 +20,14 @@ pub enum BulkCommand {
     #[command(after_help = "Examples:
   catops -p sandbox bulk upsert examples/products.csv --catalog cat_demo
   catops -p sandbox-clevertap bulk upsert examples/clevertap-products.csv --catalog 123
-  catops -p sandbox-clevertap bulk upsert examples/clevertap-products.csv --catalog 123 --upload --by ops@example.com
+  catops -p sandbox-clevertap bulk upsert examples/clevertap-products.csv --catalog 123 \\
+      --upload --by ops@example.com
   catops -p shop bulk upsert products.csv --catalog cat_123 --journal import.journal
   catops -p shop bulk upsert products.csv --catalog cat_123 --journal import.journal --resume
   zcat feed.ndjson.gz | catops -p shop bulk upsert - --format ndjson --catalog cat_123
-  catops -p sandbox-batch bulk upsert movies.csv --catalog demo --dry-run
+  catops -p sandbox-batch bulk upsert examples/movies.csv --catalog demo --dry-run
   catops -p sandbox-catalogix bulk upsert examples/catalogix-products.csv
-  catops -p sandbox-batch bulk upsert movies.csv --catalog demo --wait-indexed
+  catops -p sandbox-batch bulk upsert examples/movies.csv --catalog demo --wait-indexed
 
 batch: before any row is read, the CSV header's columns are checked against the catalog's
 fields (catalogs/view); a column the catalog lacks is a usage error (exit 2).")]
