@@ -904,3 +904,38 @@ fn bulk_upsert_on_a_narrow_terminal_draws_one_line_bars_and_one_summary() {
     assert_eq!(screen.matches("rows_read").count(), 1, "{screen}");
     assert!(!screen.contains("rows read,"), "{screen}");
 }
+
+#[test]
+fn a_rejects_file_lives_only_as_long_as_its_run_except_under_resume() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let upsert = |extra: &[&str]| {
+        let mut args = vec!["bulk", "upsert", "p.csv", "--catalog", "cat_demo"];
+        args.extend_from_slice(extra);
+        env.on(&sandbox, "sandbox", &args)
+    };
+    let rejects = env.home.path().join("p.rejects.ndjson");
+    env.write("p.csv", "sku,price:number\nR-1,1\nR-2,cheap\n");
+    upsert(&[]).expect_code(3);
+    assert_eq!(env.rejects("p.rejects.ndjson").len(), 1);
+    // Fixed: the next run has no rejects, and the old file is gone with its run.
+    env.write("p.csv", "sku,price:number\nR-1,1\nR-2,2\n");
+    let clean = upsert(&[]).ok();
+    assert!(!rejects.exists(), "a stale rejects file survived");
+    assert_eq!(clean.json()["rejects_file"], Value::Null);
+
+    // Under --resume the earlier run's rejects stay (the journal counts them done), and the
+    // resumed run's own are added to them.
+    env.write("p.csv", "sku,price:number\nR-1,1\nR-2,cheap\n");
+    upsert(&["--journal", "p.journal"]).expect_code(3);
+    std::fs::write(
+        env.home.path().join("p.csv"),
+        "sku,price:number\nR-1,1\nR-2,cheap\nR-3,3\nR-4,dear\n",
+    )
+    .unwrap();
+    let resumed = upsert(&["--journal", "p.journal", "--resume"]).expect_code(3);
+    assert_eq!(resumed.json()["skipped"], 2);
+    let lines = env.rejects("p.rejects.ndjson");
+    let rows: Vec<u64> = lines.iter().map(|l| l["row"].as_u64().unwrap()).collect();
+    assert_eq!(rows, vec![2, 4]);
+}
