@@ -210,7 +210,7 @@ async fn list_all(
     let progress = ctx.progress.then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {pos} items {per_sec}")
+            indicatif::ProgressStyle::with_template("{spinner} {pos} items {per_sec:0}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
         );
         bar
