@@ -108,7 +108,11 @@ fn the_readme_and_docs_refer_only_to_files_in_the_repository() {
     for page in pages {
         let text = std::fs::read_to_string(&page).unwrap();
         for outside in ["../shared", "SPEC.md", "VENDOR-APIS", "/work/"] {
-            assert!(!text.contains(outside), "{} mentions {outside}", page.display());
+            assert!(
+                !text.contains(outside),
+                "{} mentions {outside}",
+                page.display()
+            );
         }
         for link in text.split("](").skip(1) {
             let target = link.split(')').next().unwrap();
