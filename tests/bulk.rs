@@ -786,3 +786,163 @@ fn batch_upsert_wait_indexed_waits_until_the_last_edit_is_applied() {
         run.stderr
     );
 }
+
+/// An import held to 10 requests/s: 25,000 rows (about 800 KB) in 25 requests of 1000.
+fn slow_import(env: &Env, sandbox: &Sandbox, extra: &[&str]) -> common::Run {
+    env.write("slow.csv", &product_csv(25_000));
+    let mut args = vec![
+        "bulk",
+        "upsert",
+        "slow.csv",
+        "--catalog",
+        "cat_demo",
+        "--rate",
+        "10",
+    ];
+    args.extend_from_slice(extra);
+    env.on_with(sandbox, "sandbox", &args, |cmd| {
+        cmd.env("CATOPS_PROGRESS_INTERVAL", "0.3");
+    })
+    .ok()
+}
+
+#[test]
+fn bulk_upsert_reports_progress_lines_when_stderr_is_a_log() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let run = slow_import(&env, &sandbox, &[]);
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("progress: "))
+        .collect();
+    assert!(lines.len() >= 2, "{}", run.stderr);
+    for line in &lines {
+        // Rows done of the file's rows (estimated from its size until all is read), a whole
+        // rate, the time left.
+        assert!(
+            line.contains(" rows done,") && line.contains(" of "),
+            "{line}"
+        );
+        let rate = line.split(", ").find(|part| part.ends_with("/s")).unwrap();
+        assert!(rate.trim_end_matches("/s").parse::<u64>().is_ok(), "{line}");
+        assert!(line.contains(", ETA "), "{line}");
+    }
+    assert!(
+        lines.last().unwrap().contains(" of 25000 rows done,"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.json()["accepted"], 25_000);
+    // One summary line for people after the progress.
+    assert_eq!(run.stderr.matches("rows read").count(), 1, "{}", run.stderr);
+
+    for quiet in ["--no-progress", "-q"] {
+        let run = slow_import(&env, &sandbox, &[quiet]);
+        assert!(
+            !run.stderr.contains("progress: "),
+            "{quiet}: {}",
+            run.stderr
+        );
+    }
+}
+
+/// What a terminal `cols` wide shows of `catops ARGS` (stdout and stderr both on it), through
+/// util-linux `script`; None where there is no `script`.
+fn on_terminal(env: &Env, cols: u16, args: &str) -> Option<String> {
+    let line = format!("stty cols {cols} rows 40; '{}' {args}", common::BIN);
+    let output = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("HOME", env.home.path())
+        .env("XDG_DATA_HOME", env.home.path().join(".local/share"))
+        .env("XDG_CONFIG_HOME", env.home.path().join(".config"))
+        .env_remove("NO_COLOR")
+        .current_dir(env.home.path())
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    assert!(output.status.success(), "{output:?}");
+    Some(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The text of a terminal's output, escape sequences removed, one entry per drawn line.
+fn drawn_lines(screen: &str) -> Vec<String> {
+    let mut plain = String::new();
+    let mut chars = screen.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ params final-byte
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        plain.push(c);
+    }
+    plain.split(['\r', '\n']).map(str::to_string).collect()
+}
+
+#[test]
+fn bulk_upsert_on_a_narrow_terminal_draws_one_line_bars_and_one_summary() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    env.write("slow.csv", &product_csv(25_000));
+    let base = format!("{}/rastro/api", sandbox.root);
+    let args =
+        format!("-p sandbox --base-url {base} bulk upsert slow.csv --catalog cat_demo --rate 10");
+    let Some(screen) = on_terminal(&env, 40, &args) else {
+        eprintln!("no `script` here: skipped");
+        return;
+    };
+    let lines = drawn_lines(&screen);
+    let bars: Vec<&String> = lines.iter().filter(|l| l.contains("ETA")).collect();
+    assert!(!bars.is_empty(), "{screen}");
+    for line in &lines {
+        assert!(
+            line.chars().count() <= 40,
+            "wider than the terminal: {line:?}"
+        );
+    }
+    // The summary once: the table on stdout, no line for people beside it.
+    assert_eq!(screen.matches("rows_read").count(), 1, "{screen}");
+    assert!(!screen.contains("rows read,"), "{screen}");
+}
+
+#[test]
+fn a_rejects_file_lives_only_as_long_as_its_run_except_under_resume() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    let upsert = |extra: &[&str]| {
+        let mut args = vec!["bulk", "upsert", "p.csv", "--catalog", "cat_demo"];
+        args.extend_from_slice(extra);
+        env.on(&sandbox, "sandbox", &args)
+    };
+    let rejects = env.home.path().join("p.rejects.ndjson");
+    env.write("p.csv", "sku,price:number\nR-1,1\nR-2,cheap\n");
+    upsert(&[]).expect_code(3);
+    assert_eq!(env.rejects("p.rejects.ndjson").len(), 1);
+    // Fixed: the next run has no rejects, and the old file is gone with its run.
+    env.write("p.csv", "sku,price:number\nR-1,1\nR-2,2\n");
+    let clean = upsert(&[]).ok();
+    assert!(!rejects.exists(), "a stale rejects file survived");
+    assert_eq!(clean.json()["rejects_file"], Value::Null);
+
+    // Under --resume the earlier run's rejects stay (the journal counts them done), and the
+    // resumed run's own are added to them.
+    env.write("p.csv", "sku,price:number\nR-1,1\nR-2,cheap\n");
+    upsert(&["--journal", "p.journal"]).expect_code(3);
+    std::fs::write(
+        env.home.path().join("p.csv"),
+        "sku,price:number\nR-1,1\nR-2,cheap\nR-3,3\nR-4,dear\n",
+    )
+    .unwrap();
+    let resumed = upsert(&["--journal", "p.journal", "--resume"]).expect_code(3);
+    assert_eq!(resumed.json()["skipped"], 2);
+    let lines = env.rejects("p.rejects.ndjson");
+    let rows: Vec<u64> = lines.iter().map(|l| l["row"].as_u64().unwrap()).collect();
+    assert_eq!(rows, vec![2, 4]);
+}

@@ -415,3 +415,125 @@ fn api_sends_raw_authenticated_requests_and_exits_by_status() {
     )
     .expect_code(2);
 }
+
+/// A loopback HTTPS server whose certificate a private CA issued (as a corporate proxy's is):
+/// every request gets `{"tls":"ok"}`. Returns its port and the CA's PEM.
+fn https_server_of_a_private_ca() -> (u16, String) {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "catops test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf_params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    let leaf = leaf_params.signed_by(&leaf_key, &ca).unwrap();
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(leaf.der().to_vec())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+        )
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let connection = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(connection, stream);
+            // A client that refuses the certificate ends the handshake here: next one.
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match tls.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            if head.ends_with(b"\r\n\r\n") {
+                let body = r#"{"tls":"ok"}"#;
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(reply.as_bytes());
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            }
+        }
+    });
+    (port, ca.pem())
+}
+
+#[test]
+fn ssl_cert_file_and_dir_add_a_private_ca_to_the_trusted_ones() {
+    let (port, ca_pem) = https_server_of_a_private_ca();
+    let env = Env::new();
+    let ca_file = env.write("corporate-ca.pem", &ca_pem);
+    let url = format!("https://127.0.0.1:{port}/rastro/api");
+    let api = |setup: &dyn Fn(&mut std::process::Command)| {
+        env.run_with(
+            &[
+                "-p",
+                "sandbox",
+                "--base-url",
+                &url,
+                "api",
+                "/public/catalogs",
+                "--max-retries",
+                "0",
+            ],
+            |cmd| {
+                cmd.env_remove("SSL_CERT_FILE").env_remove("SSL_CERT_DIR");
+                setup(cmd);
+            },
+        )
+    };
+    // Not in the system's store: refused.
+    let refused = api(&|_| {}).expect_code(1);
+    assert!(
+        refused.error_line().to_lowercase().contains("certificate"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused
+        .stderr
+        .contains("hint: the server's certificate is not trusted"));
+    let trusted = api(&|cmd| {
+        cmd.env("SSL_CERT_FILE", &ca_file);
+    })
+    .ok();
+    assert_eq!(trusted.json(), json!({"tls": "ok"}));
+    let dir = env.home.path().join("certs");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("corporate.pem"), &ca_pem).unwrap();
+    let from_dir = api(&|cmd| {
+        cmd.env("SSL_CERT_DIR", &dir);
+    })
+    .ok();
+    assert_eq!(from_dir.json(), json!({"tls": "ok"}));
+    // A variable naming a file that is not there is said plainly, before any request.
+    let missing = api(&|cmd| {
+        cmd.env("SSL_CERT_FILE", "/no/such/ca.pem");
+    })
+    .expect_code(2);
+    assert!(
+        missing
+            .error_line()
+            .contains("SSL_CERT_FILE=/no/such/ca.pem"),
+        "{}",
+        missing.stderr
+    );
+}

@@ -94,3 +94,37 @@ fn blocks_are_found_with_their_lines() {
         ]
     );
 }
+
+/// The README and docs/ stand on their own for someone who has only the repository: no word
+/// of files outside it, and every relative link leads to a file in it.
+#[test]
+fn the_readme_and_docs_refer_only_to_files_in_the_repository() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pages = vec![repo.join("README.md")];
+    for entry in std::fs::read_dir(repo.join("docs")).unwrap() {
+        pages.push(entry.unwrap().path());
+    }
+    assert!(pages.len() >= 2, "docs/ has the reference");
+    for page in pages {
+        let text = std::fs::read_to_string(&page).unwrap();
+        for outside in ["../shared", "SPEC.md", "VENDOR-APIS", "/work/"] {
+            assert!(
+                !text.contains(outside),
+                "{} mentions {outside}",
+                page.display()
+            );
+        }
+        for link in text.split("](").skip(1) {
+            let target = link.split(')').next().unwrap();
+            if target.starts_with("http") || target.starts_with('#') {
+                continue;
+            }
+            let file = target.split('#').next().unwrap();
+            assert!(
+                page.parent().unwrap().join(file).exists(),
+                "{} links to {target}, which is not in the repository",
+                page.display()
+            );
+        }
+    }
+}

@@ -44,6 +44,7 @@ use inflight::KeyTracker;
 pub use journal::JournalHeader;
 use journal::{Journal, Resumed};
 use outcomes::{Counters, Event, Writer};
+pub use progress::Mode as ProgressMode;
 use progress::Progress;
 use read::Reader;
 use rejects::Rejects;
@@ -64,8 +65,10 @@ pub struct Settings {
     pub journal: Option<PathBuf>,
     pub resume: bool,
     pub dry_run: bool,
-    pub progress: bool,
+    pub progress: ProgressMode,
     pub quiet: bool,
+    /// The summary in a line for people on stderr (when stdout does not show it to them).
+    pub summary_line: bool,
     pub verbose: bool,
     /// How long requests in flight may still answer after an interrupt.
     pub grace: Duration,
@@ -330,9 +333,7 @@ async fn deliver_all(
         }
         .run(events_rx),
     );
-    let progress = settings
-        .progress
-        .then(|| Progress::start(counters.clone(), track, input_size));
+    let progress = Progress::start(settings.progress, counters.clone(), track, input_size);
     let controller = match settings.concurrency {
         Some(limit) => Controller::fixed(limit),
         None => Controller::adaptive(),
@@ -436,7 +437,7 @@ fn conclude(
         }
         journal.close();
     }
-    if !settings.quiet {
+    if settings.summary_line {
         eprintln!(
             "{}",
             summary::human(&summary, &target.destination(), elapsed)

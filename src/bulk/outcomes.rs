@@ -46,6 +46,8 @@ pub enum Event {
 #[derive(Default)]
 pub struct Counters {
     pub rows_read: AtomicU64,
+    /// The reader reached the input's end: `rows_read` is then its row count (progress).
+    pub read_all: AtomicBool,
     pub skipped: AtomicU64,
     pub rows_sent: AtomicU64,
     pub requests: AtomicU64,

@@ -170,7 +170,11 @@ impl Sink<'_> {
         };
         match going {
             Go::Stop(result) => result,
-            Go::On => self.finish(),
+            Go::On => {
+                let counters = &self.reader.counters;
+                counters.read_all.store(true, Ordering::Relaxed);
+                self.finish()
+            }
         }
     }
 

@@ -20,13 +20,14 @@ pub enum BulkCommand {
     #[command(after_help = "Examples:
   catops -p sandbox bulk upsert examples/products.csv --catalog cat_demo
   catops -p sandbox-clevertap bulk upsert examples/clevertap-products.csv --catalog 123
-  catops -p sandbox-clevertap bulk upsert examples/clevertap-products.csv --catalog 123 --upload --by ops@example.com
+  catops -p sandbox-clevertap bulk upsert examples/clevertap-products.csv --catalog 123 \\
+      --upload --by ops@example.com
   catops -p shop bulk upsert products.csv --catalog cat_123 --journal import.journal
   catops -p shop bulk upsert products.csv --catalog cat_123 --journal import.journal --resume
   zcat feed.ndjson.gz | catops -p shop bulk upsert - --format ndjson --catalog cat_123
-  catops -p sandbox-batch bulk upsert movies.csv --catalog demo --dry-run
+  catops -p sandbox-batch bulk upsert examples/movies.csv --catalog demo --dry-run
   catops -p sandbox-catalogix bulk upsert examples/catalogix-products.csv
-  catops -p sandbox-batch bulk upsert movies.csv --catalog demo --wait-indexed
+  catops -p sandbox-batch bulk upsert examples/movies.csv --catalog demo --wait-indexed
 
 batch: before any row is read, the CSV header's columns are checked against the catalog's
 fields (catalogs/view); a column the catalog lacks is a usage error (exit 2).")]
@@ -288,8 +289,10 @@ async fn execute_waiting(
         journal: args.journal.clone(),
         resume: args.resume,
         dry_run: args.dry_run,
-        progress: ctx.progress,
+        progress: ctx.bulk_progress(),
         quiet: ctx.quiet,
+        // On a terminal stdout shows the summary itself: say it once.
+        summary_line: !ctx.quiet && !ctx.stdout_is_terminal,
         verbose: ctx.verbosity() >= 1,
         // SPEC §4: requests in flight answer within --timeout, at most 10 s, after a signal.
         grace: ctx.timeout().min(GRACE),

@@ -44,7 +44,7 @@ pub enum CatalogsCommand {
     /// Print one catalog
     #[command(after_help = "Examples:
   catops -p sandbox catalogs get cat_demo
-  catops -p sandbox-clevertap catalogs get 1001 --jq .catalogSchema
+  catops -p sandbox-clevertap catalogs get 123 --jq .catalogSchema
   catops -p sandbox-batch catalogs get demo --jq '.fields[].name'")]
     Get {
         /// Catalog id
@@ -55,8 +55,10 @@ pub enum CatalogsCommand {
     #[command(
         group(ArgGroup::new("schema_source").args(["field", "schema"])),
         after_help = "Examples:
-  catops -p sandbox catalogs create --name Shoes --unique-id-field sku --field sku --field price:number
-  catops -p sandbox catalogs create --name Shoes --unique-id-field sku --schema schema.json
+  catops -p sandbox catalogs create --name Shoes --unique-id-field sku \\
+      --field sku --field price:number
+  catops -p sandbox catalogs create --name Shoes --unique-id-field sku \\
+      --schema examples/catalog-schema.json
   catops -p sandbox-batch catalogs create --name MOVIES --field title --field poster:url
 
 batch answers a create with {}: catops then reads the catalog back (catalogs/view) and prints

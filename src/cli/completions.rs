@@ -105,10 +105,7 @@ fn write_man_pages(cli: clap::Command, dir: &Path) -> anyhow::Result<()> {
         {
             write(sub, dir)?;
         }
-        let examples = command
-            .get_after_help()
-            .map(|text| text.to_string())
-            .filter(|text| text.starts_with("Examples:"));
+        let examples = examples_section(&command);
         let man = clap_mangen::Man::new(command.clone());
         let mut page = Vec::new();
         man.render_title(&mut page)?;
@@ -121,8 +118,11 @@ fn write_man_pages(cli: clap::Command, dir: &Path) -> anyhow::Result<()> {
         if command.has_subcommands() {
             man.render_subcommands_section(&mut page)?;
         }
-        if let Some(examples) = examples {
-            let lines = examples.lines().skip(1).map(|l| l.trim_start().to_string());
+        if !examples.is_empty() {
+            // The help's two-space margin goes; a continued line keeps its deeper indent.
+            let lines = examples
+                .into_iter()
+                .map(|l| l.strip_prefix("  ").unwrap_or(&l).to_string());
             no_fill_section(&mut page, "EXAMPLES", lines);
         }
         let status = crate::error::exit::HELP
@@ -139,6 +139,25 @@ fn write_man_pages(cli: clap::Command, dir: &Path) -> anyhow::Result<()> {
     write(cli, dir)
 }
 
+/// The lines under the "Examples:" heading of a command's help, up to the next heading (the
+/// exit codes of `catops --help`): the examples and the notes written below them.
+fn examples_section(command: &clap::Command) -> Vec<String> {
+    let Some(text) = command.get_after_help().map(|text| text.to_string()) else {
+        return Vec::new();
+    };
+    let mut lines = text
+        .lines()
+        .skip_while(|line| *line != "Examples:")
+        .skip(1)
+        .take_while(|line| line.starts_with(' ') || !line.ends_with(':'))
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+    while lines.last().is_some_and(|line| line.trim().is_empty()) {
+        lines.pop();
+    }
+    lines
+}
+
 /// A roff section whose lines are printed as they are.
 fn no_fill_section(page: &mut Vec<u8>, title: &str, lines: impl Iterator<Item = String>) {
     page.extend_from_slice(format!(".SH \"{title}\"\n.nf\n").as_bytes());
@@ -153,4 +172,148 @@ fn no_fill_section(page: &mut Vec<u8>, title: &str, lines: impl Iterator<Item = 
         page.push(b'\n');
     }
     page.extend_from_slice(b".fi\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// `max_term_width` of `Cli`.
+    const HELP_WIDTH: usize = 100;
+
+    /// The example commands of a help text: its indented lines, a trailing ` \\` joining the
+    /// next line.
+    fn example_commands(section: &[String]) -> Vec<String> {
+        let mut commands: Vec<String> = Vec::new();
+        let mut continued = false;
+        for line in section.iter().filter(|line| line.starts_with("  ")) {
+            let text = line.trim();
+            let (text, more) = match text.strip_suffix('\\') {
+                Some(head) => (head.trim_end(), true),
+                None => (text, false),
+            };
+            match (continued, commands.last_mut()) {
+                (true, Some(last)) => {
+                    last.push(' ');
+                    last.push_str(text);
+                }
+                _ => commands.push(text.to_string()),
+            }
+            continued = more;
+        }
+        commands
+    }
+
+    /// The words of the `catops` invocation in a shell line: from `catops` (or `<(catops`,
+    /// `$(catops`) up to a pipe, a redirection, another command or the closing parenthesis.
+    fn catops_words(line: &str) -> Option<Vec<String>> {
+        let words = shlex::split(line)?;
+        let start = words
+            .iter()
+            .position(|word| word.rsplit('(').next() == Some("catops"))?;
+        let nested = words[start] != "catops";
+        let ends = ["|", "||", "&&", ";", ">", ">>", "2>", "<"];
+        let mut command = vec!["catops".to_string()];
+        for word in &words[start + 1..] {
+            if ends.contains(&word.as_str()) {
+                break;
+            }
+            match word.strip_suffix(')').filter(|_| nested) {
+                Some(last) => {
+                    command.push(last.to_string());
+                    break;
+                }
+                None => command.push(word.clone()),
+            }
+        }
+        Some(command)
+    }
+
+    /// Every command (groups too) as its words below `catops`, with its help.
+    fn every_command() -> Vec<(Vec<String>, clap::Command)> {
+        let mut cli = crate::cli::Cli::command().disable_help_subcommand(true);
+        cli.build();
+        let mut all = Vec::new();
+        let mut pending = vec![(Vec::new(), cli)];
+        while let Some((path, command)) = pending.pop() {
+            for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+                let mut words = path.clone();
+                words.push(sub.get_name().to_string());
+                pending.push((words, sub.clone()));
+            }
+            all.push((path, command));
+        }
+        all
+    }
+
+    #[test]
+    fn every_command_has_examples_of_itself_that_parse() {
+        let mut missing = Vec::new();
+        for (path, command) in every_command() {
+            let name = format!("catops {}", path.join(" "));
+            let section = examples_section(&command);
+            for line in &section {
+                // Help is wrapped at 100 columns: a longer example would break mid-command.
+                assert!(
+                    line.chars().count() <= HELP_WIDTH,
+                    "{name}: longer than {HELP_WIDTH} columns, continue it with ` \\`: {line}"
+                );
+            }
+            let examples = example_commands(&section);
+            if examples.is_empty() {
+                missing.push(name);
+                continue;
+            }
+            for example in &examples {
+                let words = catops_words(example)
+                    .unwrap_or_else(|| panic!("{name}: no catops command in `{example}`"));
+                let subcommand: Vec<&String> = words.iter().filter(|w| path.contains(w)).collect();
+                assert!(
+                    path.iter().all(|p| subcommand.contains(&p)),
+                    "{name}: the example `{example}` is of another command"
+                );
+                if let Err(err) = crate::cli::Cli::command().try_get_matches_from(&words) {
+                    // --help/--version "fail" with a display: they are fine examples.
+                    use clap::error::ErrorKind;
+                    assert!(
+                        matches!(
+                            err.kind(),
+                            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+                        ),
+                        "{name}: `{example}` does not parse: {err}"
+                    );
+                }
+            }
+        }
+        assert!(missing.is_empty(), "no examples in: {}", missing.join(", "));
+    }
+
+    #[test]
+    fn example_lines_are_read_as_the_shell_would() {
+        let section: Vec<String> = [
+            "  catops -p sandbox enrich start --catalog cat_demo --prompt 'A b' \\",
+            "      --field color --wait",
+            "  zcat feed.gz | catops -p shop bulk upsert - --catalog c > summary.json",
+            "  source <(catops completions bash)",
+            "",
+            "A note below.",
+        ]
+        .map(String::from)
+        .to_vec();
+        let commands = example_commands(&section);
+        assert_eq!(commands.len(), 3);
+        assert_eq!(
+            catops_words(&commands[0]).unwrap().join(" "),
+            "catops -p sandbox enrich start --catalog cat_demo --prompt A b --field color --wait"
+        );
+        assert_eq!(
+            catops_words(&commands[1]).unwrap().join(" "),
+            "catops -p shop bulk upsert - --catalog c"
+        );
+        assert_eq!(
+            catops_words(&commands[2]).unwrap().join(" "),
+            "catops completions bash"
+        );
+    }
 }

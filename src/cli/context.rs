@@ -8,6 +8,7 @@ use super::global::GlobalArgs;
 use super::paging::thousands;
 use std::sync::Arc;
 
+use crate::bulk::ProgressMode;
 use crate::config::{self, Config, Profile, Selected, EMBEDDED};
 use crate::error::{usage, Failure};
 use crate::http::{Http, HttpSettings};
@@ -16,12 +17,20 @@ use crate::output::{Format, ListPrinter, Printer, Screen};
 use crate::vendors::{self, Api, BulkEndpoint, BulkRequest, Operation};
 
 const BASE_URL_ENV: &str = "CATOPS_BASE_URL";
+/// Seconds between a bulk run's progress lines when stderr is not a terminal.
+const PROGRESS_INTERVAL_ENV: &str = "CATOPS_PROGRESS_INTERVAL";
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(10);
 
 pub struct Context {
     printer: Printer,
     pub quiet: bool,
     /// Progress bars: only on a terminal, and not with `--quiet` / `--no-progress`.
     pub progress: bool,
+    /// Elsewhere (a CI log), a bulk run's progress line every so often; none with `--quiet` /
+    /// `--no-progress`.
+    progress_lines: Option<Duration>,
+    /// stdout is a terminal: the people reading it see a summary printed there.
+    pub stdout_is_terminal: bool,
     /// Notes for people (a listing that stopped early): stderr is a terminal and no `-q`.
     notes: bool,
     pub config: Config,
@@ -44,6 +53,13 @@ impl Context {
             Some(code) => Some(Arc::new(JqFilter::compile(code)?)),
             None => None,
         };
+        let progress_wanted = !global.quiet && !global.no_progress;
+        let stderr_is_terminal = std::io::stderr().is_terminal();
+        let progress_lines = if progress_wanted && !stderr_is_terminal {
+            Some(progress_interval()?)
+        } else {
+            None
+        };
         Ok(Context {
             printer: Printer {
                 format,
@@ -53,8 +69,10 @@ impl Context {
                 screen: Screen::detect(format == Format::Table),
             },
             quiet: global.quiet,
-            progress: !global.quiet && !global.no_progress && std::io::stderr().is_terminal(),
-            notes: !global.quiet && std::io::stderr().is_terminal(),
+            progress: progress_wanted && stderr_is_terminal,
+            progress_lines,
+            stdout_is_terminal: std::io::stdout().is_terminal(),
+            notes: !global.quiet && stderr_is_terminal,
             config,
             profile: global.profile.clone(),
             base_url: global
@@ -101,6 +119,15 @@ impl Context {
         columns: &'static [&'static str],
     ) -> ListPrinter<std::io::StdoutLock<'static>> {
         self.printer.list(columns)
+    }
+
+    /// How a bulk run shows its progress: a bar on a terminal, lines in a log, or nothing.
+    pub fn bulk_progress(&self) -> ProgressMode {
+        match (self.progress, self.progress_lines) {
+            (true, _) => ProgressMode::Bar,
+            (false, Some(every)) => ProgressMode::Lines(every),
+            (false, None) => ProgressMode::Off,
+        }
     }
 
     /// `-v` count: 1 logs requests, 2 adds bodies.
@@ -266,6 +293,24 @@ impl Context {
         let auth = vendors::vendor(vendor).auth_headers(profile, &token)?;
         let http = Http::new(vendor, &base_url, auth, &token, settings.clone())?;
         Ok((selected, http))
+    }
+}
+
+/// `$CATOPS_PROGRESS_INTERVAL` (seconds), else 10 s.
+fn progress_interval() -> Result<Duration, Failure> {
+    let Some(raw) = std::env::var(PROGRESS_INTERVAL_ENV)
+        .ok()
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(PROGRESS_INTERVAL);
+    };
+    match raw.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs < 1e9 => {
+            Ok(Duration::from_secs_f64(secs))
+        }
+        _ => Err(Failure::usage(format!(
+            "{PROGRESS_INTERVAL_ENV}='{raw}' is not a positive number of seconds"
+        ))),
     }
 }
 

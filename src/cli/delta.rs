@@ -27,10 +27,20 @@ pub enum ChangeType {
 #[derive(Debug, Subcommand)]
 pub enum DeltaCommand {
     /// List the sources the key sees
+    #[command(after_help = "Examples:
+  catops -p sandbox-catalogian delta sources
+  catops -p sandbox-catalogian delta sources --jq '.[].slug'")]
     Sources,
     /// List a source's delta events, oldest first
+    #[command(after_help = "Examples:
+  catops -p sandbox-catalogian delta list
+  catops -p sandbox-catalogian delta list demo-feed --since 2024-01-01T00:00:00Z --all -o ndjson
+  catops -p feed delta list --all --cursor-file events.cursor -o ndjson >> events.ndjson")]
     List(ListArgs),
     /// Print a source's newest delta event
+    #[command(after_help = "Examples:
+  catops -p sandbox-catalogian delta latest
+  catops -p sandbox-catalogian delta latest demo-feed --jq .id")]
     Latest {
         /// Source id or slug [default: the key's only source]
         source: Option<String>,
@@ -42,6 +52,9 @@ pub enum DeltaCommand {
   catops -p feed delta rows \"$(catops -p feed delta latest --jq .id)\" --all -o ndjson")]
     Rows(RowsArgs),
     /// Print each new event once, as an NDJSON line, until interrupted
+    #[command(after_help = "Examples:
+  catops -p sandbox-catalogian delta watch --interval 5
+  catops -p feed delta watch demo-feed --cursor-file watch.cursor >> events.ndjson")]
     Watch {
         /// Source id or slug [default: the key's only source]
         source: Option<String>,

@@ -34,6 +34,11 @@ pub enum EnrichCommand {
     #[command(group(ArgGroup::new("output_schema").required(true).args(["field", "schema"])))]
     Start(StartArgs),
     /// Print a job's status
+    #[command(after_help = "Examples:
+  catops -p sandbox enrich status --catalog cat_demo job_0123456789ab
+  catops -p sandbox enrich status --catalog cat_demo --wait \\
+      \"$(catops -p sandbox enrich start --catalog cat_demo --prompt Colour \\
+      --field color --jq .job_id)\"")]
     Status {
         /// Catalog id
         #[arg(long, value_name = "ID", value_parser = resource_id)]
@@ -46,6 +51,11 @@ pub enum EnrichCommand {
         wait: bool,
     },
     /// Cancel a running job; items already enriched keep their data
+    #[command(after_help = "Examples:
+  catops -p sandbox enrich cancel --catalog cat_demo job_0123456789ab
+  catops -p sandbox enrich cancel --catalog cat_demo \\
+      \"$(catops -p sandbox enrich start --catalog cat_demo --prompt Colour \\
+      --field color --jq .job_id)\"")]
     Cancel {
         /// Catalog id
         #[arg(long, value_name = "ID", value_parser = resource_id)]

@@ -50,6 +50,10 @@ pub enum ItemsCommand {
         sort: Option<(String, bool)>,
     },
     /// Print one item
+    #[command(after_help = "Examples:
+  catops -p sandbox items get --catalog cat_demo item_1
+  catops -p sandbox items get --catalog cat_demo item_1 --jq .price
+  catops -p sandbox-catalogix items get CI001 --jq .assets")]
     Get {
         /// Catalog id (catalogix: the store [default: the profile's store_uuid])
         #[arg(long, value_name = "ID", value_parser = resource_id)]
@@ -207,7 +211,7 @@ async fn list_all(
     let progress = ctx.progress.then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {pos} items {per_sec}")
+            indicatif::ProgressStyle::with_template("{spinner} {pos} items {per_sec:0}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
         );
         bar

@@ -12,8 +12,15 @@ use crate::vendors::VendorKind;
 #[derive(Debug, Subcommand)]
 pub enum ProfileCommand {
     /// List profiles: the config file's, then the built-in sandbox ones
+    #[command(after_help = "Examples:
+  catops profile list
+  catops profile list -o json --jq '.[].name'")]
     List,
     /// Show a profile's settings and where its token comes from (never the token)
+    #[command(after_help = "Examples:
+  catops profile show
+  catops profile show sandbox-batch
+  catops -p shop profile show -o json")]
     Show {
         /// Profile name [default: the selected profile]
         name: Option<String>,
@@ -27,6 +34,13 @@ pub enum ProfileCommand {
         name: Option<String>,
     },
     /// Add a profile to the config file (the global --base-url sets its base_url)
+    #[command(after_help = "Examples:
+  catops profile add shop --vendor rastro --token-env RASTRO_API_KEY --unique-field sku
+  catops profile add movies --vendor batch --token-env BATCH_REST_KEY --project-key PROJECT_KEY
+  catops profile add ct --vendor clevertap --account-id ACCOUNT_ID --region eu \\
+      --token-cmd 'pass show clevertap'
+  catops profile add local --vendor rastro --token sandbox-token \\
+      --base-url http://127.0.0.1:8787/rastro/api")]
     Add {
         /// Profile name
         name: String,
@@ -34,11 +48,17 @@ pub enum ProfileCommand {
         keys: Box<ProfileKeys>,
     },
     /// Remove a profile from the config file
+    #[command(after_help = "Examples:
+  catops profile remove shop
+  catops --config ./catops.toml profile remove local")]
     Remove {
         /// Profile name
         name: String,
     },
     /// Make a profile the default
+    #[command(after_help = "Examples:
+  catops profile use shop
+  catops profile use sandbox")]
     Use {
         /// Profile name
         name: String,

@@ -17,6 +17,15 @@ use catops_spec::VendorKind;
 #[derive(Debug, Subcommand)]
 pub enum SandboxCommand {
     /// Serve the emulator until interrupted; prints one line with its address when ready
+    #[command(after_help = "Examples:
+  catops sandbox serve
+  catops sandbox serve --addr 127.0.0.1:0 --state sandbox.sqlite3
+  catops sandbox serve --faults '500=0.05,429=0.05,reset=0.01,seed=42' --latency-ms 50
+  catops sandbox serve --rate-limits off
+
+Each vendor is served under its prefix (/rastro/api, /batch/2.11, /catalogix/v1, /clevertap,
+/catalogian); the built-in profiles reach it with --base-url or $CATOPS_BASE_URL, e.g.
+CATOPS_BASE_URL=http://127.0.0.1:8787/rastro/api catops -p sandbox catalogs list")]
     Serve {
         /// Address to listen on (port 0 picks a free port)
         #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR")]
@@ -40,6 +49,9 @@ pub enum SandboxCommand {
         token: String,
     },
     /// Put the embedded sandbox's state (used by base_url = "embedded") back to the demo data
+    #[command(after_help = "Examples:
+  catops sandbox reset
+  catops sandbox reset --state sandbox.sqlite3")]
     Reset {
         /// SQLite file to reset [default: <data dir>/catops/sandbox.sqlite3]
         #[arg(long, value_name = "PATH")]

@@ -150,6 +150,9 @@ impl ApiError {
                 _ => return Vec::new(),
             },
             ApiError::Refused { .. } | ApiError::Interrupted { .. } => return Vec::new(),
+            ApiError::Transport { reason, .. } if reason.contains("certificate") => {
+                "the server's certificate is not trusted: if a proxy or a private CA signs it, set SSL_CERT_FILE to that CA's PEM file"
+            }
             ApiError::Transport { .. } => {
                 "check the base URL (`catops profile show`, --base-url) and the network; --timeout sets the per-request limit"
             }

@@ -9,6 +9,7 @@ mod log;
 mod pace;
 mod retry;
 mod signed;
+mod trust;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -86,6 +87,8 @@ impl Http {
             // Plain HTTP (loopback only) needs no trust roots: skip loading the system's, which
             // costs more than the whole request. Verification stays on: nothing is trusted.
             client = client.tls_certs_only(Vec::<reqwest::Certificate>::new());
+        } else {
+            client = trust::trust(client)?;
         }
         let client = client
             .build()
