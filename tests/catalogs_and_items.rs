@@ -1067,3 +1067,74 @@ fn batch_catalogs_refuse_what_batch_lacks_before_any_request() {
     let listed = batch(&["catalogs", "list"]).ok().json();
     assert_eq!(listed.as_array().unwrap().len(), 1, "nothing was created");
 }
+
+#[test]
+fn items_delete_removes_named_batch_items_only_when_confirmed() {
+    let sandbox = Sandbox::start();
+    let env = Env::new();
+    env.write("b.csv", "id,title\nb1,One\nb2,Two\nb3,Three\n");
+    env.on(
+        &sandbox,
+        "sandbox-batch",
+        &["bulk", "upsert", "b.csv", "--catalog", "demo"],
+    )
+    .ok();
+    let stored_ids = || -> Vec<String> {
+        let stored = sandbox.inspect("/batch/2.11/_sandbox/catalogs/demo/items");
+        let mut ids: Vec<String> = stored
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let delete = ["items", "delete", "--catalog", "demo", "b1", "b2", "b1"];
+
+    // No terminal and no --yes: refused before any request.
+    let refused = env.on(&sandbox, "sandbox-batch", &delete).expect_code(2);
+    assert!(refused.error_line().contains("refusing without --yes"));
+    let dry = env
+        .on(
+            &sandbox,
+            "sandbox-batch",
+            &[&delete[..], &["--dry-run"]].concat(),
+        )
+        .ok()
+        .json();
+    assert_eq!(dry["would_delete"], json!(["b1", "b2"]));
+    assert_eq!(stored_ids(), ["b1", "b2", "b3"], "nothing deleted yet");
+
+    let done = env
+        .on(
+            &sandbox,
+            "sandbox-batch",
+            &[&delete[..], &["--yes"]].concat(),
+        )
+        .ok()
+        .json();
+    assert_eq!(done["deleted"], 2, "{done}");
+    assert!(done["indexing_token"].is_string(), "{done}");
+    assert_eq!(stored_ids(), ["b3"]);
+
+    // A vendor without a documented item deletion: exit 2 naming the one that has it.
+    let rastro = env
+        .rastro(
+            &sandbox,
+            &[
+                "items",
+                "delete",
+                "--catalog",
+                "cat_demo",
+                "item_1",
+                "--yes",
+            ],
+        )
+        .expect_code(2);
+    assert!(
+        rastro.stderr.contains("vendors that can: batch"),
+        "{}",
+        rastro.stderr
+    );
+}

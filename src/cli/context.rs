@@ -214,7 +214,7 @@ impl Context {
         let vendor = vendors::vendor(profile.vendor);
         let needs_catalog = matches!(
             request.operation,
-            Operation::BulkUpsert | Operation::BulkRemove
+            Operation::BulkUpsert | Operation::BulkRemove | Operation::ItemsDelete
         );
         if needs_catalog {
             request.catalog = request.catalog.or_else(|| vendor.default_catalog(&profile));

@@ -1,9 +1,9 @@
-//! `catops items list|get|update`.
+//! `catops items list|get|update|delete`.
 
 use std::sync::Arc;
 
 use clap::{ArgGroup, Subcommand};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use crate::cli::Context;
 use crate::error::{exit, usage, Failure};
@@ -11,9 +11,10 @@ use crate::input::typed::split_type_hint;
 
 use crate::vendors::rastro::{self, DEFAULT_ITEMS_LIMIT, MAX_ITEMS_LIMIT};
 
+use super::confirm::confirm;
 use super::paging::Advance;
 use super::parse::{parse_json_fields, resource_id};
-use crate::vendors::{Api, ItemFilter, Operation, Page};
+use crate::vendors::{Api, BulkRequest, ItemFilter, Operation, Page};
 
 /// Pages fetched ahead of the one being printed: enough to overlap network and output,
 /// few enough that memory stays flat.
@@ -92,6 +93,28 @@ Examples:
         #[arg(long)]
         partial: bool,
     },
+    /// Delete items by id, where the vendor documents it (batch: edit-items `remove`)
+    #[command(
+        after_help = "For many ids, `catops bulk remove FILE` streams them from a file instead.
+
+Examples:
+  catops -p sandbox-batch items delete --catalog demo b00001 b00002 --dry-run
+  catops -p sandbox-batch items delete --catalog demo b00001 b00002 --yes"
+    )]
+    Delete {
+        /// Catalog name (batch)
+        #[arg(long, value_name = "NAME", value_parser = resource_id)]
+        catalog: String,
+        /// Ids of the items to delete
+        #[arg(required = true, value_name = "ITEM_ID", value_parser = resource_id)]
+        ids: Vec<String>,
+        /// Delete without asking (required when catops cannot ask: no terminal)
+        #[arg(long)]
+        yes: bool,
+        /// Say what would be deleted; delete nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
@@ -165,7 +188,81 @@ pub async fn run(command: ItemsCommand, ctx: &Context) -> anyhow::Result<u8> {
             let item = rastro.items_put(&catalog, &item_id, &body).await?;
             ctx.print(&item)?;
         }
+        ItemsCommand::Delete {
+            catalog,
+            ids,
+            yes,
+            dry_run,
+        } => return delete(ctx, catalog, ids, yes, dry_run).await,
     }
+    Ok(exit::OK)
+}
+
+/// `items delete`: the ids (each once) in requests of the vendor's size, after a confirmation.
+async fn delete(
+    ctx: &Context,
+    catalog: String,
+    mut ids: Vec<String>,
+    yes: bool,
+    dry_run: bool,
+) -> anyhow::Result<u8> {
+    let mut seen = std::collections::HashSet::new();
+    ids.retain(|id| seen.insert(id.clone()));
+    let request = BulkRequest {
+        id_field: Some("id".into()),
+        ..BulkRequest::new(Operation::ItemsDelete, Some(catalog.clone()))
+    };
+    let (endpoint, _) = ctx.bulk_target(request).await?;
+    let count = ids.len();
+    if dry_run {
+        if !ctx.quiet {
+            eprintln!(
+                "dry run: would delete {count} item(s) from catalog {catalog}; nothing was deleted"
+            );
+        }
+        ctx.print(&json!({"catalog": catalog, "would_delete": ids}))?;
+        return Ok(exit::OK);
+    }
+    let asked = format!("Delete {count} item(s) from catalog {catalog}?");
+    let hint = format!(
+        "catops items delete --catalog {catalog} {} --yes, or --dry-run to see what would go",
+        ids.join(" ")
+    );
+    if !yes && !confirm(&asked, false, "`items delete` deletes items", &hint)? {
+        return Err(Failure::new(exit::INTERRUPTED, "not deleted").into());
+    }
+    let mut token = None;
+    let mut deleted = Vec::with_capacity(count);
+    for part in ids.chunks(endpoint.max_items()) {
+        let (prefix, suffix) = endpoint.envelope();
+        let mut body = prefix.to_vec();
+        for (n, id) in part.iter().enumerate() {
+            let mut fields = Map::new();
+            fields.insert("id".into(), Value::String(id.clone()));
+            let item = endpoint
+                .item(fields)
+                .map_err(|(reason, _)| Failure::usage(format!("item {id}: {reason}")))?;
+            if n > 0 {
+                body.push(b',');
+            }
+            serde_json::to_writer(&mut body, &item)?;
+        }
+        body.extend_from_slice(suffix);
+        let reply = endpoint.send(body.into()).await?;
+        if let Some((index, reason)) = reply.refused.first() {
+            let id = part.get(*index).map_or("?", String::as_str);
+            return Err(Failure::new(exit::FAILURE, format!("item {id}: {reason}"))
+                .hint(format!("deleted before it: {}", deleted.len()))
+                .into());
+        }
+        token = reply.indexing_token.or(token);
+        deleted.extend_from_slice(part);
+    }
+    let mut summary = json!({"catalog": catalog, "deleted": deleted.len(), "ids": deleted});
+    if let Some(token) = token {
+        summary["indexing_token"] = json!(token);
+    }
+    ctx.print(&summary)?;
     Ok(exit::OK)
 }
 

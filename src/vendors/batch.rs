@@ -64,6 +64,7 @@ impl Vendor for Batch {
             Operation::CatalogsDelete,
             Operation::BulkUpsert,
             Operation::BulkRemove,
+            Operation::ItemsDelete,
         ]
     }
 
@@ -123,7 +124,10 @@ impl ItemsEdit {
             http,
             catalog,
             id_field: request.id_field.clone().unwrap_or_else(|| "id".to_string()),
-            remove: request.operation == Operation::BulkRemove,
+            remove: matches!(
+                request.operation,
+                Operation::BulkRemove | Operation::ItemsDelete
+            ),
             prefix,
             suffix,
         })

@@ -138,6 +138,8 @@ pub enum Operation {
     /// `bulk upsert --upload`: the whole file through the vendor's file-upload flow.
     BulkUpload,
     BulkRemove,
+    /// `items delete`: named items through the bulk endpoint's removal.
+    ItemsDelete,
     AssetsUpsert,
     AssetsList,
     AssetsDelete,
@@ -171,6 +173,7 @@ impl Operation {
             Operation::BulkUpsert => "bulk upsert",
             Operation::BulkUpload => "bulk upsert --upload",
             Operation::BulkRemove => "bulk remove",
+            Operation::ItemsDelete => "items delete",
             Operation::AssetsUpsert => "assets upsert",
             Operation::AssetsList => "assets list",
             Operation::AssetsDelete => "assets delete",
