@@ -13,6 +13,7 @@ mod db;
 mod emulated;
 mod error;
 mod faults;
+mod paging;
 mod rastro;
 mod ratelimit;
 mod registry;
@@ -93,6 +94,8 @@ pub struct Shared {
     capacity: Option<service::Capacity>,
     faults: Option<std::sync::Mutex<faults::Roller>>,
     rate_limits: RateLimits,
+    /// Where recently served offset pages ended, so the next page is a seek (`paging`).
+    page_ends: paging::PageEnds,
     /// Items (and body bytes, where noted) per bulk request as received, newest last (see
     /// `/_sandbox/requests`).
     bulk_log: std::sync::Mutex<std::collections::VecDeque<(&'static str, usize, Option<usize>)>>,
@@ -110,6 +113,7 @@ impl Shared {
             capacity: options.max_inflight.map(service::Capacity::new),
             faults: options.faults.map(|f| std::sync::Mutex::new(f.roller())),
             rate_limits: options.rate_limits,
+            page_ends: paging::PageEnds::default(),
             bulk_log: std::sync::Mutex::new(std::collections::VecDeque::new()),
         }))
     }
