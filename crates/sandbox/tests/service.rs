@@ -80,7 +80,7 @@ fn a_fixed_latency_delays_every_request_alike() {
 #[test]
 fn up_to_max_inflight_requests_are_served_at_once_and_one_more_gets_503_with_retry_after() {
     // The latency holds each request in flight long enough for the others to arrive.
-    let sandbox = start("1500", Some(3));
+    let sandbox = start("2500", Some(3));
     for (status, _, body, _) in at_once(&sandbox, 3) {
         assert_eq!(status, 200, "three at once fit: {body}");
     }
@@ -89,7 +89,7 @@ fn up_to_max_inflight_requests_are_served_at_once_and_one_more_gets_503_with_ret
         let sandbox = sandbox.clone();
         thread::spawn(move || at_once(&sandbox, 3))
     };
-    thread::sleep(Duration::from_millis(400));
+    thread::sleep(Duration::from_millis(800));
     let started = Instant::now();
     let (status, head, body) = sandbox.request("GET", CATALOGS, &[("Authorization", BEARER)], None);
     assert_eq!(status, 503, "{head}\n{body}");
