@@ -1,10 +1,10 @@
 //! `catops sandbox serve|reset`: the built-in emulator of the five vendor APIs (SPEC §8).
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use catops_sandbox::{
-    Faults, SandboxOptions, StateLocation, SANDBOX_READONLY_TOKEN, SANDBOX_TOKEN,
+    Faults, Latency, SandboxOptions, StateLocation, OVERLOADED_RETRY_AFTER_SECS,
+    SANDBOX_READONLY_TOKEN, SANDBOX_TOKEN,
 };
 use clap::Subcommand;
 
@@ -41,9 +41,15 @@ CATOPS_BASE_URL=http://127.0.0.1:8787/rastro/api catops -p sandbox catalogs list
         /// answered with 429 and Retry-After; off for benchmarks
         #[arg(long, value_enum, default_value = "on", value_name = "on|off")]
         rate_limits: RateLimits,
-        /// Delay every response by this many milliseconds
-        #[arg(long, default_value_t = 0, value_name = "N")]
-        latency_ms: u64,
+        /// Delay every response by N milliseconds, or by a uniform random delay in MIN..MAX
+        /// (inclusive) per request, e.g. 80..160, as a service across a network would
+        #[arg(long, default_value = "0", value_name = "N|MIN..MAX")]
+        latency_ms: String,
+        /// Serve at most N requests at once (across all vendors, latency included); a request
+        /// above that is answered 503 at once with Retry-After: 1, as an overloaded service
+        /// does
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        max_inflight: Option<u32>,
         /// The token with every scope
         #[arg(long, default_value = SANDBOX_TOKEN, value_name = "T")]
         token: String,
@@ -75,6 +81,7 @@ pub fn run(command: SandboxCommand, quiet: bool) -> anyhow::Result<u8> {
             faults,
             rate_limits,
             latency_ms,
+            max_inflight,
             token,
         } => {
             let faults = faults
@@ -82,10 +89,13 @@ pub fn run(command: SandboxCommand, quiet: bool) -> anyhow::Result<u8> {
                 .map(Faults::parse)
                 .transpose()
                 .map_err(|err| Failure::usage(format!("--faults: {err}")))?;
+            let latency = Latency::parse(&latency_ms)
+                .map_err(|err| Failure::usage(format!("--latency-ms: {err}")))?;
             let limited = rate_limits == RateLimits::On;
             let options = SandboxOptions {
                 state: StateLocation::parse(&state),
-                latency: Duration::from_millis(latency_ms),
+                latency,
+                max_inflight: max_inflight.map(|n| n as usize),
                 faults,
                 rate_limits: if limited {
                     catops_sandbox::RateLimits::On
@@ -97,7 +107,7 @@ pub fn run(command: SandboxCommand, quiet: bool) -> anyhow::Result<u8> {
             server_runtime()?.block_on(catops_sandbox::serve(
                 &addr,
                 options,
-                |local| announce(local, &token, limited, quiet),
+                |local| announce(local, &token, limited, max_inflight, quiet),
                 shutdown_signal(),
             ))?;
         }
@@ -116,7 +126,13 @@ pub fn run(command: SandboxCommand, quiet: bool) -> anyhow::Result<u8> {
 }
 
 /// One ready line with the address on stdout (scripts wait for it), the rest on stderr.
-fn announce(local: std::net::SocketAddr, token: &str, limited: bool, quiet: bool) {
+fn announce(
+    local: std::net::SocketAddr,
+    token: &str,
+    limited: bool,
+    max_inflight: Option<u32>,
+    quiet: bool,
+) {
     println!("catops sandbox listening on http://{local}");
     if quiet {
         return;
@@ -138,6 +154,9 @@ fn announce(local: std::net::SocketAddr, token: &str, limited: bool, quiet: bool
         eprintln!("  rate limits on (batch: {REQUESTS_PER_SECOND} requests/s, {ITEMS_PER_SECOND} items/s per project; catalogian: {REQUESTS_PER_MINUTE_PER_KEY} requests/min per key)");
     } else {
         eprintln!("  rate limits off");
+    }
+    if let Some(n) = max_inflight {
+        eprintln!("  capacity   {n} requests in flight, then 503 with Retry-After: {OVERLOADED_RETRY_AFTER_SECS}");
     }
     eprintln!("  stop with Ctrl-C");
 }

@@ -98,14 +98,8 @@ impl Fault {
     pub fn response(self) -> Response {
         match self {
             Fault::Status(status) => {
-                let body = Json(json!({ "error": format!("injected fault: {status}") }));
-                let mut response = (status, body).into_response();
-                if status == StatusCode::TOO_MANY_REQUESTS {
-                    response
-                        .headers_mut()
-                        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-                }
-                response
+                let retry_after = (status == StatusCode::TOO_MANY_REQUESTS).then_some(1);
+                error_response(status, format!("injected fault: {status}"), retry_after)
             }
             Fault::Reset => {
                 let broken = futures_util::stream::iter([Err::<Bytes, std::io::Error>(
@@ -115,6 +109,18 @@ impl Fault {
             }
         }
     }
+}
+
+/// A failure answered before any vendor sees the request: `{"error": "..."}`, with
+/// `Retry-After` in seconds when given.
+pub fn error_response(status: StatusCode, message: String, retry_after: Option<u64>) -> Response {
+    let mut response = (status, Json(json!({ "error": message }))).into_response();
+    if let Some(seconds) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+    }
+    response
 }
 
 #[cfg(test)]

@@ -13,15 +13,12 @@ mod db;
 mod emulated;
 mod error;
 mod faults;
+mod paging;
 mod rastro;
 mod ratelimit;
 mod registry;
+mod service;
 mod time;
-
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -29,12 +26,16 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde_json::json;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 pub use catalogian::{DEMO_SOURCE, DEMO_SOURCE_KEY};
 pub use catops_spec::{SANDBOX_READONLY_TOKEN, SANDBOX_TOKEN};
 pub use db::Db;
 pub use faults::Faults;
 pub use registry::prefix;
+pub use service::{Latency, OVERLOADED_RETRY_AFTER_SECS};
 
 /// SPEC §4 sends chunks of up to 5 MiB; axum's default body limit is 2 MB.
 const MAX_BODY_BYTES: usize = 8 << 20;
@@ -64,7 +65,9 @@ pub enum RateLimits {
 pub struct SandboxOptions {
     pub state: StateLocation,
     pub token: String,
-    pub latency: Duration,
+    pub latency: Latency,
+    /// At most this many requests served at once (`--max-inflight`); above it, 503.
+    pub max_inflight: Option<usize>,
     pub faults: Option<Faults>,
     pub rate_limits: RateLimits,
 }
@@ -75,7 +78,8 @@ impl SandboxOptions {
         SandboxOptions {
             state: StateLocation::Memory,
             token: SANDBOX_TOKEN.to_string(),
-            latency: Duration::ZERO,
+            latency: Latency::ZERO,
+            max_inflight: None,
             faults: None,
             rate_limits: RateLimits::On,
         }
@@ -86,9 +90,12 @@ impl SandboxOptions {
 pub struct Shared {
     pub db: Db,
     pub token: String,
-    latency: Duration,
+    latency: Latency,
+    capacity: Option<service::Capacity>,
     faults: Option<std::sync::Mutex<faults::Roller>>,
     rate_limits: RateLimits,
+    /// Where recently served offset pages ended, so the next page is a seek (`paging`).
+    page_ends: paging::PageEnds,
     /// Items (and body bytes, where noted) per bulk request as received, newest last (see
     /// `/_sandbox/requests`).
     bulk_log: std::sync::Mutex<std::collections::VecDeque<(&'static str, usize, Option<usize>)>>,
@@ -103,8 +110,10 @@ impl Shared {
             db: Db::open(&options.state)?,
             token: options.token,
             latency: options.latency,
+            capacity: options.max_inflight.map(service::Capacity::new),
             faults: options.faults.map(|f| std::sync::Mutex::new(f.roller())),
             rate_limits: options.rate_limits,
+            page_ends: paging::PageEnds::default(),
             bulk_log: std::sync::Mutex::new(std::collections::VecDeque::new()),
         }))
     }
@@ -159,12 +168,26 @@ fn app(shared: Arc<Shared>) -> Router {
         .layer(middleware::from_fn_with_state(shared, before_each_request))
 }
 
-/// Injected faults and latency apply to every vendor alike.
+/// Capacity, injected faults and latency apply to every vendor alike. The sandbox's own
+/// routes (`/_sandbox/...`) are not the service being modelled: no capacity counts them.
 async fn before_each_request(
     State(shared): State<Arc<Shared>>,
     request: Request,
     next: Next,
 ) -> Response {
+    let admin = request
+        .uri()
+        .path()
+        .split('/')
+        .any(|part| part == "_sandbox");
+    // Held until the response is made: a request waiting out its latency is in flight.
+    let _slot = match &shared.capacity {
+        Some(capacity) if !admin => match capacity.enter() {
+            Some(slot) => Some(slot),
+            None => return capacity.overloaded(),
+        },
+        _ => None,
+    };
     if let Some(roller) = &shared.faults {
         let fault = roller
             .lock()
@@ -175,7 +198,7 @@ async fn before_each_request(
         }
     }
     if !shared.latency.is_zero() {
-        tokio::time::sleep(shared.latency).await;
+        tokio::time::sleep(shared.latency.pick()).await;
     }
     next.run(request).await
 }

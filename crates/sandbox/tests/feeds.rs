@@ -1086,3 +1086,45 @@ fn snapshot_rows_need_only_read_and_take_the_slug_with_a_source_key() {
     let (status, reply) = sandbox.call_json("GET", SNAPSHOT_ROWS, &[], None);
     assert_eq!(status, 401, "{reply}");
 }
+
+/// The rows of the `n`th delta event (oldest first) of the demo source.
+fn rows_of_event(sandbox: &Sandbox, n: usize) -> Vec<Value> {
+    let id = events(sandbox)[n]["id"].as_str().unwrap().to_string();
+    rows_of(&get(sandbox, &format!("{DELTA}/{id}/rows?limit=200")))
+}
+
+#[test]
+fn each_event_keeps_the_item_as_its_change_left_it_after_later_changes_and_deletion() {
+    let sandbox = start();
+    bulk(&sandbox, json!([{"sku": "NEW-1", "title": "Lamp"}]));
+    put(
+        &sandbox,
+        &format!("{CAT_DEMO}/items/item_26"),
+        &json!({"title": "Renamed"}),
+    );
+    bulk(&sandbox, json!([{"sku": "NEW-1", "price": 5.0}]));
+    let (status, reply) = sandbox.call_as(TOKEN, "DELETE", CAT_DEMO, None);
+    assert_eq!(status, 200, "{reply}");
+
+    let after = |n: usize| rows_of_event(&sandbox, n)[0]["after"].clone();
+    let before = |n: usize| rows_of_event(&sandbox, n)[0]["before"].clone();
+    assert_eq!(
+        after(0),
+        json!({"id": "item_26", "sku": "NEW-1", "title": "Lamp"})
+    );
+    assert_eq!(
+        (before(1)["title"].clone(), after(1)["title"].clone()),
+        (json!("Lamp"), json!("Renamed"))
+    );
+    assert_eq!(
+        after(2),
+        json!({"id": "item_26", "sku": "NEW-1", "title": "Renamed", "price": 5.0})
+    );
+    let deleted = rows_of_event(&sandbox, 3);
+    let row = deleted.iter().find(|row| row["key"] == "NEW-1").unwrap();
+    assert_eq!(
+        (row["changeType"].as_str(), &row["after"]),
+        (Some("deleted"), &Value::Null)
+    );
+    assert_eq!(row["before"], after(2));
+}

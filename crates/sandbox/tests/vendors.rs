@@ -508,21 +508,24 @@ fn a_running_sandbox_resets_to_its_seed_over_http() {
     assert!(sandbox.bulk_sizes("rastro").is_empty());
 }
 
+/// The skus of one page of cat_demo's items as `query` asks, and the total.
+fn rastro_demo_page(sandbox: &Sandbox, query: &str) -> (Vec<String>, u64) {
+    let page = sandbox.inspect(&format!(
+        "/rastro/api/public/catalogs/cat_demo/items?{query}"
+    ));
+    let skus = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["sku"].as_str().unwrap().to_string())
+        .collect();
+    (skus, page["total"].as_u64().unwrap())
+}
+
 #[test]
 fn rastro_items_are_searched_and_sorted_as_its_client_asks() {
     let sandbox = Sandbox::start();
-    let items = |query: &str| -> (Vec<String>, u64) {
-        let page = sandbox.inspect(&format!(
-            "/rastro/api/public/catalogs/cat_demo/items?{query}"
-        ));
-        let skus = page["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["sku"].as_str().unwrap().to_string())
-            .collect();
-        (skus, page["total"].as_u64().unwrap())
-    };
+    let items = |query: &str| rastro_demo_page(&sandbox, query);
     // Seeded: brands cycle Acme, Northwind, Globex, Initech, Umbrella over 25 items.
     let (found, total) = items("search=northWIND&limit=3&offset=0");
     assert_eq!(total, 5, "the total counts what the search matched");
@@ -553,4 +556,51 @@ fn rastro_items_are_searched_and_sorted_as_its_client_asks() {
         None,
     );
     assert_eq!(status, 422, "{reply}");
+}
+
+/// What `Sandbox::seed_items` loads: SEED-0000000, SEED-0000001, ...
+fn seeded(range: std::ops::Range<usize>) -> Vec<String> {
+    range.map(|n| format!("SEED-{n:07}")).collect()
+}
+
+#[test]
+fn rastro_offset_pages_give_every_item_once_as_items_arrive_and_after_a_reset() {
+    let sandbox = Sandbox::start();
+    let other = sandbox.post(
+        "/rastro/api/public/catalogs",
+        &json!({"name": "Other", "unique_id_field": "sku",
+                "schema_definition": {"fields": [{"name": "sku", "type": "string"}]}}),
+    );
+    let other: Value = parse(&other.1);
+    // Another catalog's items take ids between cat_demo's: ids are not positions.
+    sandbox.seed_items(other["id"].as_str().unwrap(), 500);
+    sandbox.seed_items("cat_demo", 2000);
+    let demo: Vec<String> = (1..=25).map(|n| format!("DEMO-{n:04}")).collect();
+
+    let (first, total) = rastro_demo_page(&sandbox, "offset=0&limit=700");
+    assert_eq!(total, 2025);
+    let late = json!({"unique_field": "sku", "items": [{"sku": "LATE-1"}, {"sku": "LATE-2"}]});
+    assert_eq!(
+        sandbox
+            .post("/rastro/api/public/catalogs/cat_demo/items/bulk", &late)
+            .0,
+        200
+    );
+    let mut walked = first;
+    for offset in [700, 1400, 2100] {
+        let (page, total) = rastro_demo_page(&sandbox, &format!("offset={offset}&limit=700"));
+        assert_eq!(total, 2027);
+        walked.extend(page);
+    }
+    let mut expected = [demo.clone(), seeded(0..2000)].concat();
+    expected.extend(["LATE-1".to_string(), "LATE-2".to_string()]);
+    assert_eq!(walked, expected, "each item once, new ones at the end");
+
+    // After a reset the same offsets hold other items: a page end remembered before it
+    // must not be used.
+    assert_eq!(sandbox.post("/_sandbox/reset", &json!({})).0, 204);
+    sandbox.seed_items("cat_demo", 2000);
+    let (page, total) = rastro_demo_page(&sandbox, "offset=1400&limit=700");
+    assert_eq!(total, 2025);
+    assert_eq!(page, seeded(1375..2000));
 }

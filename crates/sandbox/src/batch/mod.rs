@@ -463,11 +463,9 @@ mod tests {
     fn a_project_is_refused_once_its_request_bucket_is_empty() {
         let batch = Batch {
             shared: Shared::open(super::super::SandboxOptions {
-                state: super::super::StateLocation::Memory,
                 token: "t".into(),
-                latency: std::time::Duration::ZERO,
-                faults: None,
                 rate_limits: RateLimits::On,
+                ..super::super::SandboxOptions::in_memory()
             })
             .unwrap(),
             limits: Some(Mutex::new(HashMap::new())),

@@ -24,6 +24,7 @@ use serde_json::{json, Value};
 use catops_spec::VendorKind;
 use catops_spec::SANDBOX_READONLY_TOKEN;
 
+use crate::changes;
 use crate::emulated::Emulated;
 use crate::error::{bad_request, Fail};
 use crate::time::{parse_iso8601_ms, rfc3339_ms, unix_ms_now};
@@ -67,6 +68,8 @@ CREATE TABLE IF NOT EXISTS catalogian_events (
     total_count INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS catalogian_events_source ON catalogian_events (source_id, seq);
+-- Keyed by its place in the event alone (no rowid: a second copy of the key for each of
+-- possibly millions of rows). `after_item`: see crate::changes.
 CREATE TABLE IF NOT EXISTS catalogian_rows (
     event_seq INTEGER NOT NULL,
     n INTEGER NOT NULL,
@@ -74,8 +77,9 @@ CREATE TABLE IF NOT EXISTS catalogian_rows (
     change_type TEXT NOT NULL,
     before TEXT,
     after TEXT,
+    after_item INTEGER,
     PRIMARY KEY (event_seq, n)
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS catalogian_rows_type ON catalogian_rows (event_seq, change_type, n);
 CREATE TABLE IF NOT EXISTS catalogian_snapshots (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -516,11 +520,12 @@ fn rows_page(
     change_type: Option<&str>,
     limit: u64,
 ) -> rusqlite::Result<(Vec<Value>, i64, bool)> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT n, key, change_type, before, after FROM catalogian_rows
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT n, key, change_type, before, {} FROM catalogian_rows r
          WHERE event_seq = ?1 AND n > ?2 AND (?3 IS NULL OR change_type = ?3)
          ORDER BY n LIMIT ?4",
-    )?;
+        changes::row_after_sql()
+    ))?;
     let mut found = stmt.query(params![seq, after, change_type, limit as i64 + 1])?;
     let (mut rows, mut last) = (Vec::new(), after);
     while let Some(row) = found.next()? {
@@ -657,8 +662,8 @@ mod tests {
         let tx = conn.transaction().unwrap();
         let mut changes = Changes::for_catalog(&tx, rastro::DEMO_CATALOG).unwrap();
         assert!(changes.is_tracking());
-        changes.note("A", Some("{\"a\":1}".into()), Some("{\"a\":2}".into()));
-        changes.note("A", None, Some("{\"a\":1}".into()));
+        changes.note(1, "A", Some("{\"a\":1}".into()), Some("{\"a\":2}".into()));
+        changes.note(1, "A", None, Some("{\"a\":1}".into()));
         record_change(&tx, changes).unwrap();
         let events: i64 = tx
             .query_row("SELECT COUNT(*) FROM catalogian_events", [], |r| r.get(0))
@@ -666,9 +671,9 @@ mod tests {
         assert_eq!(events, 0, "A ended as it began");
 
         let mut changes = Changes::for_catalog(&tx, rastro::DEMO_CATALOG).unwrap();
-        changes.note("N", None, Some("{\"n\":1}".into()));
-        changes.note("N", Some("{\"n\":1}".into()), Some("{\"n\":2}".into()));
-        changes.note("C", Some("{\"c\":1}".into()), Some("{\"c\":2}".into()));
+        changes.note(2, "N", None, Some("{\"n\":1}".into()));
+        changes.note(2, "N", Some("{\"n\":1}".into()), Some("{\"n\":2}".into()));
+        changes.note(3, "C", Some("{\"c\":1}".into()), Some("{\"c\":2}".into()));
         record_change(&tx, changes).unwrap();
         let seq: i64 = tx
             .query_row("SELECT MAX(seq) FROM catalogian_events", [], |r| r.get(0))
@@ -681,7 +686,7 @@ mod tests {
 
         let mut other = Changes::for_catalog(&tx, "cat_other").unwrap();
         assert!(!other.is_tracking());
-        other.note("X", None, Some("{}".into()));
+        other.note(4, "X", None, Some("{}".into()));
         record_change(&tx, other).unwrap();
         let events: i64 = tx
             .query_row("SELECT COUNT(*) FROM catalogian_events", [], |r| r.get(0))

@@ -13,7 +13,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
 use super::body::{parse_body, query_number};
-use super::store::render_item;
+use super::store::{count_items, render_item};
 use crate::changes::{record_change, Changes};
 use crate::error::{unprocessable, Fail};
 use crate::time::{rfc3339_ms, unix_ms_now};
@@ -61,7 +61,7 @@ pub async fn list(
 /// A catalog as the reference shows it, with its settings (the sandbox stores them but
 /// neither evolves schemas nor refuses unknown fields).
 const CATALOG_SELECT: &str = "SELECT c.id, c.name, c.description, c.created_at,
-        (SELECT COUNT(*) FROM rastro_items i WHERE i.catalog_id = c.id),
+        COALESCE((SELECT n.items FROM rastro_item_counts n WHERE n.catalog_id = c.id), 0),
         COALESCE(s.auto_evolve_schema, 0), COALESCE(s.strict_mode, 0), s.catalog_md
     FROM rastro_catalogs c LEFT JOIN rastro_catalog_settings s ON s.catalog_id = c.id";
 
@@ -237,10 +237,11 @@ pub async fn delete(
                 while let Some(row) = rows.next()? {
                     let (id, key, body): (i64, String, String) =
                         (row.get(0)?, row.get(1)?, row.get(2)?);
-                    changes.note(&key, Some(render_item(id, &body)), None);
+                    changes.note(id, &key, Some(render_item(id, &body)), None);
                 }
             }
-            tx.execute("DELETE FROM rastro_items WHERE catalog_id = ?1", [&catalog])?;
+            let gone = tx.execute("DELETE FROM rastro_items WHERE catalog_id = ?1", [&catalog])?;
+            count_items(&tx, &catalog, 0, gone as i64)?;
             tx.execute(
                 "DELETE FROM rastro_enrich_jobs WHERE catalog_id = ?1",
                 [&catalog],

@@ -373,6 +373,7 @@ pub fn advance(tx: &Transaction, catalog: &str, now_ms: i64) -> rusqlite::Result
                 write.execute(params![body, id])?;
                 if changes.is_tracking() {
                     changes.note(
+                        id,
                         &key,
                         Some(render_item(id, &stored)),
                         Some(render_item(id, &body)),
@@ -435,7 +436,8 @@ async fn start(
             let now = unix_ms_now();
             advance(&tx, &catalog, now)?;
             let (total, last_item_id): (i64, i64) = tx.query_row(
-                "SELECT COUNT(*), COALESCE(MAX(id), 0) FROM rastro_items WHERE catalog_id = ?1",
+                "SELECT COALESCE((SELECT items FROM rastro_item_counts WHERE catalog_id = ?1), 0),
+                     COALESCE(MAX(id), 0) FROM rastro_items WHERE catalog_id = ?1",
                 [&catalog],
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )?;

@@ -14,10 +14,12 @@ use serde_json::{json, Map, Value};
 use super::body::{json_response, parse_body, query_number};
 use super::enrich;
 use super::store::{
-    catalog_schema, catalog_unique_field, check_types, find_item, render_item, unique_key,
+    catalog_schema, catalog_unique_field, check_types, count_items, find_item, item_count,
+    render_item, unique_key,
 };
 use crate::changes::{record_change, Changes};
 use crate::error::{unprocessable, Fail};
+use crate::paging::PageEnds;
 use crate::time::unix_ms_now;
 use crate::Shared;
 
@@ -74,6 +76,11 @@ impl ItemFilter {
         WHERE json_each.type IN ('text', 'integer', 'real')
         AND instr(lower(json_each.value), lower(?4)) > 0))";
 
+    /// No search and no sort: the catalog in id order.
+    fn is_plain(&self) -> bool {
+        self.search.is_none() && self.sort.is_none()
+    }
+
     fn sort_path(&self) -> Option<String> {
         self.sort
             .as_ref()
@@ -100,6 +107,7 @@ pub async fn list(
         None => (page - 1).saturating_mul(limit),
     };
     let page = offset / limit + 1;
+    let state = shared.clone();
     let body = shared
         .db
         .call(move |conn| -> Result<String, Fail> {
@@ -107,43 +115,109 @@ pub async fn list(
             // One read transaction, so `total` and the page agree.
             let tx = conn.transaction()?;
             catalog_unique_field(&tx, &catalog)?;
-            let total: i64 = tx.query_row(
-                &format!(
-                    "SELECT COUNT(*) FROM rastro_items WHERE catalog_id = ?1{}",
-                    ItemFilter::SEARCH.replace("?4", "?2")
-                ),
-                params![catalog, filter.search],
-                |row| row.get(0),
-            )?;
-            let offset = offset.min(i64::MAX as u64) as i64;
-            let mut stmt = tx.prepare_cached(&filter.sql())?;
-            let sort_path = filter.sort_path();
-            let mut rows = if sort_path.is_some() {
-                stmt.query(params![
-                    catalog,
-                    limit as i64,
-                    offset,
-                    filter.search,
-                    sort_path
-                ])?
-            } else {
-                stmt.query(params![catalog, limit as i64, offset, filter.search])?
-            };
-            let mut out = String::with_capacity(64 + limit as usize * 128);
+            let mut out = String::with_capacity(64 + limit as usize * 256);
             out.push_str("{\"items\":[");
-            let mut first = true;
-            while let Some(row) = rows.next()? {
-                if !first {
-                    out.push(',');
-                }
-                first = false;
-                out.push_str(&render_item(row.get(0)?, &row.get::<_, String>(1)?));
-            }
+            let total = if filter.is_plain() {
+                plain_page(&tx, &state.page_ends, &catalog, (offset, limit), &mut out)?
+            } else {
+                filtered_page(&tx, &filter, &catalog, (offset, limit), &mut out)?
+            };
             out.push_str(&format!("],\"total\":{total},\"page\":{page}}}"));
             Ok(out)
         })
         .await??;
     Ok(json_response(body))
+}
+
+/// The page after a known item: a seek on the (catalog_id, id) index.
+const PAGE_AFTER: &str = "SELECT id, body FROM rastro_items WHERE catalog_id = ?1 AND id > ?2
+    ORDER BY id LIMIT ?3";
+/// The page at an offset no page ended at: the rows before it are stepped over.
+const PAGE_AT: &str = "SELECT id, body FROM rastro_items WHERE catalog_id = ?1
+    ORDER BY id LIMIT ?2 OFFSET ?3";
+
+/// A page in id order with no search: a seek after the previous page's last item when that
+/// page was served here (or at offset 0), so reading a whole catalog is linear in its size.
+/// The total is the kept count. Returns it.
+fn plain_page(
+    tx: &Transaction,
+    page_ends: &PageEnds,
+    catalog: &str,
+    (offset, limit): (u64, u64),
+    out: &mut String,
+) -> Result<i64, Fail> {
+    let (total, removed) = item_count(tx, catalog)?;
+    let list = format!("rastro:{catalog}");
+    // Items only ever join a catalog at its end (ids grow), so positions hold until one goes.
+    let after = match offset {
+        0 => Some(0),
+        _ => page_ends.find(&list, offset, removed),
+    };
+    let mut stmt;
+    let rows = match after {
+        Some(after) => {
+            stmt = tx.prepare_cached(PAGE_AFTER)?;
+            stmt.query(params![catalog, after, limit as i64])?
+        }
+        None => {
+            stmt = tx.prepare_cached(PAGE_AT)?;
+            let skip = offset.min(i64::MAX as u64) as i64;
+            stmt.query(params![catalog, limit as i64, skip])?
+        }
+    };
+    let last = write_items(rows, out)?;
+    if let Some((shown, last_id)) = last {
+        page_ends.remember(&list, offset.saturating_add(shown), removed, last_id);
+    }
+    Ok(total)
+}
+
+/// A page with a search or a sort: counted and skipped to, as the filter needs.
+fn filtered_page(
+    tx: &Transaction,
+    filter: &ItemFilter,
+    catalog: &str,
+    (offset, limit): (u64, u64),
+    out: &mut String,
+) -> Result<i64, Fail> {
+    let total: i64 = tx.query_row(
+        &format!(
+            "SELECT COUNT(*) FROM rastro_items WHERE catalog_id = ?1{}",
+            ItemFilter::SEARCH.replace("?4", "?2")
+        ),
+        params![catalog, filter.search],
+        |row| row.get(0),
+    )?;
+    let offset = offset.min(i64::MAX as u64) as i64;
+    let mut stmt = tx.prepare_cached(&filter.sql())?;
+    let rows = match filter.sort_path() {
+        Some(sort_path) => stmt.query(params![
+            catalog,
+            limit as i64,
+            offset,
+            filter.search,
+            sort_path
+        ])?,
+        None => stmt.query(params![catalog, limit as i64, offset, filter.search])?,
+    };
+    write_items(rows, out)?;
+    Ok(total)
+}
+
+/// Writes each (id, body) row as an item, comma-separated; how many, and the last id.
+fn write_items(mut rows: rusqlite::Rows, out: &mut String) -> rusqlite::Result<Option<(u64, i64)>> {
+    let mut last = None;
+    let mut shown = 0;
+    while let Some(row) = rows.next()? {
+        if shown > 0 {
+            out.push(',');
+        }
+        let id: i64 = row.get(0)?;
+        out.push_str(&render_item(id, row.get_ref(1)?.as_str()?));
+        shown += 1;
+        last = Some((shown, id));
+    }
+    Ok(last)
 }
 
 pub async fn get(
@@ -210,12 +284,12 @@ pub async fn update(
             let mut changes = Changes::for_catalog(&tx, &catalog)?;
             let (before, after) = (render_item(id, &stored), render_item(id, &body));
             if key == old_key {
-                changes.note(&key, Some(before), Some(after.clone()));
+                changes.note(id, &key, Some(before), Some(after.clone()));
             } else {
                 // catalogian keys rows by the unique field: a new key is a row that went
                 // away and one that appeared.
-                changes.note(&old_key, Some(before), None);
-                changes.note(&key, None, Some(after.clone()));
+                changes.note(id, &old_key, Some(before), None);
+                changes.note(id, &key, None, Some(after.clone()));
             }
             record_change(&tx, changes)?;
             tx.commit()?;
@@ -330,7 +404,8 @@ fn upsert(
         let body = serde_json::to_string(&fields).unwrap_or_default();
         if insert.execute(params![catalog, key, body])? == 1 {
             if changes.is_tracking() {
-                changes.note(&key, None, Some(render_item(tx.last_insert_rowid(), &body)));
+                let id = tx.last_insert_rowid();
+                changes.note(id, &key, None, Some(render_item(id, &body)));
             }
             counts.created += 1;
             continue;
@@ -346,12 +421,118 @@ fn upsert(
             update.execute(params![body, id])?;
             if changes.is_tracking() {
                 let (before, after) = (render_item(id, &stored), render_item(id, &body));
-                changes.note(&key, Some(before), Some(after));
+                changes.note(id, &key, Some(before), Some(after));
             }
         }
         counts.updated += 1;
     }
     drop((find, insert, update));
+    if counts.created > 0 {
+        count_items(tx, catalog, counts.created as i64, 0)?;
+    }
     record_change(tx, changes)?;
     Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::{Connection, StatementStatus};
+
+    const ITEMS: u64 = 20_000;
+    const LIMIT: u64 = 500;
+
+    /// Catalog `c` with ITEMS items, and another catalog's items between them, so ids are not
+    /// positions.
+    fn catalog() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(crate::rastro::SCHEMA).unwrap();
+        let tx = conn.transaction().unwrap();
+        {
+            let mut insert = tx
+                .prepare(
+                    "INSERT INTO rastro_items (catalog_id, unique_value, body) VALUES (?1, ?2, ?3)",
+                )
+                .unwrap();
+            for n in 0..ITEMS {
+                let body = format!("{{\"n\":{n}}}");
+                insert.execute(params!["c", n.to_string(), body]).unwrap();
+                if n % 3 == 0 {
+                    insert.execute(params!["o", n.to_string(), "{}"]).unwrap();
+                }
+            }
+        }
+        count_items(&tx, "c", ITEMS as i64, 0).unwrap();
+        tx.commit().unwrap();
+        conn
+    }
+
+    /// The VM steps `sql` took since last asked.
+    fn steps(tx: &Transaction, sql: &str) -> i32 {
+        tx.prepare_cached(sql)
+            .unwrap()
+            .reset_status(StatementStatus::VmStep)
+    }
+
+    fn page(tx: &Transaction, ends: &PageEnds, offset: u64) -> (i64, Vec<u64>) {
+        let mut out = String::from("[");
+        let total = plain_page(tx, ends, "c", (offset, LIMIT), &mut out).unwrap();
+        out.push(']');
+        let items: Vec<Value> = serde_json::from_str(&out).unwrap();
+        let numbers = items
+            .iter()
+            .map(|item| item["n"].as_u64().unwrap())
+            .collect();
+        (total, numbers)
+    }
+
+    #[test]
+    fn reading_a_catalog_page_by_page_never_steps_over_the_rows_before_a_page() {
+        let mut conn = catalog();
+        let tx = conn.transaction().unwrap();
+        let ends = PageEnds::default();
+        let mut seen = Vec::new();
+        let mut work = Vec::new();
+        for offset in (0..ITEMS).step_by(LIMIT as usize) {
+            let (total, numbers) = page(&tx, &ends, offset);
+            assert_eq!(total, ITEMS as i64);
+            seen.extend(numbers);
+            work.push(steps(&tx, PAGE_AFTER));
+            assert_eq!(steps(&tx, PAGE_AT), 0, "the page at {offset} skipped rows");
+        }
+        assert_eq!(seen, (0..ITEMS).collect::<Vec<_>>());
+        let (first, last) = (work[0], work[work.len() - 1]);
+        assert!(
+            last <= first * 2,
+            "the last page took {last} steps, the first {first}"
+        );
+
+        // Out of order, an offset is stepped to: the check above can tell the two apart.
+        let (_, numbers) = page(&tx, &PageEnds::default(), ITEMS - LIMIT);
+        assert_eq!(numbers, (ITEMS - LIMIT..ITEMS).collect::<Vec<_>>());
+        let skipping = steps(&tx, PAGE_AT);
+        assert!(skipping > first * 10, "{skipping} steps against {first}");
+    }
+
+    #[test]
+    fn a_remembered_page_end_is_dropped_once_an_item_went_away() {
+        let mut conn = catalog();
+        let tx = conn.transaction().unwrap();
+        let ends = PageEnds::default();
+        page(&tx, &ends, 0);
+        tx.execute(
+            "DELETE FROM rastro_items WHERE catalog_id = 'c' AND body = '{\"n\":3}'",
+            [],
+        )
+        .unwrap();
+        count_items(&tx, "c", 0, 1).unwrap();
+        let (total, numbers) = page(&tx, &ends, LIMIT);
+        assert_eq!(total, ITEMS as i64 - 1);
+        assert_eq!(
+            numbers[0],
+            LIMIT + 1,
+            "item 3 went, so every later one moved up"
+        );
+        assert!(steps(&tx, PAGE_AT) > 0);
+    }
 }

@@ -88,6 +88,30 @@ pub fn catalog_unique_field(conn: &Connection, catalog: &str) -> Result<String, 
     })
 }
 
+/// The catalog's item count and how many items it has ever lost (see `rastro_item_counts`).
+pub fn item_count(conn: &Connection, catalog: &str) -> rusqlite::Result<(i64, i64)> {
+    let counted = conn
+        .prepare_cached("SELECT items, removed FROM rastro_item_counts WHERE catalog_id = ?1")?
+        .query_row([catalog], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    Ok(counted.unwrap_or((0, 0)))
+}
+
+/// Notes that `joined` items joined the catalog and `left` left it (see `rastro_item_counts`).
+pub fn count_items(
+    conn: &Connection,
+    catalog: &str,
+    joined: i64,
+    left: i64,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO rastro_item_counts (catalog_id, items, removed) VALUES (?1, ?2 - ?3, ?3)
+         ON CONFLICT (catalog_id) DO UPDATE SET items = items + ?2 - ?3, removed = removed + ?3",
+    )?
+    .execute(params![catalog, joined, left])?;
+    Ok(())
+}
+
 pub fn find_item(conn: &Connection, catalog: &str, item: &str) -> Result<(i64, String), Fail> {
     let not_found = || {
         Fail::new(
@@ -119,6 +143,18 @@ mod tests {
         assert_eq!(render_item(7, "{}"), r#"{"id":"item_7"}"#);
         let parsed: Value = serde_json::from_str(&render_item(3, r#"{"a":{"b":1}}"#)).unwrap();
         assert_eq!(parsed, json!({"id": "item_3", "a": {"b": 1}}));
+    }
+
+    #[test]
+    fn the_change_log_shows_an_item_as_rastro_does() {
+        let conn = Connection::open_in_memory().unwrap();
+        let sql = format!("SELECT {}", crate::changes::shown_sql("?1", "?2"));
+        for body in ["{}", r#"{"a":1}"#, r#"{"a":{"b":"x,}{"},"ü":[1,2]}"#] {
+            let shown: String = conn
+                .query_row(&sql, params![42, body], |row| row.get(0))
+                .unwrap();
+            assert_eq!(shown, render_item(42, body), "{body}");
+        }
     }
 
     #[test]
