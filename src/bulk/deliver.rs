@@ -287,18 +287,28 @@ impl Delivery {
             return;
         }
         let mut accepted = Vec::with_capacity(part.len());
+        let mut indices = Vec::new();
         for (index, row) in part.rows().iter().enumerate() {
             match reply.refused.iter().find(|(i, _)| *i == index) {
                 Some((_, reason)) => self.reject(&part, row, reason.clone()).await,
-                None => accepted.push(row.row),
+                None => {
+                    accepted.push(row.row);
+                    indices.push(index);
+                }
             }
         }
         self.settled(&part, accepted.len());
+        let synced = if part.marks().is_empty() || indices.len() == part.marks().len() {
+            part.marks().clone()
+        } else {
+            part.marks().subset(&indices)
+        };
         self.emit(Event::Accepted {
             rows: accepted,
             created: reply.created,
             updated: reply.updated,
             indexing_token: reply.indexing_token,
+            synced,
         })
         .await;
     }

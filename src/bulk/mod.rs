@@ -23,6 +23,7 @@ mod progress;
 mod read;
 mod rejects;
 mod summary;
+pub mod sync;
 mod throttle;
 
 use std::path::PathBuf;
@@ -74,6 +75,8 @@ pub struct Settings {
     pub base_url: String,
     /// `--wait-indexed`: how long to wait for the last edit to be applied.
     pub wait_indexed: Option<Duration>,
+    /// `bulk sync`: only rows that changed since the state was written are sent.
+    pub sync: Option<sync::Plan>,
 }
 
 /// How the run ended: the summary for stdout, the exit code, and a fatal error if one stopped it.
@@ -117,13 +120,13 @@ impl Halt {
 /// How long a stopped reader, not blocked on its input, takes to notice.
 const READER_SETTLES: Duration = Duration::from_millis(500);
 
-pub async fn run(settings: Settings, target: Box<dyn BulkEndpoint>) -> anyhow::Result<Outcome> {
+pub async fn run(settings: &Settings, target: Box<dyn BulkEndpoint>) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let opened = Opened::open(&settings, target.as_ref()).await?;
+    let opened = Opened::open(settings, target.as_ref()).await?;
     let target: Arc<dyn BulkEndpoint> = Arc::from(target);
-    let ended = run_stages(&settings, target.clone(), opened).await?;
-    let mut outcome = conclude(&settings, target.as_ref(), ended, started.elapsed());
-    indexed::wait(&settings, target.as_ref(), &mut outcome).await;
+    let ended = run_stages(settings, target.clone(), opened).await?;
+    let mut outcome = conclude(settings, target.as_ref(), ended, started.elapsed());
+    indexed::wait(settings, target.as_ref(), &mut outcome).await;
     Ok(outcome)
 }
 
@@ -246,6 +249,14 @@ async fn start_reading(
     let Opened { journal, input } = opened;
     let (header_tx, header_rx) = oneshot::channel();
     let (go_tx, go_rx) = oneshot::channel();
+    let filter = match settings.sync.as_ref().map(sync::Plan::filter).transpose() {
+        Ok(filter) => filter,
+        Err(err) => {
+            watcher.abort();
+            discard(journal);
+            return Err(err.into());
+        }
+    };
     let reader = Reader {
         input: input.reader,
         input_name: settings.input.clone(),
@@ -261,6 +272,7 @@ async fn start_reading(
         keys: (!settings.dry_run).then_some(keys),
         track: input.track.clone(),
         verbose: settings.verbose,
+        sync: filter,
     }
     .spawn(header_tx, go_rx);
     let header = tokio::select! {
@@ -320,6 +332,10 @@ async fn deliver_all(
         track,
         input_size,
     } = reading;
+    let recorder = match &settings.sync {
+        Some(plan) if !settings.dry_run => Some(plan.recorder()?),
+        _ => None,
+    };
     let writer = tokio::spawn(
         Writer {
             journal,
@@ -327,6 +343,7 @@ async fn deliver_all(
             counters: counters.clone(),
             track: track.clone(),
             halt: halt.clone(),
+            sync: recorder,
         }
         .run(events_rx),
     );
@@ -415,7 +432,7 @@ fn conclude(
         interrupted,
         concurrency,
     } = ended;
-    let summary = summary::summary(
+    let mut summary = summary::summary(
         &counters,
         &summary::Facts {
             dry_run: settings.dry_run,
@@ -429,6 +446,9 @@ fn conclude(
             concurrency,
         },
     );
+    if let Some(plan) = &settings.sync {
+        plan.summarize(&mut summary, Counters::get(&counters.unchanged));
+    }
     let journal_path = recorded.journal.as_ref().map(|j| j.path().to_path_buf());
     if let Some(mut journal) = recorded.journal {
         if recorded.write_error.is_none() {

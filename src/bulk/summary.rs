@@ -91,7 +91,7 @@ pub fn summary(counters: &Counters, facts: &Facts) -> Value {
 pub fn human(summary: &Value, destination: &str, elapsed: Duration) -> String {
     let n = |key: &str| summary.get(key).and_then(Value::as_u64).unwrap_or(0);
     if summary["dry_run"] == true {
-        return format!(
+        let mut line = format!(
             "dry run: {} rows read, {} valid, {} rejected; {} requests to {destination}, at least {} s under the rate limits; nothing sent",
             n("rows_read"),
             n("rows_valid"),
@@ -99,6 +99,16 @@ pub fn human(summary: &Value, destination: &str, elapsed: Duration) -> String {
             n("requests"),
             summary["min_seconds"]
         );
+        if summary.get("unchanged").is_some() {
+            line.push_str(&format!(
+                "; sync: {} new, {} changed, {} unchanged, {} to delete",
+                n("new"),
+                n("changed"),
+                n("unchanged"),
+                n("to_delete")
+            ));
+        }
+        return line;
     }
     let secs = elapsed.as_secs_f64();
     let mut line = format!(
@@ -118,6 +128,7 @@ pub fn human(summary: &Value, destination: &str, elapsed: Duration) -> String {
         n("failed")
     ));
     for (key, words) in [
+        ("unchanged", "unchanged (not sent)"),
         ("unconfirmed", "sent without an answer"),
         ("not_sent", "not sent"),
     ] {
