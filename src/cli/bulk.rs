@@ -1,5 +1,7 @@
 //! `catops bulk upsert|remove|sync`, and the options every bulk command shares (SPEC §4), which
-//! `catops assets upsert` flattens too. `bulk sync`'s own steps are in `cli::sync`.
+//! `catops assets upsert` flattens too. `bulk sync`'s own steps are in `sync`.
+
+mod sync;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -82,7 +84,7 @@ fields (catalogs/view); a column the catalog lacks is a usage error (exit 2).")]
 The state (what each key held when the vendor last accepted it) lives in
 <data dir>/catops/sync/<profile>-<catalog>-<hash of the base URL>.sqlite3 unless --state says
 where; it is updated only for items the vendor accepted, so an interrupted sync is run again.")]
-    Sync(Box<super::sync::SyncArgs>),
+    Sync(Box<sync::SyncArgs>),
 }
 
 /// `--wait-indexed`, for vendors that apply edits after accepting them (batch).
@@ -161,7 +163,7 @@ fn positive_rate(raw: &str) -> Result<f64, String> {
 
 pub async fn run(command: BulkCommand, ctx: &Context) -> anyhow::Result<u8> {
     let (args, request, wait) = match command {
-        BulkCommand::Sync(sync) => return super::sync::run(*sync, ctx).await,
+        BulkCommand::Sync(args) => return sync::run(*args, ctx).await,
         BulkCommand::Upsert {
             args,
             catalog,

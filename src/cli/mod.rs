@@ -19,7 +19,6 @@ pub mod parse;
 pub mod profile;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
-mod sync;
 
 pub use args::{Cli, Command};
 pub use context::Context;

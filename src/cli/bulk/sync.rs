@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 
-use super::bulk::{prepare, BulkArgs, Prepared};
-use super::confirm::confirm;
+use super::{prepare, BulkArgs, Prepared};
 use crate::bulk::sync::{self, Counts, Deletions, Identity, MaxDelete, Missing, Plan};
 use crate::bulk::{self, Settings};
+use crate::cli::confirm::confirm;
 use crate::cli::Context;
 use crate::error::{exit, usage, Failure};
 use crate::vendors::{BulkEndpoint, BulkRequest, Operation};
