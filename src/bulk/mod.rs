@@ -134,6 +134,26 @@ pub async fn run(settings: &Settings, target: Box<dyn BulkEndpoint>) -> anyhow::
 struct Opened {
     journal: Option<Journal>,
     input: OpenedInput,
+    sync: SyncSides,
+}
+
+/// sync: the reader's filter and the outcome writer's recorder, each on its own connection.
+#[derive(Default)]
+struct SyncSides {
+    filter: Option<sync::Filter>,
+    recorder: Option<sync::Recorder>,
+}
+
+impl SyncSides {
+    fn open(settings: &Settings) -> Result<SyncSides, Failure> {
+        let Some(plan) = &settings.sync else {
+            return Ok(SyncSides::default());
+        };
+        Ok(SyncSides {
+            filter: Some(plan.filter()?),
+            recorder: (!settings.dry_run).then(|| plan.recorder()).transpose()?,
+        })
+    }
 }
 
 /// The input with what the journal says is done, and the rejects file.
@@ -154,8 +174,18 @@ impl Opened {
             settings.journal.as_deref(),
         )?;
         let (journal, resumed) = open_journal(settings, target)?;
-        match OpenedInput::open(settings, resumed).await {
-            Ok(input) => Ok(Opened { journal, input }),
+        let opened = match SyncSides::open(settings) {
+            Ok(sync) => OpenedInput::open(settings, resumed)
+                .await
+                .map(|input| (input, sync)),
+            Err(err) => Err(err),
+        };
+        match opened {
+            Ok((input, sync)) => Ok(Opened {
+                journal,
+                input,
+                sync,
+            }),
             Err(err) => {
                 discard(journal);
                 Err(err.into())
@@ -223,6 +253,7 @@ struct Reading {
     rejects: Rejects,
     track: Arc<InputTrack>,
     input_size: Option<u64>,
+    recorder: Option<sync::Recorder>,
 }
 
 /// Starts the signal watcher and the reader thread, and waits for the input's header (or a
@@ -246,17 +277,13 @@ async fn start_reading(
     // A few chunks ready ahead of the senders; more would only hold memory.
     let (chunks_tx, chunks) = mpsc::channel::<Chunk>(settings.concurrency.unwrap_or(4).clamp(1, 8));
     let (events, events_rx) = mpsc::channel::<Event>(4096);
-    let Opened { journal, input } = opened;
+    let Opened {
+        journal,
+        input,
+        sync,
+    } = opened;
     let (header_tx, header_rx) = oneshot::channel();
     let (go_tx, go_rx) = oneshot::channel();
-    let filter = match settings.sync.as_ref().map(sync::Plan::filter).transpose() {
-        Ok(filter) => filter,
-        Err(err) => {
-            watcher.abort();
-            discard(journal);
-            return Err(err.into());
-        }
-    };
     let reader = Reader {
         input: input.reader,
         input_name: settings.input.clone(),
@@ -272,7 +299,7 @@ async fn start_reading(
         keys: (!settings.dry_run).then_some(keys),
         track: input.track.clone(),
         verbose: settings.verbose,
-        sync: filter,
+        sync: sync.filter,
     }
     .spawn(header_tx, go_rx);
     let header = tokio::select! {
@@ -308,6 +335,7 @@ async fn start_reading(
         rejects: input.rejects,
         track: input.track,
         input_size: input.size,
+        recorder: sync.recorder,
     })
 }
 
@@ -331,11 +359,8 @@ async fn deliver_all(
         rejects,
         track,
         input_size,
+        recorder,
     } = reading;
-    let recorder = match &settings.sync {
-        Some(plan) if !settings.dry_run => Some(plan.recorder()?),
-        _ => None,
-    };
     let writer = tokio::spawn(
         Writer {
             journal,
@@ -350,11 +375,7 @@ async fn deliver_all(
     let progress = settings
         .progress
         .then(|| Progress::start(counters.clone(), track, input_size));
-    let controller = match settings.concurrency {
-        Some(limit) => Controller::fixed(limit),
-        None => Controller::adaptive(),
-    };
-    let limiter = Limiter::new(controller, settings.verbose && !settings.quiet);
+    let limiter = limiter(settings);
     let delivery = Arc::new(Delivery::new(
         target,
         Pace {
@@ -404,6 +425,15 @@ async fn deliver_all(
     })
 }
 
+/// Requests in flight: fixed, or adapted to the service.
+fn limiter(settings: &Settings) -> Arc<Limiter> {
+    let controller = match settings.concurrency {
+        Some(limit) => Controller::fixed(limit),
+        None => Controller::adaptive(),
+    };
+    Limiter::new(controller, settings.verbose && !settings.quiet)
+}
+
 /// Where the rate limits' state lives: shared with other catops processes using the same
 /// profile and base URL when there are limits to share.
 fn rates_store(settings: &Settings) -> gcra::Store {
@@ -432,7 +462,7 @@ fn conclude(
         interrupted,
         concurrency,
     } = ended;
-    let mut summary = summary::summary(
+    let summary = summary::summary(
         &counters,
         &summary::Facts {
             dry_run: settings.dry_run,
@@ -444,11 +474,9 @@ fn conclude(
             rejects_file: recorded.rejects_file.as_deref(),
             indexing_token: target.reports_indexing_token(),
             concurrency,
+            sync: settings.sync.as_ref(),
         },
     );
-    if let Some(plan) = &settings.sync {
-        plan.summarize(&mut summary, Counters::get(&counters.unchanged));
-    }
     let journal_path = recorded.journal.as_ref().map(|j| j.path().to_path_buf());
     if let Some(mut journal) = recorded.journal {
         if recorded.write_error.is_none() {
@@ -489,17 +517,20 @@ fn conclude(
     } else {
         None
     };
-    let code = if interrupted {
+    Outcome {
+        summary,
+        code: exit_code(interrupted, &counters),
+        error,
+    }
+}
+
+fn exit_code(interrupted: bool, counters: &Counters) -> u8 {
+    if interrupted {
         exit::INTERRUPTED
     } else if Counters::get(&counters.rejected) > 0 || Counters::get(&counters.failed) > 0 {
         exit::PARTIAL
     } else {
         exit::OK
-    };
-    Outcome {
-        summary,
-        code,
-        error,
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::outcomes::Counters;
+use super::sync::Plan;
 use super::throttle::Rates;
 
 /// Figures the counters do not hold.
@@ -22,11 +23,21 @@ pub struct Facts<'a> {
     pub indexing_token: bool,
     /// Whether requests in flight adapted, and the lowest and highest limit they had.
     pub concurrency: (bool, usize, usize),
+    /// `bulk sync`: its counts join the summary.
+    pub sync: Option<&'a Plan>,
 }
 
 /// SPEC §4's summary. Every row read is in exactly one of accepted, rejected, failed,
 /// unconfirmed, not_sent and skipped.
 pub fn summary(counters: &Counters, facts: &Facts) -> Value {
+    let mut summary = counts(counters, facts);
+    if let Some(plan) = facts.sync {
+        plan.summarize(&mut summary, Counters::get(&counters.unchanged));
+    }
+    summary
+}
+
+fn counts(counters: &Counters, facts: &Facts) -> Value {
     let get = Counters::get;
     let rejects_file = facts.rejects_file.map(|p| p.display().to_string());
     if facts.dry_run {
