@@ -358,6 +358,20 @@ fn a_state_of_another_catalog_or_profile_is_refused() {
         "nothing was sent"
     );
     assert!(sandbox.bulk_sizes("batch").is_empty());
+    let catalogian = sync(
+        &env,
+        &sandbox,
+        "sandbox-catalogian",
+        &["p.csv", "--catalog", "x"],
+    )
+    .expect_code(2);
+    assert!(
+        catalogian
+            .error_line()
+            .contains("`bulk sync` is not available for catalogian"),
+        "{}",
+        catalogian.stderr
+    );
 }
 
 #[test]
