@@ -31,6 +31,7 @@ struct MarkSpan {
     key_end: u32,
     end: u32,
     hash: u64,
+    raw: Option<u64>,
     has_fields: bool,
 }
 
@@ -38,7 +39,10 @@ struct MarkSpan {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mark<'a> {
     pub key: &'a str,
+    /// The hash of the item in canonical form.
     pub hash: u64,
+    /// The hash of the item's bytes as sent, where they were.
+    pub raw: Option<u64>,
     pub fields: Option<&'a str>,
 }
 
@@ -51,6 +55,7 @@ impl Marks {
             key_end,
             end: self.text.len() as u32,
             hash: mark.hash,
+            raw: mark.raw,
             has_fields: mark.fields.is_some(),
         });
     }
@@ -65,6 +70,7 @@ impl Marks {
         Some(Mark {
             key,
             hash: span.hash,
+            raw: span.raw,
             fields: span.has_fields.then_some(fields),
         })
     }
@@ -468,6 +474,7 @@ mod tests {
             chunker.mark_item(Mark {
                 key: &key,
                 hash: n * 10,
+                raw: Some(n),
                 fields,
             });
             chunker.commit_item(n, n).unwrap();
@@ -477,6 +484,7 @@ mod tests {
         chunker.mark_item(Mark {
             key: "gone",
             hash: 0,
+            raw: None,
             fields: None,
         });
         chunker.discard_item();
@@ -485,7 +493,10 @@ mod tests {
         let (first, second) = chunk.split();
         assert_eq!(first.marks().get(0).unwrap().key, "k1");
         let two = second.marks().get(0).unwrap();
-        assert_eq!((two.key, two.hash, two.fields), ("k2", 20, Some("a\nb")));
+        assert_eq!(
+            (two.key, two.hash, two.raw, two.fields),
+            ("k2", 20, Some(2), Some("a\nb"))
+        );
         let three = second.marks().subset(&[1]);
         assert_eq!(three.iter().map(|m| m.key).collect::<Vec<_>>(), ["k3"]);
         assert_eq!(three.get(0).unwrap().fields, None);

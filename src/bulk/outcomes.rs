@@ -200,7 +200,7 @@ impl Writer {
             } => {
                 if let Some(recorder) = self.sync.as_mut().filter(|_| writing) {
                     for mark in synced.iter() {
-                        recorder.record(mark.key, mark.hash, mark.fields)?;
+                        recorder.record(mark)?;
                     }
                 }
                 counters

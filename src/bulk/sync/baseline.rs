@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use super::super::chunk::Mark;
 use super::state::Recorder;
 use super::{canon, field_names};
 use crate::error::Failure;
@@ -40,7 +41,12 @@ pub async fn baseline(
             };
             let hash = canon::hash(&item, &mut scratch);
             let names = fields_of.map(|object| field_names(&item, object));
-            recorder.record(&key, hash, names.as_deref())?;
+            recorder.record(Mark {
+                key: &key,
+                hash,
+                raw: None,
+                fields: names.as_deref(),
+            })?;
             count += 1;
         }
         recorder.commit()?;

@@ -107,18 +107,25 @@ impl Filter {
     /// where attributes the state knows are gone from it, rewritten with them as null).
     pub fn keep(&mut self, key: &[u8], chunker: &mut Chunker) -> Result<bool, Failure> {
         let key = String::from_utf8_lossy(key);
+        let raw = xxhash_rust::xxh3::xxh3_64(chunker.item());
+        let stored = self.lookup.get(&key)?;
+        if !self.full && stored.as_ref().is_some_and(|s| s.raw == Some(raw)) {
+            return Ok(false);
+        }
         let item: Value = serde_json::from_slice(chunker.item()).unwrap_or(Value::Null);
         let hash = canon::hash(&item, &mut self.scratch);
-        let stored = self.lookup.get(&key)?;
         match &stored {
             Some(stored) if stored.hash == hash && !self.full => return Ok(false),
             Some(_) => self.counts.changed.fetch_add(1, Ordering::Relaxed),
             None => self.counts.new.fetch_add(1, Ordering::Relaxed),
         };
-        let fields = self.fields_of.map(|object| {
-            self.names = field_names(&item, object);
-            self.names.as_str()
-        });
+        let fields = match self.fields_of {
+            Some(object) => {
+                self.names = field_names(&item, object);
+                Some(self.names.as_str())
+            }
+            None => None,
+        };
         if let (
             Some(object),
             Some(Stored {
@@ -134,6 +141,7 @@ impl Filter {
         chunker.mark_item(Mark {
             key: &key,
             hash,
+            raw: Some(raw),
             fields,
         });
         Ok(true)
@@ -167,6 +175,94 @@ fn with_nulls(mut item: Value, object: &str, old: &str) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bulk::chunk::MAX_BODY_BYTES;
+
+    fn plan(dir: &std::path::Path, full: bool) -> Plan {
+        let state = dir.join("state.sqlite3");
+        let identity = Identity {
+            profile: "p".into(),
+            vendor: "rastro".into(),
+            base_url: "embedded".into(),
+            catalog: "c".into(),
+        };
+        open_state(&state, &identity).unwrap();
+        Plan {
+            state,
+            full,
+            fields_of: None,
+            counts: Arc::new(Counts::default()),
+        }
+    }
+
+    /// Writes `item` as the reader would and asks the filter; the chunk's marks on `finish`.
+    fn offer(filter: &mut Filter, chunker: &mut Chunker, key: &str, item: &str) -> bool {
+        chunker.start_item().extend_from_slice(item.as_bytes());
+        let keep = filter.keep(key.as_bytes(), chunker).unwrap();
+        match keep {
+            true => assert!(chunker.commit_item(1, 2).unwrap().is_none()),
+            false => chunker.discard_item(),
+        }
+        keep
+    }
+
+    #[test]
+    fn rows_as_accepted_before_are_held_back_by_their_bytes_or_their_canonical_form() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = plan(dir.path(), false);
+        let mut recorder = plan.recorder().unwrap();
+        let mut filter = plan.filter().unwrap();
+        let mut chunker = Chunker::new(10, MAX_BODY_BYTES, b"[", b"]");
+        assert!(offer(
+            &mut filter,
+            &mut chunker,
+            "A",
+            r#"{"sku":"A","price":10}"#
+        ));
+        let chunk = chunker.finish().unwrap();
+        for mark in chunk.marks().iter() {
+            recorder.record(mark).unwrap();
+        }
+        recorder.commit().unwrap();
+
+        let mut filter = plan.filter().unwrap();
+        let mut chunker = Chunker::new(10, MAX_BODY_BYTES, b"[", b"]");
+        assert!(!offer(
+            &mut filter,
+            &mut chunker,
+            "A",
+            r#"{"sku":"A","price":10}"#
+        ));
+        // Other bytes, the same item: held back by the canonical hash.
+        assert!(!offer(
+            &mut filter,
+            &mut chunker,
+            "A",
+            r#"{"price":10.0,"sku":"A"}"#
+        ));
+        assert!(offer(
+            &mut filter,
+            &mut chunker,
+            "A",
+            r#"{"sku":"A","price":11}"#
+        ));
+        assert!(offer(&mut filter, &mut chunker, "B", r#"{"sku":"B"}"#));
+        let counts = &plan.counts;
+        assert_eq!(counts.changed.load(Ordering::Relaxed), 1);
+        assert_eq!(counts.new.load(Ordering::Relaxed), 2);
+        let marks = chunker.finish().unwrap().marks().clone();
+        assert_eq!(marks.iter().map(|m| m.key).collect::<Vec<_>>(), ["A", "B"]);
+
+        // --full holds nothing back.
+        let full = Plan { full: true, ..plan };
+        let mut filter = full.filter().unwrap();
+        let mut chunker = Chunker::new(10, MAX_BODY_BYTES, b"[", b"]");
+        assert!(offer(
+            &mut filter,
+            &mut chunker,
+            "A",
+            r#"{"sku":"A","price":10}"#
+        ));
+    }
 
     #[test]
     fn attributes_gone_since_the_last_accept_are_sent_as_null() {

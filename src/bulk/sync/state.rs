@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::super::chunk::Mark;
 use crate::error::{exit, Failure};
 
 /// Bumped when the tables or the canonical form change: an older state is refused.
@@ -44,6 +45,9 @@ impl Identity {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
     pub hash: u64,
+    /// The hash of the item's bytes as catops wrote them, when it sent them: a row written the
+    /// same way again is unchanged without being put in canonical form (the common case).
+    pub raw: Option<u64>,
     /// The attribute names the item was accepted with ('\n'-separated), where they matter.
     pub fields: Option<String>,
 }
@@ -77,7 +81,7 @@ pub fn open(path: &Path, identity: &Identity) -> Result<u64, Failure> {
     let tx = conn.transaction().map_err(|err| failure(path, err))?;
     tx.execute_batch(
         "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-         CREATE TABLE IF NOT EXISTS items (key TEXT PRIMARY KEY, hash INTEGER NOT NULL, fields TEXT) WITHOUT ROWID;",
+         CREATE TABLE IF NOT EXISTS items (key TEXT PRIMARY KEY, hash INTEGER NOT NULL, raw INTEGER, fields TEXT) WITHOUT ROWID;",
     )
     .map_err(|err| failure(path, err))?;
     let mut differences = Vec::new();
@@ -178,12 +182,13 @@ impl Lookup {
         let found = self
             .0
             .conn
-            .prepare_cached("SELECT hash, fields FROM items WHERE key = ?1")
+            .prepare_cached("SELECT hash, raw, fields FROM items WHERE key = ?1")
             .and_then(|mut stmt| {
                 stmt.query_row([key], |row| {
                     Ok(Stored {
                         hash: row.get::<_, i64>(0)? as u64,
-                        fields: row.get(1)?,
+                        raw: row.get::<_, Option<i64>>(1)?.map(|raw| raw as u64),
+                        fields: row.get(2)?,
                     })
                 })
                 .optional()
@@ -202,15 +207,19 @@ impl Recorder {
         Ok(Recorder(Batched::open(path)?))
     }
 
-    pub fn record(&mut self, key: &str, hash: u64, fields: Option<&str>) -> Result<(), Failure> {
+    pub fn record(&mut self, item: Mark) -> Result<(), Failure> {
         self.0.begin()?;
         self.0
             .conn
             .prepare_cached(
-                "INSERT INTO items (key, hash, fields) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (key) DO UPDATE SET hash = excluded.hash, fields = excluded.fields",
+                "INSERT INTO items (key, hash, raw, fields) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (key) DO UPDATE
+                 SET hash = excluded.hash, raw = excluded.raw, fields = excluded.fields",
             )
-            .and_then(|mut stmt| stmt.execute(params![key, hash as i64, fields]))
+            .and_then(|mut stmt| {
+                let raw = item.raw.map(|raw| raw as i64);
+                stmt.execute(params![item.key, item.hash as i64, raw, item.fields])
+            })
             .map_err(|err| self.0.error(err))?;
         Ok(())
     }
@@ -316,6 +325,15 @@ impl Missing {
 mod tests {
     use super::*;
 
+    fn mark<'a>(key: &'a str, hash: u64, fields: Option<&'a str>) -> Mark<'a> {
+        Mark {
+            key,
+            hash,
+            raw: Some(hash.wrapping_add(1)),
+            fields,
+        }
+    }
+
     fn identity() -> Identity {
         Identity {
             profile: "shop".into(),
@@ -331,21 +349,22 @@ mod tests {
         let path = dir.path().join("sub").join("state.sqlite3");
         assert_eq!(open(&path, &identity()).unwrap(), 0);
         let mut recorder = Recorder::open(&path).unwrap();
-        recorder.record("A", u64::MAX, Some("title")).unwrap();
-        recorder.record("B", 7, None).unwrap();
-        recorder.record("A", 5, None).unwrap();
+        recorder.record(mark("A", u64::MAX, Some("title"))).unwrap();
+        recorder.record(mark("B", 7, None)).unwrap();
+        recorder.record(mark("A", 5, None)).unwrap();
         recorder.commit().unwrap();
         let mut lookup = Lookup::open(&path).unwrap();
         assert_eq!(
             lookup.get("A").unwrap(),
             Some(Stored {
                 hash: 5,
+                raw: Some(6),
                 fields: None
             })
         );
         assert_eq!(lookup.get("C").unwrap(), None);
         assert_eq!(open(&path, &identity()).unwrap(), 2);
-        recorder.record("C", u64::MAX, Some("a\nb")).unwrap();
+        recorder.record(mark("C", u64::MAX, Some("a\nb"))).unwrap();
         recorder.commit().unwrap();
         let mut fresh = Lookup::open(&path).unwrap();
         assert_eq!(fresh.get("C").unwrap().unwrap().hash, u64::MAX);
@@ -375,7 +394,7 @@ mod tests {
         open(&path, &identity()).unwrap();
         let mut recorder = Recorder::open(&path).unwrap();
         for key in ["a", "b", "c", "d", "e"] {
-            recorder.record(key, 1, None).unwrap();
+            recorder.record(mark(key, 1, None)).unwrap();
         }
         recorder.commit().unwrap();
         let mut missing = Missing::open(&path).unwrap();
