@@ -199,8 +199,8 @@ impl Writer {
                 synced,
             } => {
                 if let Some(recorder) = self.sync.as_mut().filter(|_| writing) {
-                    for mark in synced.iter() {
-                        recorder.record(mark)?;
+                    for (mark, row) in synced.iter().zip(&rows) {
+                        recorder.record(mark, *row)?;
                     }
                 }
                 counters

@@ -41,12 +41,14 @@ pub async fn baseline(
             };
             let hash = canon::hash(&item, &mut scratch);
             let names = fields_of.map(|object| field_names(&item, object));
-            recorder.record(Mark {
+            let item = Mark {
                 key: &key,
                 hash,
                 raw: None,
                 fields: names.as_deref(),
-            })?;
+            };
+            // The list's order stands for the input's until a sync records the input's own.
+            recorder.record(item, count)?;
             count += 1;
         }
         recorder.commit()?;

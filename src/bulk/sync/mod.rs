@@ -8,6 +8,7 @@
 
 mod baseline;
 pub mod canon;
+mod lookup;
 mod missing;
 mod state;
 
@@ -20,9 +21,9 @@ use serde_json::{json, Value};
 use super::chunk::{Chunker, Mark};
 use crate::error::Failure;
 pub use baseline::baseline;
+use lookup::Lookup;
 pub use missing::{count_missing, delete_missing, Deletions, MaxDelete};
 pub use state::{open as open_state, Identity, Missing, Recorder};
-use state::{Lookup, Stored};
 
 /// Where the state of `identity`'s catalog lives unless `--state` says: under the data dir.
 pub fn default_state(identity: &Identity) -> Option<PathBuf> {
@@ -126,14 +127,9 @@ impl Filter {
             }
             None => None,
         };
-        if let (
-            Some(object),
-            Some(Stored {
-                fields: Some(old), ..
-            }),
-        ) = (self.fields_of, &stored)
-        {
-            if let Some(rewritten) = with_nulls(item, object, old) {
+        if let (Some(object), Some(_)) = (self.fields_of, &stored) {
+            let old = self.lookup.fields(&key)?.unwrap_or_default();
+            if let Some(rewritten) = with_nulls(item, object, &old) {
                 chunker.discard_item();
                 crate::json_writer::write(&rewritten, chunker.start_item());
             }
@@ -220,7 +216,7 @@ mod tests {
         ));
         let chunk = chunker.finish().unwrap();
         for mark in chunk.marks().iter() {
-            recorder.record(mark).unwrap();
+            recorder.record(mark, 1).unwrap();
         }
         recorder.commit().unwrap();
 

@@ -41,15 +41,14 @@ impl Identity {
     }
 }
 
-/// What the state holds for one key.
+/// What the state holds for one key (and, looked up apart, the attribute names it was
+/// accepted with where they matter).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
     pub hash: u64,
     /// The hash of the item's bytes as catops wrote them, when it sent them: a row written the
     /// same way again is unchanged without being put in canonical form (the common case).
     pub raw: Option<u64>,
-    /// The attribute names the item was accepted with ('\n'-separated), where they matter.
-    pub fields: Option<String>,
 }
 
 fn failure(path: &Path, err: impl std::fmt::Display) -> Failure {
@@ -81,7 +80,8 @@ pub fn open(path: &Path, identity: &Identity) -> Result<u64, Failure> {
     let tx = conn.transaction().map_err(|err| failure(path, err))?;
     tx.execute_batch(
         "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-         CREATE TABLE IF NOT EXISTS items (key TEXT PRIMARY KEY, hash INTEGER NOT NULL, raw INTEGER, fields TEXT) WITHOUT ROWID;",
+         CREATE TABLE IF NOT EXISTS items (key TEXT PRIMARY KEY, hash INTEGER NOT NULL, raw INTEGER, fields TEXT, seq INTEGER NOT NULL) WITHOUT ROWID;
+         CREATE INDEX IF NOT EXISTS items_seq ON items (seq, key, hash, raw);",
     )
     .map_err(|err| failure(path, err))?;
     let mut differences = Vec::new();
@@ -122,14 +122,14 @@ pub fn open(path: &Path, identity: &Identity) -> Result<u64, Failure> {
 }
 
 /// Begins a transaction when none is open, and commits one that has done enough.
-struct Batched {
-    conn: Connection,
+pub(super) struct Batched {
+    pub(super) conn: Connection,
     path: PathBuf,
     statements: usize,
 }
 
 impl Batched {
-    fn open(path: &Path) -> Result<Batched, Failure> {
+    pub(super) fn open(path: &Path) -> Result<Batched, Failure> {
         Ok(Batched {
             conn: connect(path)?,
             path: path.to_path_buf(),
@@ -137,7 +137,7 @@ impl Batched {
         })
     }
 
-    fn begin(&mut self) -> Result<(), Failure> {
+    pub(super) fn begin(&mut self) -> Result<(), Failure> {
         if self.statements == 0 {
             self.conn
                 .execute_batch("BEGIN")
@@ -157,45 +157,15 @@ impl Batched {
         Ok(())
     }
 
-    fn commit_if_full(&mut self) -> Result<(), Failure> {
+    pub(super) fn commit_if_full(&mut self) -> Result<(), Failure> {
         if self.statements >= PER_TRANSACTION {
             self.commit()?;
         }
         Ok(())
     }
 
-    fn error(&self, err: rusqlite::Error) -> Failure {
+    pub(super) fn error(&self, err: rusqlite::Error) -> Failure {
         failure(&self.path, err)
-    }
-}
-
-/// The reader's view: what the state holds for a key.
-pub struct Lookup(Batched);
-
-impl Lookup {
-    pub fn open(path: &Path) -> Result<Lookup, Failure> {
-        Ok(Lookup(Batched::open(path)?))
-    }
-
-    pub fn get(&mut self, key: &str) -> Result<Option<Stored>, Failure> {
-        self.0.begin()?;
-        let found = self
-            .0
-            .conn
-            .prepare_cached("SELECT hash, raw, fields FROM items WHERE key = ?1")
-            .and_then(|mut stmt| {
-                stmt.query_row([key], |row| {
-                    Ok(Stored {
-                        hash: row.get::<_, i64>(0)? as u64,
-                        raw: row.get::<_, Option<i64>>(1)?.map(|raw| raw as u64),
-                        fields: row.get(2)?,
-                    })
-                })
-                .optional()
-            })
-            .map_err(|err| self.0.error(err))?;
-        self.0.commit_if_full()?;
-        Ok(found)
     }
 }
 
@@ -207,18 +177,20 @@ impl Recorder {
         Ok(Recorder(Batched::open(path)?))
     }
 
-    pub fn record(&mut self, item: Mark) -> Result<(), Failure> {
+    /// `seq`: where the item is in the input (its row), the order the next run reads in.
+    pub fn record(&mut self, item: Mark, seq: u64) -> Result<(), Failure> {
         self.0.begin()?;
         self.0
             .conn
             .prepare_cached(
-                "INSERT INTO items (key, hash, raw, fields) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (key) DO UPDATE
-                 SET hash = excluded.hash, raw = excluded.raw, fields = excluded.fields",
+                "INSERT INTO items (key, hash, raw, fields, seq) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (key) DO UPDATE SET hash = excluded.hash, raw = excluded.raw,
+                 fields = excluded.fields, seq = excluded.seq",
             )
             .and_then(|mut stmt| {
                 let raw = item.raw.map(|raw| raw as i64);
-                stmt.execute(params![item.key, item.hash as i64, raw, item.fields])
+                let seq = seq.min(i64::MAX as u64) as i64;
+                stmt.execute(params![item.key, item.hash as i64, raw, item.fields, seq])
             })
             .map_err(|err| self.0.error(err))?;
         Ok(())
@@ -323,6 +295,7 @@ impl Missing {
 
 #[cfg(test)]
 mod tests {
+    use super::super::lookup::Lookup;
     use super::*;
 
     fn mark<'a>(key: &'a str, hash: u64, fields: Option<&'a str>) -> Mark<'a> {
@@ -349,9 +322,11 @@ mod tests {
         let path = dir.path().join("sub").join("state.sqlite3");
         assert_eq!(open(&path, &identity()).unwrap(), 0);
         let mut recorder = Recorder::open(&path).unwrap();
-        recorder.record(mark("A", u64::MAX, Some("title"))).unwrap();
-        recorder.record(mark("B", 7, None)).unwrap();
-        recorder.record(mark("A", 5, None)).unwrap();
+        recorder
+            .record(mark("A", u64::MAX, Some("title")), 1)
+            .unwrap();
+        recorder.record(mark("B", 7, None), 2).unwrap();
+        recorder.record(mark("A", 5, None), 3).unwrap();
         recorder.commit().unwrap();
         let mut lookup = Lookup::open(&path).unwrap();
         assert_eq!(
@@ -359,15 +334,19 @@ mod tests {
             Some(Stored {
                 hash: 5,
                 raw: Some(6),
-                fields: None
             })
         );
         assert_eq!(lookup.get("C").unwrap(), None);
+        assert_eq!(lookup.fields("A").unwrap(), None);
+        assert_eq!(lookup.fields("C").unwrap(), None);
         assert_eq!(open(&path, &identity()).unwrap(), 2);
-        recorder.record(mark("C", u64::MAX, Some("a\nb"))).unwrap();
+        recorder
+            .record(mark("C", u64::MAX, Some("a\nb")), 4)
+            .unwrap();
         recorder.commit().unwrap();
         let mut fresh = Lookup::open(&path).unwrap();
         assert_eq!(fresh.get("C").unwrap().unwrap().hash, u64::MAX);
+        assert_eq!(fresh.fields("C").unwrap().as_deref(), Some("a\nb"));
     }
 
     #[test]
@@ -394,7 +373,7 @@ mod tests {
         open(&path, &identity()).unwrap();
         let mut recorder = Recorder::open(&path).unwrap();
         for key in ["a", "b", "c", "d", "e"] {
-            recorder.record(mark(key, 1, None)).unwrap();
+            recorder.record(mark(key, 1, None), 0).unwrap();
         }
         recorder.commit().unwrap();
         let mut missing = Missing::open(&path).unwrap();
