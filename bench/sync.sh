@@ -83,7 +83,8 @@ cat <<EOF
 ## bulk sync
 
 Written by \`bench/sync.sh\` on $(date -u +%Y-%m-%d), $(nproc) cores, release build, sandbox with
-\`--state :memory:\`. Wall times and peak RSS from \`/usr/bin/time\`.
+\`--state :memory:\`. Wall times and peak RSS from \`/usr/bin/time\`; each feed comes in the
+same order as the run that made the state (sync reads the state ahead in that order).
 
 - $SYNC_N rows with 1% ($CHANGED) changed, into batch against the sandbox's enforced 5 requests/s
   and 1000 items/s: \`bulk upsert\` of the whole file ${WALL[upsert]} s; \`bulk sync\` ${WALL[sync]} s
