@@ -95,3 +95,25 @@ fn two_processes_with_one_profile_share_its_rate_limits() {
         "{elapsed:?}"
     );
 }
+
+#[test]
+fn a_capacity_limited_service_gets_every_row_with_few_retries() {
+    // Above 6 requests at once the service answers 503 with Retry-After, as overloaded ones do.
+    let sandbox = Sandbox::start_with(&["--latency-ms", "30", "--max-inflight", "6"]);
+    let env = Env::new();
+    env.write("p.csv", &product_csv(40_000));
+    let (summary, log) = upsert(&env, &sandbox, &[]);
+    assert_eq!(summary["accepted"], 40_000, "{summary}");
+    let (retries, requests) = (
+        summary["retries"].as_u64().unwrap(),
+        summary["requests"].as_u64().unwrap(),
+    );
+    assert!(
+        retries * 100 <= requests * 2,
+        "no retry storm: {retries} retries in {requests} requests\n{log}"
+    );
+    assert!(
+        summary["concurrency"]["max"].as_u64().unwrap() > 4,
+        "{summary}"
+    );
+}

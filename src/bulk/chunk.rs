@@ -17,11 +17,97 @@ pub struct RowSpan {
     end: u32,
 }
 
+/// sync: what the state records of each row once the vendor accepts it (its key, the hash
+/// of its item, the attribute names where they matter), in row order; empty otherwise. The
+/// texts share one buffer, so a chunk's marks are two allocations however many rows it has.
+#[derive(Debug, Clone, Default)]
+pub struct Marks {
+    text: String,
+    spans: Vec<MarkSpan>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct MarkSpan {
+    key_end: u32,
+    end: u32,
+    hash: u64,
+    raw: Option<u64>,
+    has_fields: bool,
+}
+
+/// One row's mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark<'a> {
+    pub key: &'a str,
+    /// The hash of the item in canonical form.
+    pub hash: u64,
+    /// The hash of the item's bytes as sent, where they were.
+    pub raw: Option<u64>,
+    pub fields: Option<&'a str>,
+}
+
+impl Marks {
+    pub fn push(&mut self, mark: Mark) {
+        self.text.push_str(mark.key);
+        let key_end = self.text.len() as u32;
+        self.text.push_str(mark.fields.unwrap_or_default());
+        self.spans.push(MarkSpan {
+            key_end,
+            end: self.text.len() as u32,
+            hash: mark.hash,
+            raw: mark.raw,
+            has_fields: mark.fields.is_some(),
+        });
+    }
+
+    pub fn get(&self, index: usize) -> Option<Mark<'_>> {
+        let span = self.spans.get(index)?;
+        let start = index
+            .checked_sub(1)
+            .map_or(0, |before| self.spans[before].end as usize);
+        let key = &self.text[start..span.key_end as usize];
+        let fields = &self.text[span.key_end as usize..span.end as usize];
+        Some(Mark {
+            key,
+            hash: span.hash,
+            raw: span.raw,
+            fields: span.has_fields.then_some(fields),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Mark<'_>> {
+        (0..self.len()).filter_map(|index| self.get(index))
+    }
+
+    /// The marks of the rows at `indices`.
+    pub fn subset(&self, indices: &[usize]) -> Marks {
+        let mut out = Marks::default();
+        for mark in indices.iter().filter_map(|&index| self.get(index)) {
+            out.push(mark);
+        }
+        out
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.spans.clear();
+    }
+}
+
 /// A whole request body (envelope prefix, items joined by commas, envelope suffix) and its rows.
 #[derive(Debug, Clone)]
 pub struct Chunk {
     body: Bytes,
     rows: Vec<RowSpan>,
+    marks: Marks,
     prefix_len: usize,
     suffix_len: usize,
     /// Numbered from 1 as the reader fills chunks; the halves of a split keep their number.
@@ -41,6 +127,11 @@ impl Chunk {
         &self.rows
     }
 
+    /// sync: the rows' marks (none when the run is not a sync).
+    pub fn marks(&self) -> &Marks {
+        &self.marks
+    }
+
     /// The row's item as JSON.
     pub fn item(&self, span: &RowSpan) -> &[u8] {
         &self.body[span.start as usize..span.end as usize]
@@ -58,16 +149,17 @@ impl Chunk {
             &self.body[..self.prefix_len],
             &self.body[self.body.len() - self.suffix_len..],
         );
-        let part = |spans: &[RowSpan]| {
-            let mut builder = Builder::with_capacity(prefix, spans.len(), 0);
-            for span in spans {
+        let part = |range: std::ops::Range<usize>| {
+            let mut builder = Builder::with_capacity(prefix, range.len(), 0);
+            for index in range {
+                let span = &self.rows[index];
                 builder.start_item();
                 builder.buffer.extend_from_slice(self.item(span));
-                builder.commit(span.row, span.line);
+                builder.commit(span.row, span.line, self.marks.get(index));
             }
             builder.close(suffix, self.id)
         };
-        (part(&self.rows[..half]), part(&self.rows[half..]))
+        (part(0..half), part(half..self.rows.len()))
     }
 }
 
@@ -75,6 +167,7 @@ impl Chunk {
 struct Builder {
     buffer: Vec<u8>,
     rows: Vec<RowSpan>,
+    marks: Marks,
     prefix_len: usize,
     /// Where the item being written begins, and where the buffer ended before it (its comma);
     /// both the buffer's end when no item is started.
@@ -91,6 +184,7 @@ impl Builder {
             mark: buffer.len(),
             buffer,
             rows: Vec::with_capacity(rows),
+            marks: Marks::default(),
             prefix_len: prefix.len(),
         }
     }
@@ -111,7 +205,10 @@ impl Builder {
         self.buffer.truncate(self.mark);
     }
 
-    fn commit(&mut self, row: u64, line: u64) {
+    fn commit(&mut self, row: u64, line: u64, mark: Option<Mark>) {
+        if let Some(mark) = mark {
+            self.marks.push(mark);
+        }
         self.rows.push(RowSpan {
             row,
             line,
@@ -134,6 +231,7 @@ impl Builder {
         Chunk {
             body: Bytes::from(self.buffer),
             rows: self.rows,
+            marks: self.marks,
             prefix_len: self.prefix_len,
             suffix_len: suffix.len(),
             id,
@@ -161,6 +259,8 @@ pub struct Chunker {
     /// The last body's size, so the next buffer is allocated once at about the right size.
     last_body: usize,
     closed: u64,
+    /// sync: the mark of the item being written, for `commit_item`.
+    pending: Marks,
 }
 
 impl Chunker {
@@ -174,6 +274,7 @@ impl Chunker {
             suffix: suffix.into(),
             last_body: 0,
             closed: 0,
+            pending: Marks::default(),
         }
     }
 
@@ -190,7 +291,14 @@ impl Chunker {
 
     /// Drops the item written since `start_item` (a rejected or skipped row).
     pub fn discard_item(&mut self) {
+        self.pending.clear();
         self.current.discard();
+    }
+
+    /// sync: the mark the item being written is committed with.
+    pub fn mark_item(&mut self, mark: Mark) {
+        self.pending.clear();
+        self.pending.push(mark);
     }
 
     /// Keeps the item written since `start_item` as row `row`; returns a chunk that is full
@@ -200,7 +308,7 @@ impl Chunker {
         let item_bytes = self.current.buffer.len() - self.current.item_start;
         let envelope = self.prefix.len() + self.suffix.len();
         if item_bytes + envelope > self.max_body {
-            self.current.discard();
+            self.discard_item();
             return Err(TooLarge {
                 item_bytes,
                 max_body: self.max_body,
@@ -213,11 +321,13 @@ impl Chunker {
             let full = self.close();
             self.current.start_item();
             self.current.buffer.extend_from_slice(&item);
-            self.current.commit(row, line);
+            self.current.commit(row, line, self.pending.get(0));
+            self.pending.clear();
             debug_assert!(self.max_items > 1, "a one-row chunk is closed at once");
             return Ok(Some(full));
         }
-        self.current.commit(row, line);
+        self.current.commit(row, line, self.pending.get(0));
+        self.pending.clear();
         Ok((self.current.rows.len() >= self.max_items).then(|| self.close()))
     }
 
@@ -352,5 +462,43 @@ mod tests {
         assert_eq!(&second.body()[..], b"{\"items\":[{\"a\":2},{\"a\":3}]}");
         assert_eq!(second.rows()[1].row, 3);
         assert_eq!(second.item(&second.rows()[1]), b"{\"a\":3}");
+    }
+
+    #[test]
+    fn marks_follow_their_rows_through_a_split() {
+        let mut chunker = Chunker::new(10, MAX_BODY_BYTES, b"[", b"]");
+        for n in 1..=3u64 {
+            chunker.start_item().extend_from_slice(b"{}");
+            let key = format!("k{n}");
+            let fields = (n == 2).then_some("a\nb");
+            chunker.mark_item(Mark {
+                key: &key,
+                hash: n * 10,
+                raw: Some(n),
+                fields,
+            });
+            chunker.commit_item(n, n).unwrap();
+        }
+        // A discarded row's mark does not reach the next row.
+        chunker.start_item().extend_from_slice(b"{}");
+        chunker.mark_item(Mark {
+            key: "gone",
+            hash: 0,
+            raw: None,
+            fields: None,
+        });
+        chunker.discard_item();
+        let chunk = chunker.finish().unwrap();
+        assert_eq!(chunk.marks().len(), 3);
+        let (first, second) = chunk.split();
+        assert_eq!(first.marks().get(0).unwrap().key, "k1");
+        let two = second.marks().get(0).unwrap();
+        assert_eq!(
+            (two.key, two.hash, two.raw, two.fields),
+            ("k2", 20, Some(2), Some("a\nb"))
+        );
+        let three = second.marks().subset(&[1]);
+        assert_eq!(three.iter().map(|m| m.key).collect::<Vec<_>>(), ["k3"]);
+        assert_eq!(three.get(0).unwrap().fields, None);
     }
 }

@@ -3,7 +3,7 @@
 //! because the run stopped.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
@@ -41,6 +41,8 @@ pub struct Delivery {
     /// Rows of each chunk not settled yet: after an interrupt, what is left was sent without
     /// an answer ("unconfirmed").
     unsettled: Mutex<HashMap<u64, usize>>,
+    /// The HTTP core's pushback count when the limiter last heard of it.
+    pushback_seen: AtomicU64,
 }
 
 /// A request to make: one chunk, or the two halves of a refused chunk, sent one after the
@@ -91,6 +93,7 @@ impl Delivery {
             quiet,
             fatal: Mutex::new(None),
             unsettled: Mutex::new(HashMap::new()),
+            pushback_seen: AtomicU64::new(0),
         }
     }
 
@@ -175,15 +178,14 @@ impl Delivery {
             () = self.pace.throttle.acquire(part.len()) => {}
         }
         let http = self.target.http();
-        let (throttled, pushback, retries) = (http.throttled(), http.pushback(), http.retries());
+        self.note_pushback();
+        let (throttled, retries) = (http.throttled(), http.retries());
         let requests = self.counters.requests.fetch_add(1, Ordering::Relaxed) + 1;
         let started = std::time::Instant::now();
         let result = self.target.send(part.body()).await;
-        // Pushback anywhere meanwhile counts; a round trip counts only when nothing was
-        // retried meanwhile, as a retry's wait is not the service's time.
-        if http.pushback() > pushback {
-            self.pace.limiter.observe(Sample::Pushback);
-        } else if http.retries() == retries && result.is_ok() {
+        // A round trip counts only when nothing was retried meanwhile: a retry's wait is not
+        // the service's time.
+        if !self.note_pushback() && http.retries() == retries && result.is_ok() {
             self.pace
                 .limiter
                 .observe(Sample::Answered(started.elapsed()));
@@ -199,6 +201,19 @@ impl Delivery {
             }
         }
         Some(result)
+    }
+
+    /// Tells the limiter of pushback the HTTP core met since anyone last looked, whichever
+    /// request met it: a request that got a 503 waits out its `Retry-After` before it
+    /// returns, and the limit must not grow meanwhile. True when there was some.
+    fn note_pushback(&self) -> bool {
+        let now = self.target.http().pushback();
+        let seen = self.pushback_seen.swap(now, Ordering::Relaxed);
+        let met = now > seen;
+        if met {
+            self.pace.limiter.observe(Sample::Pushback);
+        }
+        met
     }
 
     /// Records what became of `part`, queueing its halves when it must be split.
@@ -287,18 +302,28 @@ impl Delivery {
             return;
         }
         let mut accepted = Vec::with_capacity(part.len());
+        let mut indices = Vec::new();
         for (index, row) in part.rows().iter().enumerate() {
             match reply.refused.iter().find(|(i, _)| *i == index) {
                 Some((_, reason)) => self.reject(&part, row, reason.clone()).await,
-                None => accepted.push(row.row),
+                None => {
+                    accepted.push(row.row);
+                    indices.push(index);
+                }
             }
         }
         self.settled(&part, accepted.len());
+        let synced = if part.marks().is_empty() || indices.len() == part.marks().len() {
+            part.marks().clone()
+        } else {
+            part.marks().subset(&indices)
+        };
         self.emit(Event::Accepted {
             rows: accepted,
             created: reply.created,
             updated: reply.updated,
             indexing_token: reply.indexing_token,
+            synced,
         })
         .await;
     }

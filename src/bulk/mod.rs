@@ -23,6 +23,7 @@ mod progress;
 mod read;
 mod rejects;
 mod summary;
+pub mod sync;
 mod throttle;
 
 use std::path::PathBuf;
@@ -77,6 +78,8 @@ pub struct Settings {
     pub base_url: String,
     /// `--wait-indexed`: how long to wait for the last edit to be applied.
     pub wait_indexed: Option<Duration>,
+    /// `bulk sync`: only rows that changed since the state was written are sent.
+    pub sync: Option<sync::Plan>,
 }
 
 /// How the run ended: the summary for stdout, the exit code, and a fatal error if one stopped it.
@@ -120,13 +123,13 @@ impl Halt {
 /// How long a stopped reader, not blocked on its input, takes to notice.
 const READER_SETTLES: Duration = Duration::from_millis(500);
 
-pub async fn run(settings: Settings, target: Box<dyn BulkEndpoint>) -> anyhow::Result<Outcome> {
+pub async fn run(settings: &Settings, target: Box<dyn BulkEndpoint>) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let opened = Opened::open(&settings, target.as_ref()).await?;
+    let opened = Opened::open(settings, target.as_ref()).await?;
     let target: Arc<dyn BulkEndpoint> = Arc::from(target);
-    let ended = run_stages(&settings, target.clone(), opened).await?;
-    let mut outcome = conclude(&settings, target.as_ref(), ended, started.elapsed());
-    indexed::wait(&settings, target.as_ref(), &mut outcome).await;
+    let ended = run_stages(settings, target.clone(), opened).await?;
+    let mut outcome = conclude(settings, target.as_ref(), ended, started.elapsed());
+    indexed::wait(settings, target.as_ref(), &mut outcome).await;
     Ok(outcome)
 }
 
@@ -134,6 +137,26 @@ pub async fn run(settings: Settings, target: Box<dyn BulkEndpoint>) -> anyhow::R
 struct Opened {
     journal: Option<Journal>,
     input: OpenedInput,
+    sync: SyncSides,
+}
+
+/// sync: the reader's filter and the outcome writer's recorder, each on its own connection.
+#[derive(Default)]
+struct SyncSides {
+    filter: Option<sync::Filter>,
+    recorder: Option<sync::Recorder>,
+}
+
+impl SyncSides {
+    fn open(settings: &Settings) -> Result<SyncSides, Failure> {
+        let Some(plan) = &settings.sync else {
+            return Ok(SyncSides::default());
+        };
+        Ok(SyncSides {
+            filter: Some(plan.filter()?),
+            recorder: (!settings.dry_run).then(|| plan.recorder()).transpose()?,
+        })
+    }
 }
 
 /// The input with what the journal says is done, and the rejects file.
@@ -154,8 +177,18 @@ impl Opened {
             settings.journal.as_deref(),
         )?;
         let (journal, resumed) = open_journal(settings, target)?;
-        match OpenedInput::open(settings, resumed).await {
-            Ok(input) => Ok(Opened { journal, input }),
+        let opened = match SyncSides::open(settings) {
+            Ok(sync) => OpenedInput::open(settings, resumed)
+                .await
+                .map(|input| (input, sync)),
+            Err(err) => Err(err),
+        };
+        match opened {
+            Ok((input, sync)) => Ok(Opened {
+                journal,
+                input,
+                sync,
+            }),
             Err(err) => {
                 discard(journal);
                 Err(err.into())
@@ -223,6 +256,7 @@ struct Reading {
     rejects: Rejects,
     track: Arc<InputTrack>,
     input_size: Option<u64>,
+    recorder: Option<sync::Recorder>,
 }
 
 /// Starts the signal watcher and the reader thread, and waits for the input's header (or a
@@ -246,7 +280,11 @@ async fn start_reading(
     // A few chunks ready ahead of the senders; more would only hold memory.
     let (chunks_tx, chunks) = mpsc::channel::<Chunk>(settings.concurrency.unwrap_or(4).clamp(1, 8));
     let (events, events_rx) = mpsc::channel::<Event>(4096);
-    let Opened { journal, input } = opened;
+    let Opened {
+        journal,
+        input,
+        sync,
+    } = opened;
     let (header_tx, header_rx) = oneshot::channel();
     let (go_tx, go_rx) = oneshot::channel();
     let reader = Reader {
@@ -264,6 +302,7 @@ async fn start_reading(
         keys: (!settings.dry_run).then_some(keys),
         track: input.track.clone(),
         verbose: settings.verbose,
+        sync: sync.filter,
     }
     .spawn(header_tx, go_rx);
     let header = tokio::select! {
@@ -299,6 +338,7 @@ async fn start_reading(
         rejects: input.rejects,
         track: input.track,
         input_size: input.size,
+        recorder: sync.recorder,
     })
 }
 
@@ -322,6 +362,7 @@ async fn deliver_all(
         rejects,
         track,
         input_size,
+        recorder,
     } = reading;
     let writer = tokio::spawn(
         Writer {
@@ -330,15 +371,12 @@ async fn deliver_all(
             counters: counters.clone(),
             track: track.clone(),
             halt: halt.clone(),
+            sync: recorder,
         }
         .run(events_rx),
     );
     let progress = Progress::start(settings.progress, counters.clone(), track, input_size);
-    let controller = match settings.concurrency {
-        Some(limit) => Controller::fixed(limit),
-        None => Controller::adaptive(),
-    };
-    let limiter = Limiter::new(controller, settings.verbose && !settings.quiet);
+    let limiter = limiter(settings);
     let delivery = Arc::new(Delivery::new(
         target,
         Pace {
@@ -388,6 +426,15 @@ async fn deliver_all(
     })
 }
 
+/// Requests in flight: fixed, or adapted to the service.
+fn limiter(settings: &Settings) -> Arc<Limiter> {
+    let controller = match settings.concurrency {
+        Some(limit) => Controller::fixed(limit),
+        None => Controller::adaptive(),
+    };
+    Limiter::new(controller, settings.verbose && !settings.quiet)
+}
+
 /// Where the rate limits' state lives: shared with other catops processes using the same
 /// profile and base URL when there are limits to share.
 fn rates_store(settings: &Settings) -> gcra::Store {
@@ -428,6 +475,7 @@ fn conclude(
             rejects_file: recorded.rejects_file.as_deref(),
             indexing_token: target.reports_indexing_token(),
             concurrency,
+            sync: settings.sync.as_ref(),
         },
     );
     let journal_path = recorded.journal.as_ref().map(|j| j.path().to_path_buf());
@@ -470,17 +518,20 @@ fn conclude(
     } else {
         None
     };
-    let code = if interrupted {
+    Outcome {
+        summary,
+        code: exit_code(interrupted, &counters),
+        error,
+    }
+}
+
+fn exit_code(interrupted: bool, counters: &Counters) -> u8 {
+    if interrupted {
         exit::INTERRUPTED
     } else if Counters::get(&counters.rejected) > 0 || Counters::get(&counters.failed) > 0 {
         exit::PARTIAL
     } else {
         exit::OK
-    };
-    Outcome {
-        summary,
-        code,
-        error,
     }
 }
 

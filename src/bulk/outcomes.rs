@@ -11,9 +11,10 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::chunk::Chunk;
+use super::chunk::{Chunk, Marks};
 use super::journal::Journal;
 use super::rejects::Rejects;
+use super::sync::Recorder;
 use super::Halt;
 use crate::error::Failure;
 use crate::input::{InputTrack, Undecodable};
@@ -34,6 +35,8 @@ pub enum Event {
         created: Option<u64>,
         updated: Option<u64>,
         indexing_token: Option<String>,
+        /// sync: the accepted rows' marks, for the state (empty otherwise).
+        synced: Marks,
     },
     /// Rows the vendor did not take, though not for what they hold (retries ran out, the
     /// token was refused): in the rejects file as `failed: ...`, and sent again by a resume.
@@ -50,6 +53,8 @@ pub struct Counters {
     pub read_all: AtomicBool,
     pub skipped: AtomicU64,
     pub rows_sent: AtomicU64,
+    /// sync: rows whose item is as the state has it, so not sent.
+    pub unchanged: AtomicU64,
     pub requests: AtomicU64,
     pub accepted: AtomicU64,
     pub rejected: AtomicU64,
@@ -74,6 +79,7 @@ impl Counters {
     pub fn not_sent(&self) -> u64 {
         let ended = [
             &self.skipped,
+            &self.unchanged,
             &self.accepted,
             &self.rejected,
             &self.failed,
@@ -100,6 +106,8 @@ pub struct Writer {
     pub counters: Arc<Counters>,
     pub track: Arc<InputTrack>,
     pub halt: Arc<Halt>,
+    /// sync: where accepted items are recorded.
+    pub sync: Option<Recorder>,
 }
 
 impl Writer {
@@ -190,7 +198,13 @@ impl Writer {
                 created,
                 updated,
                 indexing_token,
+                synced,
             } => {
+                if let Some(recorder) = self.sync.as_mut().filter(|_| writing) {
+                    for (mark, row) in synced.iter().zip(&rows) {
+                        recorder.record(mark, *row)?;
+                    }
+                }
                 counters
                     .accepted
                     .fetch_add(rows.len() as u64, Ordering::Relaxed);
@@ -237,6 +251,9 @@ impl Writer {
         ok_rows: &mut [u64],
         rejected_rows: &mut [u64],
     ) -> Result<(), Failure> {
+        if let Some(recorder) = &mut self.sync {
+            recorder.commit()?;
+        }
         self.rejects
             .flush()
             .map_err(|err| self.rejects_error(err))?;

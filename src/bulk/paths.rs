@@ -67,9 +67,33 @@ pub fn check_distinct(input: &str, rejects: &Path, journal: Option<&Path>) -> Re
 /// The rate-limit state every process using `profile` at `base_url` shares:
 /// `<data dir>/catops/rates/<profile>-<hash of the base URL>`. None without a data dir.
 pub fn shared_rates(profile: &str, base_url: &str) -> Option<PathBuf> {
-    let dirs = directories::BaseDirs::new()?;
-    let name: String = profile
-        .chars()
+    let name = format!("{}-{:016x}", file_safe(profile), url_hash(base_url));
+    Some(data_dir()?.join("rates").join(name))
+}
+
+/// `bulk sync`'s state for `catalog` of `profile` at `base_url`:
+/// `<data dir>/catops/sync/<profile>-<catalog>-<hash of the base URL>.sqlite3`.
+pub fn sync_state(profile: &str, catalog: &str, base_url: &str) -> Option<PathBuf> {
+    let name = format!(
+        "{}-{}-{:016x}.sqlite3",
+        file_safe(profile),
+        file_safe(catalog),
+        url_hash(base_url)
+    );
+    Some(data_dir()?.join("sync").join(name))
+}
+
+fn data_dir() -> Option<PathBuf> {
+    Some(directories::BaseDirs::new()?.data_dir().join("catops"))
+}
+
+fn url_hash(base_url: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(base_url.as_bytes())
+}
+
+/// A name as a file name may hold it: other characters become `_`.
+fn file_safe(name: &str) -> String {
+    name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                 c
@@ -77,14 +101,7 @@ pub fn shared_rates(profile: &str, base_url: &str) -> Option<PathBuf> {
                 '_'
             }
         })
-        .collect();
-    let hash = xxhash_rust::xxh3::xxh3_64(base_url.as_bytes());
-    Some(
-        dirs.data_dir()
-            .join("catops")
-            .join("rates")
-            .join(format!("{name}-{hash:016x}")),
-    )
+        .collect()
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use super::chunk::{Chunk, Chunker, TooLarge};
 use super::inflight::{key_hash, KeyTracker};
 use super::journal::RowSet;
 use super::outcomes::{Counters, Event};
+use super::sync::Filter;
 use super::Halt;
 use crate::error::Failure;
 use crate::input::typed::ValueType;
@@ -42,6 +43,8 @@ pub struct Reader {
     pub keys: Option<KeyTracker>,
     pub track: Arc<InputTrack>,
     pub verbose: bool,
+    /// sync: which rows go.
+    pub sync: Option<Filter>,
 }
 
 /// Why the reader stopped before the end of the input, when it was not told to.
@@ -76,6 +79,7 @@ impl Reader {
                 }
             };
             let keys = self.keys.take();
+            let sync = self.sync.take();
             let (prefix, suffix) = self.target.envelope();
             let mut sink = Sink {
                 chunker: Chunker::new(
@@ -86,6 +90,7 @@ impl Reader {
                 ),
                 reader: &self,
                 keys,
+                sync,
                 filling: Vec::new(),
                 duplicates_named: 0,
             };
@@ -133,6 +138,7 @@ struct Sink<'a> {
     chunker: Chunker,
     reader: &'a Reader,
     keys: Option<KeyTracker>,
+    sync: Option<Filter>,
     /// The key hashes of the rows of the chunk being filled, in order.
     filling: Vec<u64>,
     duplicates_named: u64,
@@ -285,6 +291,21 @@ impl Sink<'_> {
 
     /// Keeps the item written into `chunker.start_item()`, handing on the chunk it fills.
     fn commit(&mut self, row: u64, line: u64, key: &[u8]) -> Go {
+        if let Some(filter) = &mut self.sync {
+            match filter.keep(key, &mut self.chunker) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.chunker.discard_item();
+                    let unchanged = &self.reader.counters.unchanged;
+                    unchanged.fetch_add(1, Ordering::Relaxed);
+                    return Go::On;
+                }
+                Err(failure) => {
+                    self.reader.halt.set();
+                    return Go::Stop(Err(failure));
+                }
+            }
+        }
         let hash = self.keys.as_ref().map(|_| key_hash(key));
         match self.chunker.commit_item(row, line) {
             Ok(None) => {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::outcomes::Counters;
+use super::sync::Plan;
 use super::throttle::Rates;
 
 /// Figures the counters do not hold.
@@ -22,11 +23,21 @@ pub struct Facts<'a> {
     pub indexing_token: bool,
     /// Whether requests in flight adapted, and the lowest and highest limit they had.
     pub concurrency: (bool, usize, usize),
+    /// `bulk sync`: its counts join the summary.
+    pub sync: Option<&'a Plan>,
 }
 
 /// SPEC §4's summary. Every row read is in exactly one of accepted, rejected, failed,
 /// unconfirmed, not_sent and skipped.
 pub fn summary(counters: &Counters, facts: &Facts) -> Value {
+    let mut summary = counts(counters, facts);
+    if let Some(plan) = facts.sync {
+        plan.summarize(&mut summary, Counters::get(&counters.unchanged));
+    }
+    summary
+}
+
+fn counts(counters: &Counters, facts: &Facts) -> Value {
     let get = Counters::get;
     let rejects_file = facts.rejects_file.map(|p| p.display().to_string());
     if facts.dry_run {
@@ -91,7 +102,7 @@ pub fn summary(counters: &Counters, facts: &Facts) -> Value {
 pub fn human(summary: &Value, destination: &str, elapsed: Duration) -> String {
     let n = |key: &str| summary.get(key).and_then(Value::as_u64).unwrap_or(0);
     if summary["dry_run"] == true {
-        return format!(
+        let mut line = format!(
             "dry run: {} rows read, {} valid, {} rejected; {} requests to {destination}, at least {} s under the rate limits; nothing sent",
             n("rows_read"),
             n("rows_valid"),
@@ -99,6 +110,16 @@ pub fn human(summary: &Value, destination: &str, elapsed: Duration) -> String {
             n("requests"),
             summary["min_seconds"]
         );
+        if summary.get("unchanged").is_some() {
+            line.push_str(&format!(
+                "; sync: {} new, {} changed, {} unchanged, {} to delete",
+                n("new"),
+                n("changed"),
+                n("unchanged"),
+                n("to_delete")
+            ));
+        }
+        return line;
     }
     let secs = elapsed.as_secs_f64();
     let mut line = format!(
@@ -118,6 +139,7 @@ pub fn human(summary: &Value, destination: &str, elapsed: Duration) -> String {
         n("failed")
     ));
     for (key, words) in [
+        ("unchanged", "unchanged (not sent)"),
         ("unconfirmed", "sent without an answer"),
         ("not_sent", "not sent"),
     ] {

@@ -1,5 +1,7 @@
-//! `catops bulk upsert|remove`, and the options every bulk command shares (SPEC §4), which
-//! `catops assets upsert` flattens too.
+//! `catops bulk upsert|remove|sync`, and the options every bulk command shares (SPEC §4), which
+//! `catops assets upsert` flattens too. `bulk sync`'s own steps are in `sync`.
+
+mod sync;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -8,10 +10,11 @@ use clap::{Args, Subcommand};
 
 use crate::bulk::{self, Rates, Settings};
 use crate::cli::Context;
+use crate::config::Profile;
 use crate::error::{usage, Failure};
 use crate::input::typed::ValueType;
 use crate::input::{EmptyCells, InputFormat, Typing};
-use crate::vendors::{BulkRequest, FileUpload, Operation};
+use crate::vendors::{BulkEndpoint, BulkRequest, FileUpload, Operation};
 
 #[derive(Debug, Subcommand)]
 pub enum BulkCommand {
@@ -70,6 +73,19 @@ fields (catalogs/view); a column the catalog lacks is a usage error (exit 2).")]
         #[arg(long, value_name = "F", default_value = "id")]
         id_field: String,
     },
+    /// Send only the items that changed since the last sync (rastro, batch, catalogix
+    /// products, clevertap products); with --delete-missing, remove those the file lacks (batch)
+    #[command(after_help = "Examples:
+  catops -p sandbox bulk sync examples/products.csv --catalog cat_demo
+  catops -p sandbox bulk sync examples/products.csv --catalog cat_demo --dry-run
+  catops -p sandbox bulk sync examples/products.csv --catalog cat_demo --baseline remote
+  catops -p shop bulk sync feed.csv --catalog cat_123 --state .catops/feed.sqlite3
+  catops -p sandbox-batch bulk sync movies.csv --catalog demo --delete-missing --yes
+
+The state (what each key held when the vendor last accepted it) lives in
+<data dir>/catops/sync/<profile>-<catalog>-<hash of the base URL>.sqlite3 unless --state says
+where; it is updated only for items the vendor accepted, so an interrupted sync is run again.")]
+    Sync(Box<sync::SyncArgs>),
 }
 
 /// `--wait-indexed`, for vendors that apply edits after accepting them (batch).
@@ -148,6 +164,7 @@ fn positive_rate(raw: &str) -> Result<f64, String> {
 
 pub async fn run(command: BulkCommand, ctx: &Context) -> anyhow::Result<u8> {
     let (args, request, wait) = match command {
+        BulkCommand::Sync(args) => return sync::run(*args, ctx).await,
         BulkCommand::Upsert {
             args,
             catalog,
@@ -240,6 +257,35 @@ async fn execute_waiting(
     request: BulkRequest,
     wait_indexed: Option<std::time::Duration>,
 ) -> anyhow::Result<u8> {
+    let Some(Prepared {
+        settings, target, ..
+    }) = prepare(ctx, args, request, wait_indexed).await?
+    else {
+        return Ok(crate::error::exit::INTERRUPTED);
+    };
+    let outcome = bulk::run(&settings, target).await?;
+    ctx.print(&outcome.summary)?;
+    if let Some(error) = outcome.error {
+        return Err(error);
+    }
+    Ok(outcome.code)
+}
+
+/// A bulk run ready to start: its settings, the vendor's endpoint, and the profile.
+pub struct Prepared {
+    pub settings: Settings,
+    pub target: Box<dyn BulkEndpoint>,
+    pub profile: Profile,
+}
+
+/// Connects to the vendor and resolves the options against the profile and the vendor's
+/// limits; None when a signal came first (it was said on stderr).
+pub async fn prepare(
+    ctx: &Context,
+    args: BulkArgs,
+    request: BulkRequest,
+    wait_indexed: Option<std::time::Duration>,
+) -> anyhow::Result<Option<Prepared>> {
     let command = request.operation.command();
     let profile_name = ctx.selected()?.name;
     // A bulk command hears signals itself; until its run starts (a token_cmd may still be
@@ -248,7 +294,7 @@ async fn execute_waiting(
         connected = ctx.bulk_target(request) => connected?,
         () = crate::interrupt::interrupted() => {
             eprintln!("interrupted");
-            return Ok(crate::error::exit::INTERRUPTED);
+            return Ok(None);
         }
     };
     if wait_indexed.is_some() && target.indexing().is_none() {
@@ -300,13 +346,13 @@ async fn execute_waiting(
         profile: profile_name,
         input: args.file,
         wait_indexed,
+        sync: None,
     };
-    let outcome = bulk::run(settings, target).await?;
-    ctx.print(&outcome.summary)?;
-    if let Some(error) = outcome.error {
-        return Err(error);
-    }
-    Ok(outcome.code)
+    Ok(Some(Prepared {
+        settings,
+        target,
+        profile,
+    }))
 }
 
 fn typing(args: &BulkArgs) -> anyhow::Result<Typing> {

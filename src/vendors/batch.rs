@@ -164,6 +164,12 @@ impl BulkEndpoint for ItemsEdit {
         true
     }
 
+    /// edit-items: "Attributes that are omitted from the request will be ignored and left
+    /// unchanged"; "Setting a string to null completely removes this attribute".
+    fn merged_fields(&self) -> Option<&'static str> {
+        Some("attributes")
+    }
+
     fn indexing(&self) -> Option<&dyn Indexing> {
         Some(self)
     }

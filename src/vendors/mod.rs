@@ -624,6 +624,18 @@ pub trait BulkEndpoint: Send + Sync {
     fn indexing(&self) -> Option<&dyn Indexing> {
         None
     }
+
+    /// `bulk sync --baseline remote`: an item as the vendor's item list gives it, in the form
+    /// this endpoint sends (so both hash alike); None where the list cannot give that.
+    fn listed_as_item(&self, _listed: Value) -> Option<Value> {
+        None
+    }
+
+    /// `bulk sync`: the object of the item whose keys the vendor merges, so that one gone
+    /// from a row must be sent as null to leave the vendor's copy (batch's `attributes`).
+    fn merged_fields(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// A field's value as the text a key is made of.

@@ -614,6 +614,25 @@ impl BulkEndpoint for BulkUpsert {
         key_text(item.get(&self.unique_field)?)
     }
 
+    /// VENDOR-APIS.md: an item lists as flat `{id, sku, …}` (old docs) or as `{id, data: {…},
+    /// metadata: {…}}` (newer docs); `id` is rastro's own, which a bulk item does not carry.
+    fn listed_as_item(&self, listed: Value) -> Option<Value> {
+        let Value::Object(mut fields) = listed else {
+            return None;
+        };
+        let wrapped = matches!(fields.get("data"), Some(Value::Object(_)))
+            && fields
+                .keys()
+                .all(|k| matches!(k.as_str(), "id" | "data" | "metadata"));
+        if wrapped {
+            return fields.shift_remove("data");
+        }
+        if self.unique_field != "id" {
+            fields.shift_remove("id");
+        }
+        Some(Value::Object(fields))
+    }
+
     fn envelope(&self) -> (&[u8], &[u8]) {
         (&self.prefix, &self.suffix)
     }

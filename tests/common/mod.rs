@@ -2,6 +2,7 @@
 //! an isolated HOME so no test sees the developer's config or another test's state.
 //!
 //! Each file in `tests/` is one concern a user relies on, named for it: `bulk` (imports),
+//! `sync` (`bulk sync`: only what changed is sent, guarded deletions, the state),
 //! `clevertap_products` (its products import, limited by bytes), `bad_input`,
 //! `catalogs_and_items`, `assets_and_products` (catalogix), `enrichment_and_delta`, `profiles`,
 //! `http` (retries,
