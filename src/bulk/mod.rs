@@ -376,13 +376,11 @@ async fn deliver_all(
         .run(events_rx),
     );
     let progress = Progress::start(settings.progress, counters.clone(), track, input_size);
-    let limiter = limiter(settings);
+    let pace = pace(settings);
+    let limiter = pace.limiter.clone();
     let delivery = Arc::new(Delivery::new(
         target,
-        Pace {
-            throttle: Throttle::new(settings.rates, settings.batch_size, rates_store(settings)),
-            limiter: limiter.clone(),
-        },
+        pace,
         counters.clone(),
         events.clone(),
         halt.clone(),
@@ -426,13 +424,17 @@ async fn deliver_all(
     })
 }
 
-/// Requests in flight: fixed, or adapted to the service.
-fn limiter(settings: &Settings) -> Arc<Limiter> {
+/// How fast requests go: the rate limits, and requests in flight fixed or adapted to the
+/// service.
+fn pace(settings: &Settings) -> Pace {
     let controller = match settings.concurrency {
         Some(limit) => Controller::fixed(limit),
         None => Controller::adaptive(),
     };
-    Limiter::new(controller, settings.verbose && !settings.quiet)
+    Pace {
+        throttle: Throttle::new(settings.rates, settings.batch_size, rates_store(settings)),
+        limiter: Limiter::new(controller, settings.verbose && !settings.quiet),
+    }
 }
 
 /// Where the rate limits' state lives: shared with other catops processes using the same
