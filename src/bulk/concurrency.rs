@@ -10,7 +10,10 @@
 //!   with every further pushback until `MAX_HOLD` windows pass without any, so a service with
 //!   a hard capacity sees a few retries, not a storm.
 //! - A mean round trip above the tolerance (requests queueing in the service) cuts it in
-//!   proportion to the excess.
+//!   proportion to the excess, but never below `START`: a service close by queues some of
+//!   even 4 requests, yet with fewer it idles while we turn each answer around (only
+//!   pushback goes lower). Answers to requests sent before a cut are not judged again: they
+//!   queued behind the old limit.
 //!
 //! The rate limits (governor, `throttle`) still apply on top: a run held back by them never
 //! fills its limit, so the limit does not grow.
@@ -32,9 +35,9 @@ const RTT_TOLERANCE: f64 = 1.5;
 const BACKOFF: f64 = 0.75;
 /// Fewest answers that make a window: fewer say little about a round trip.
 const MIN_SAMPLES: u32 = 3;
-/// At or below this limit a long round trip is not a queue of ours: the path itself got
-/// slower, and its round trip is learnt again.
-const RELEARN_AT: usize = 2;
+/// At or below this limit a long round trip is not a queue of ours to cut (the limit goes no
+/// lower for it): the path itself got slower, and its round trip is learnt again.
+const RELEARN_AT: usize = START;
 /// Longest hold, in windows, between steps up after pushback; as many quiet windows end it.
 const MAX_HOLD: u32 = 64;
 
@@ -72,6 +75,8 @@ pub struct Controller {
     hold: u32,
     hold_left: u32,
     quiet: u32,
+    /// When the limit was last cut: answers to requests sent before then are stale.
+    cut_at: Duration,
     lowest: usize,
     highest: usize,
 }
@@ -107,6 +112,7 @@ impl Controller {
             hold: 1,
             hold_left: 0,
             quiet: 0,
+            cut_at: Duration::ZERO,
             lowest: limit,
             highest: limit,
         }
@@ -137,6 +143,8 @@ impl Controller {
             return None;
         }
         match sample {
+            // Sent before the last cut: it queued behind the old limit, already judged.
+            Sample::Answered(rtt) if now.saturating_sub(rtt) < self.cut_at => return None,
             Sample::Answered(rtt) => {
                 self.window.samples += 1;
                 self.window.rtt_sum += rtt.as_secs_f64();
@@ -161,6 +169,9 @@ impl Controller {
         );
         let change = self.decide(&window);
         if let Some(change) = &change {
+            if change.to < change.from {
+                self.cut_at = now;
+            }
             self.limit = change.to;
             self.lowest = self.lowest.min(change.to);
             self.highest = self.highest.max(change.to);
@@ -230,7 +241,7 @@ impl Controller {
         let share = (base * RTT_TOLERANCE / mean).max(0.5);
         let to = ((self.limit as f64 * share).floor() as usize)
             .min(self.limit.saturating_sub(1))
-            .max(1);
+            .max(START.min(self.limit));
         self.change(
             to,
             format!(
@@ -431,6 +442,45 @@ mod tests {
         );
         assert!(low >= 8, "keeps the service busy: {settled:?}");
         assert!(high <= 14, "does not pile up a queue: {settled:?}");
+    }
+
+    #[test]
+    fn a_service_close_by_keeps_a_short_queue_not_one_request() {
+        // Next door, 8 ms of serial work: every request beyond the first queues, yet with
+        // only one in flight the service would idle while we turn the answer around.
+        let mut controller = Controller::adaptive();
+        let limits = simulate(&mut controller, 200, serial_service(0.5, 8.0));
+        let settled = &limits[50..];
+        assert!(settled.iter().all(|&l| l >= 3), "{settled:?}");
+        assert!(settled.iter().all(|&l| l <= 8), "{settled:?}");
+    }
+
+    #[test]
+    fn answers_sent_before_a_cut_do_not_cut_again() {
+        let mut controller = Controller::adaptive();
+        let mut now = Duration::ZERO;
+        // Learn a 10 ms round trip at 4, then grow.
+        for _ in 0..3 {
+            controller.saturated();
+            now += Duration::from_millis(10);
+            for _ in 0..MIN_SAMPLES {
+                controller.observe(now, Sample::Answered(Duration::from_millis(10)));
+            }
+        }
+        let before = controller.limit();
+        // A long queue: one cut.
+        now += Duration::from_millis(100);
+        for _ in 0..MIN_SAMPLES {
+            controller.observe(now, Sample::Answered(Duration::from_millis(100)));
+        }
+        let cut = controller.limit();
+        assert!(cut < before, "{before} → {cut}");
+        // The rest of that queue answers later, as slowly: sent before the cut, not judged.
+        for step in 1..=10 {
+            let at = now + Duration::from_millis(10 * step);
+            controller.observe(at, Sample::Answered(Duration::from_millis(100)));
+        }
+        assert_eq!(controller.limit(), cut);
     }
 
     #[test]
