@@ -4,7 +4,8 @@
 # `catops sandbox serve --rate-limits off --state :memory:`. Writes BENCHMARKS.md.
 #
 #   bench/run.sh              # N = 1,000,000 rows
-#   N=2000 RATE_N=2000 GRID_N=2000 GRID_SECONDS=0 bench/run.sh   # the smoke run CI does
+#   N=2000 SMALL_N=500 RATE_N=1000 GRID_N=4000 GRID_SECONDS=0 GRID_LATENCIES="0 100" \
+#     GRID_PAIRS=1 CAP_LATENCY=20 bench/run.sh      # the smoke run CI does (.ci/run)
 #
 # The latency grid and the capacity run are bench/grid.sh (GRID_* and CAP_* settings there).
 #
