@@ -243,7 +243,7 @@ fn deletions_are_guarded_confirmed_and_leave_the_state() {
 }
 
 #[test]
-fn an_interrupted_sync_run_again_sends_only_what_was_not_accepted() {
+fn an_interrupted_sync_run_again_sends_only_what_was_not_accepted_and_none_runs_alongside() {
     let sandbox = Sandbox::start_with(&["--latency-ms", "40"]);
     let env = Env::new();
     env.write("p.csv", &product_csv(20_000));
@@ -274,6 +274,19 @@ fn an_interrupted_sync_run_again_sends_only_what_was_not_accepted() {
     let deadline = Instant::now() + Duration::from_secs(20);
     while sandbox.bulk_sizes("rastro").len() < 4 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
+    }
+    // A second sync of the catalog meanwhile is refused, dry run or not.
+    for extra in [None, Some("--dry-run")] {
+        let mut args = vec!["p.csv", "--catalog", "cat_demo"];
+        args.extend(extra);
+        let second = sync(&env, &sandbox, "sandbox", &args).expect_code(2);
+        assert!(
+            second
+                .error_line()
+                .contains("another `bulk sync` of this catalog is running"),
+            "{}",
+            second.error_line()
+        );
     }
     child.kill().unwrap();
     let mut stderr = String::new();

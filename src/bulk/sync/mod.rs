@@ -23,7 +23,7 @@ use crate::error::Failure;
 pub use baseline::baseline;
 use lookup::Lookup;
 pub use missing::{count_missing, delete_missing, Deletions, MaxDelete};
-pub use state::{open as open_state, Identity, Missing, Recorder};
+pub use state::{hold as hold_state, open as open_state, Identity, Missing, Recorder};
 
 /// Where the state of `identity`'s catalog lives unless `--state` says: under the data dir.
 pub fn default_state(identity: &Identity) -> Option<PathBuf> {

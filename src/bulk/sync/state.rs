@@ -71,6 +71,43 @@ fn connect(path: &Path) -> Result<Connection, Failure> {
     Ok(conn)
 }
 
+/// Held for a whole sync run: two syncs of one catalog at once would each send what the other
+/// is about to record, and one's `--delete-missing` would read the other's half-written state.
+/// The OS releases it when the process ends, however it ends.
+pub struct Held {
+    _lock: std::fs::File,
+}
+
+/// Takes `<state>.lock`: exclusively for a sync, shared for a dry run (which only reads).
+pub fn hold(path: &Path, read_only: bool) -> Result<Held, Failure> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|err| failure(path, err))?;
+    }
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock = PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .map_err(|err| failure(&lock, err))?;
+    let taken = match read_only {
+        true => file.try_lock_shared(),
+        false => file.try_lock(),
+    };
+    match taken {
+        Ok(()) => Ok(Held { _lock: file }),
+        // As a journal in use is: a usage error (exit 2), the run not started.
+        Err(std::fs::TryLockError::WouldBlock) => Err(Failure::usage(format!(
+            "another `bulk sync` of this catalog is running (it holds {})",
+            lock.display()
+        ))
+        .hint("a catalog takes one sync at a time: wait for it to finish")),
+        Err(std::fs::TryLockError::Error(err)) => Err(failure(&lock, err)),
+    }
+}
+
 /// Creates the state (and its directory) or checks that it is this identity's.
 pub fn open(path: &Path, identity: &Identity) -> Result<u64, Failure> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

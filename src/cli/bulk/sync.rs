@@ -91,6 +91,7 @@ pub async fn run(sync: SyncArgs, ctx: &Context) -> anyhow::Result<u8> {
             Failure::usage("no data directory to keep the sync state in: pass --state PATH")
         })?,
     };
+    let _one_at_a_time = sync::hold_state(&state, settings.dry_run)?;
     let mut held = sync::open_state(&state, &identity)?;
     if sync.baseline == Some(Baseline::Remote) {
         held = remote_baseline(ctx, &state, target.as_ref(), &identity).await?;
