@@ -67,11 +67,21 @@ ceiling() {
   count=$(echo "($best_ips * $GRID_SECONDS * 1.2) / 1000 + 1" | bc)
   count=$(( count < probe ? probe : count ))
   count=$(( count > BODIES ? BODIES : count ))
-  ROWS=$(( count * 1000 ))
-  [ "$count" = "$BODIES" ] && ROWS=$ROWS_ALL
-  cat=$(new_catalog ceiling)
-  wall=$(python3 bench/ceiling.py "$BASE/public/catalogs/$cat/items/bulk" "$TOKEN" "$WORK/bodies" "$count" "$CEIL_CONN")
-  verify "$cat" "$ROWS" ceiling
+  # A short probe underrates a far server (its start is most of it): while the run ends
+  # short of GRID_SECONDS with bodies to spare, it is sized again from its own rate.
+  local tries=0
+  while :; do
+    ROWS=$(( count * 1000 ))
+    [ "$count" = "$BODIES" ] && ROWS=$ROWS_ALL
+    cat=$(new_catalog ceiling)
+    wall=$(python3 bench/ceiling.py "$BASE/public/catalogs/$cat/items/bulk" "$TOKEN" "$WORK/bodies" "$count" "$CEIL_CONN")
+    verify "$cat" "$ROWS" ceiling
+    tries=$(( tries + 1 ))
+    [ "$(echo "$wall >= $GRID_SECONDS" | bc -l)" = 1 ] && break
+    [ "$count" = "$BODIES" ] || [ "$tries" = 3 ] && break
+    count=$(echo "$count * $GRID_SECONDS * 1.2 / $wall + 1" | bc)
+    count=$(( count > BODIES ? BODIES : count ))
+  done
   CEIL_IPS=$(echo "$ROWS / $wall" | bc -l)
   CEIL_WALL=$wall
   head -n $(( ROWS + 1 )) "$WORK/products.csv" > "$WORK/grid.csv"
@@ -102,9 +112,11 @@ echo ":memory:\`. The ceiling is \`bench/ceiling.py\` with prebuilt bodies at th
 echo "(of $CONNECTIONS) that was fastest in a probe of 40 bodies; its run is sized to last at"
 echo "least $GRID_SECONDS s (within the $ROWS_ALL rows generated), and every client then sends those"
 echo "same rows. The server is reset before each client, and each is verified to leave all rows."
+echo "The ceiling's client is Python and shares the machine's $(nproc) cores with the server, so where"
+echo "the server is CPU-bound (low latency) a client that costs less CPU can pass it (a ratio above 1)."
 echo
-echo "| latency ms | rows | ceiling items/s (connections) | catops items/s | catops / ceiling | catops in flight | httpx 8 in flight items/s | catops / httpx |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| latency ms | rows | ceiling s | ceiling items/s (connections) | catops items/s | catops / ceiling | catops in flight | httpx 8 in flight items/s | catops / httpx |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for latency in $GRID_LATENCIES; do
   echo "bench: grid at $latency ms" >&2
   serve --latency-ms "$latency"
@@ -128,7 +140,7 @@ for latency in $GRID_LATENCIES; do
     done
   fi
   kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
-  echo "| $latency | $ROWS | $(f "$CEIL_IPS" 0) ($CEIL_CONN) | $(f "$CATOPS_IPS" 0) | $(f "$(echo "$CATOPS_IPS / $CEIL_IPS" | bc -l)") | $RANGE | $(f "$HTTPX_IPS" 0) | $(f "$(echo "$CATOPS_IPS / $HTTPX_IPS" | bc -l)") |"
+  echo "| $latency | $ROWS | $(f "$CEIL_WALL" 1) | $(f "$CEIL_IPS" 0) ($CEIL_CONN) | $(f "$CATOPS_IPS" 0) | $(f "$(echo "$CATOPS_IPS / $CEIL_IPS" | bc -l)") | $RANGE | $(f "$HTTPX_IPS" 0) | $(f "$(echo "$CATOPS_IPS / $HTTPX_IPS" | bc -l)") |"
 done
 echo
 if [ -n "${PAIR_RATIOS:-}" ]; then
