@@ -114,6 +114,6 @@ fn a_capacity_limited_service_gets_every_row_with_few_retries() {
     );
     assert!(
         summary["concurrency"]["max"].as_u64().unwrap() > 4,
-        "{summary}"
+        "{summary}\n{log}"
     );
 }
