@@ -133,6 +133,7 @@ fn malformed_flags_and_the_profiles_own_headers_are_usage_errors_before_any_requ
             "--paginate follows the pages of a GET",
         ),
         (vec!["/x", "-o", "csv"], "catops api prints JSON"),
+        (vec!["/x", "--columns", "id"], "--columns does not apply"),
     ] {
         let run = api(&env, &replay.url, "sandbox", &args).expect_code(2);
         assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);

@@ -153,6 +153,11 @@ impl Context {
         self.printer.format
     }
 
+    /// Whether `--columns` was given.
+    pub fn has_columns(&self) -> bool {
+        self.printer.columns.is_some()
+    }
+
     pub fn jq(&self) -> Option<&JqFilter> {
         self.printer.jq.as_deref()
     }

@@ -48,6 +48,14 @@ pub struct ApiArgs {
 
 pub async fn run(args: ApiArgs, ctx: &Context) -> anyhow::Result<u8> {
     let style = Style::of(ctx.format())?;
+    if ctx.has_columns() {
+        // The reply is the vendor's, whatever its shape: fields are picked with --jq.
+        return Err(Failure::usage(
+            "catops api prints the vendor's reply as it is: --columns does not apply",
+        )
+        .hint("pick fields with --jq, e.g. --jq '.items[] | {sku, price}'")
+        .into());
+    }
     let fields = request::fields(&args.raw_fields, &args.fields)?;
     let method = match &args.method {
         Some(name) => Method::from_bytes(name.to_ascii_uppercase().as_bytes())
