@@ -5,9 +5,10 @@
 #
 #   bench/run.sh              # N = 1,000,000 rows
 #   N=2000 SMALL_N=500 RATE_N=1000 GRID_N=4000 GRID_SECONDS=0 GRID_LATENCIES="0 100" \
-#     GRID_PAIRS=1 CAP_LATENCY=20 bench/run.sh      # the smoke run CI does (.ci/run)
+#     GRID_PAIRS=1 CAP_LATENCY=20 SYNC_N=2000 BIG_N=5000 bench/run.sh   # CI's smoke run (.ci/run)
 #
-# The latency grid and the capacity run are bench/grid.sh (GRID_* and CAP_* settings there).
+# The latency grid and the capacity run are bench/grid.sh (GRID_* and CAP_* settings there);
+# `bulk sync` is bench/sync.sh (SYNC_N, BIG_N).
 #
 # Needs: python3 with requests and httpx, hyperfine, bc, curl, /usr/bin/time.
 set -euo pipefail
@@ -174,5 +175,7 @@ times() { if [ "$(echo "$2 > 0" | bc -l)" = 1 ]; then f "$(echo "$1 / $2" | bc -
   echo "  (ratio $(f "$(echo "$GET_MS / $CURL_MS" | bc -l)"))."
   echo
   CATOPS=$CATOPS WORK=$WORK bench/grid.sh
+  echo
+  CATOPS=$CATOPS bench/sync.sh
 } > "$OUT"
 cat "$OUT"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `bulk sync` benchmark (issue 17 item 6), two measures, printed as a Markdown fragment on stdout
-# (bench/run.sh may append it to BENCHMARKS.md):
+# (bench/run.sh appends it to BENCHMARKS.md):
 #
 # 1. A feed of SYNC_N rows (default 100,000) with 1% of rows changed, into batch's `demo`
 #    catalog against the sandbox's enforced limits (5 requests/s, 1000 items/s): `bulk sync`
@@ -77,7 +77,8 @@ timed big_sync "$CATOPS" "${RASTRO[@]}" bulk sync "$WORK/big.csv" --catalog cat_
 [ "$(field big_sync unchanged)" = "$BIG_N" ] || { echo "bench: the unchanged sync sent rows" >&2; exit 1; }
 timed small_sync "$CATOPS" "${RASTRO[@]}" bulk sync "$WORK/feed.csv" --catalog cat_demo
 
-ratio() { echo "scale=2; $1 / $2" | bc -l; }
+# ratio A B: A / B, or n/a when B is 0 (a smoke run too short to measure).
+ratio() { if [ "$(echo "$2 > 0" | bc -l)" = 1 ]; then echo "scale=2; $1 / $2" | bc -l; else echo "n/a"; fi; }
 mb() { echo "scale=1; $1 / 1024" | bc -l; }
 cat <<EOF
 ## bulk sync
