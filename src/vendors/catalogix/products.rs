@@ -306,9 +306,10 @@ impl ItemPages for Client {
         DEFAULT_PRODUCTS_PAGE
     }
 
-    /// The documented fields, and the name attribute the docs' examples use.
+    /// The documented list's fields (`Category` is in its example and the insert docs'), and
+    /// `parent_code`, which every inserted product has.
     fn table_columns(&self) -> &'static [&'static str] {
-        &["product_code", "parent_code", "status", "Product Name"]
+        &["product_code", "parent_code", "status", "Category"]
     }
 }
 
