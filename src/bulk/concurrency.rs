@@ -10,12 +10,12 @@
 //!   with every further pushback until `MAX_HOLD` windows pass without any, so a service with
 //!   a hard capacity sees a few retries, not a storm.
 //! - A mean round trip above the tolerance (requests queueing in the service) cuts it in
-//!   proportion to the excess, but never below `START`: a service close by queues some of
-//!   even 4 requests, yet with fewer it idles while we turn each answer around (only
+//!   proportion to the excess, but never below `QUEUE_FLOOR` (4): a service close by queues
+//!   some of even 4 requests, yet with fewer it idles while we turn each answer around (only
 //!   pushback goes lower). Answers to requests sent before a cut are not judged again: they
 //!   queued behind the old limit.
 //!
-//! The rate limits (governor, `throttle`) still apply on top: a run held back by them never
+//! The rate limits (`throttle`, `gcra`) still apply on top: a run held back by them never
 //! fills its limit, so the limit does not grow.
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -35,9 +35,10 @@ const RTT_TOLERANCE: f64 = 1.5;
 const BACKOFF: f64 = 0.75;
 /// Fewest answers that make a window: fewer say little about a round trip.
 const MIN_SAMPLES: u32 = 3;
-/// At or below this limit a long round trip is not a queue of ours to cut (the limit goes no
-/// lower for it): the path itself got slower, and its round trip is learnt again.
-const RELEARN_AT: usize = START;
+/// Latency alone never cuts the limit below this (only pushback does): at or below it a long
+/// round trip is not a queue of ours to cut, but the path itself got slower, and its round
+/// trip is learnt again.
+const QUEUE_FLOOR: usize = START;
 /// Longest hold, in windows, between steps up after pushback; as many quiet windows end it.
 const MAX_HOLD: u32 = 64;
 
@@ -185,7 +186,7 @@ impl Controller {
         if let Some(mean) = mean {
             // A base that only ever falls does not follow our own queue upwards.
             let relearn =
-                self.limit <= RELEARN_AT && base.is_some_and(|b| mean > b * RTT_TOLERANCE);
+                self.limit <= QUEUE_FLOOR && base.is_some_and(|b| mean > b * RTT_TOLERANCE);
             if relearn {
                 self.slow_start = true;
             }
@@ -241,7 +242,7 @@ impl Controller {
         let share = (base * RTT_TOLERANCE / mean).max(0.5);
         let to = ((self.limit as f64 * share).floor() as usize)
             .min(self.limit.saturating_sub(1))
-            .max(START.min(self.limit));
+            .max(QUEUE_FLOOR.min(self.limit));
         self.change(
             to,
             format!(

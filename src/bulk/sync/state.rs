@@ -71,6 +71,13 @@ fn connect(path: &Path) -> Result<Connection, Failure> {
     Ok(conn)
 }
 
+fn create_parent(path: &Path) -> Result<(), Failure> {
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => std::fs::create_dir_all(dir).map_err(|err| failure(path, err)),
+        None => Ok(()),
+    }
+}
+
 /// Held for a whole sync run: two syncs of one catalog at once would each send what the other
 /// is about to record, and one's `--delete-missing` would read the other's half-written state.
 /// The OS releases it when the process ends, however it ends.
@@ -80,9 +87,7 @@ pub struct Held {
 
 /// Takes `<state>.lock`: exclusively for a sync, shared for a dry run (which only reads).
 pub fn hold(path: &Path, read_only: bool) -> Result<Held, Failure> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|err| failure(path, err))?;
-    }
+    create_parent(path)?;
     let mut name = path.as_os_str().to_owned();
     name.push(".lock");
     let lock = PathBuf::from(name);
@@ -110,9 +115,7 @@ pub fn hold(path: &Path, read_only: bool) -> Result<Held, Failure> {
 
 /// Creates the state (and its directory) or checks that it is this identity's.
 pub fn open(path: &Path, identity: &Identity) -> Result<u64, Failure> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|err| failure(path, err))?;
-    }
+    create_parent(path)?;
     let mut conn = connect(path)?;
     let tx = conn.transaction().map_err(|err| failure(path, err))?;
     tx.execute_batch(
