@@ -219,7 +219,7 @@ impl Context {
         let vendor = vendors::vendor(profile.vendor);
         let needs_catalog = matches!(
             request.operation,
-            Operation::BulkUpsert | Operation::BulkRemove | Operation::ItemsDelete
+            Operation::BulkUpsert | Operation::BulkRemove
         );
         if needs_catalog {
             request.catalog = request.catalog.or_else(|| vendor.default_catalog(&profile));
@@ -277,17 +277,7 @@ impl Context {
     ) -> anyhow::Result<(Selected, Http)> {
         let profile = &selected.profile;
         let vendor = profile.vendor;
-        let able = op.vendors();
-        if !able.contains(&vendor) {
-            let able: Vec<&str> = able.iter().map(|v| v.name()).collect();
-            return Err(Failure::usage(format!(
-                "`{}` is not available for {vendor} (profile '{}')",
-                op.command(),
-                selected.name
-            ))
-            .hint(format!("vendors that can: {}", able.join(", ")))
-            .into());
-        }
+        able(op, op.command(), &selected)?;
         let configured = self.configured_base_url(profile);
         let base_url = if configured == EMBEDDED {
             embedded_base_url(profile).await?
@@ -338,4 +328,19 @@ async fn embedded_base_url(_profile: &Profile) -> anyhow::Result<String> {
             .hint("build with the default features, or point base_url at a `catops sandbox serve`")
             .into(),
     )
+}
+
+/// Usage error unless the profile's vendor can do `op`; `command` names it as the user typed
+/// it (`bulk sync` runs as a bulk upsert).
+pub fn able(op: Operation, command: &str, selected: &Selected) -> Result<(), Failure> {
+    let able = op.vendors();
+    if able.contains(&selected.profile.vendor) {
+        return Ok(());
+    }
+    let able: Vec<&str> = able.iter().map(|v| v.name()).collect();
+    Err(Failure::usage(format!(
+        "`{command}` is not available for {} (profile '{}')",
+        selected.profile.vendor, selected.name
+    ))
+    .hint(format!("vendors that can: {}", able.join(", "))))
 }

@@ -234,20 +234,9 @@ async fn delete(
     let mut token = None;
     let mut deleted = Vec::with_capacity(count);
     for part in ids.chunks(endpoint.max_items()) {
-        let (prefix, suffix) = endpoint.envelope();
-        let mut body = prefix.to_vec();
-        for (n, id) in part.iter().enumerate() {
-            let mut fields = Map::new();
-            fields.insert("id".into(), Value::String(id.clone()));
-            let item = endpoint
-                .item(fields)
-                .map_err(|(reason, _)| Failure::usage(format!("item {id}: {reason}")))?;
-            if n > 0 {
-                body.push(b',');
-            }
-            serde_json::to_writer(&mut body, &item)?;
-        }
-        body.extend_from_slice(suffix);
+        let body = endpoint
+            .removal_body(part)
+            .map_err(|(id, reason)| Failure::usage(format!("item {id}: {reason}")))?;
         let reply = endpoint.send(body.into()).await?;
         if let Some((index, reason)) = reply.refused.first() {
             let id = part.get(*index).map_or("?", String::as_str);

@@ -606,6 +606,27 @@ pub trait BulkEndpoint: Send + Sync {
     /// The bytes before and after the comma-joined items of a request body.
     fn envelope(&self) -> (&[u8], &[u8]);
 
+    /// A request body of the items `{"id": <id>}` maps to, for an endpoint that removes
+    /// (`items delete`, `bulk sync --delete-missing`); an id the vendor's rules refuse comes
+    /// back with the reason.
+    fn removal_body(&self, ids: &[String]) -> Result<Vec<u8>, (String, String)> {
+        let (prefix, suffix) = self.envelope();
+        let mut body = prefix.to_vec();
+        for (n, id) in ids.iter().enumerate() {
+            let mut fields = Map::new();
+            fields.insert("id".to_string(), Value::String(id.clone()));
+            let item = self
+                .item(fields)
+                .map_err(|(reason, _)| (id.clone(), reason))?;
+            if n > 0 {
+                body.push(b',');
+            }
+            crate::json_writer::write(&item, &mut body);
+        }
+        body.extend_from_slice(suffix);
+        Ok(body)
+    }
+
     fn send(&self, body: bytes::Bytes) -> BoxFuture<'_, Result<BulkReply, ApiError>>;
 
     /// batch: the summary names the last indexing token.

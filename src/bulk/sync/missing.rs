@@ -7,8 +7,6 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
-
 use super::super::throttle::Throttle;
 use super::super::{rates_store, Settings};
 use super::state::Missing;
@@ -103,26 +101,15 @@ pub async fn delete_missing(
     } = deletions;
     let per_request = remover.max_items().min(settings.batch_size).max(1);
     let throttle = Throttle::new(settings.rates, per_request, rates_store(settings));
-    let (prefix, suffix) = remover.envelope();
     let mut deleted = 0u64;
     loop {
         let keys = missing.next(per_request)?;
         if keys.is_empty() {
             return Ok(deleted);
         }
-        let mut body = prefix.to_vec();
-        for (i, key) in keys.iter().enumerate() {
-            if i > 0 {
-                body.push(b',');
-            }
-            let mut fields = Map::new();
-            fields.insert("id".to_string(), Value::String(key.clone()));
-            let item = remover.item(fields).map_err(|(reason, _)| {
-                Failure::new(exit::FAILURE, format!("cannot delete {key}: {reason}"))
-            })?;
-            crate::json_writer::write(&item, &mut body);
-        }
-        body.extend_from_slice(suffix);
+        let body = remover.removal_body(&keys).map_err(|(key, reason)| {
+            Failure::new(exit::FAILURE, format!("cannot delete {key}: {reason}"))
+        })?;
         let sent = tokio::select! {
             sent = async {
                 throttle.acquire(keys.len()).await;

@@ -137,18 +137,11 @@ pub async fn run(sync: SyncArgs, ctx: &Context) -> anyhow::Result<u8> {
 
 /// `bulk sync` is `bulk upsert` with a state: the vendors that upsert in bulk sync.
 fn check_vendor(ctx: &Context) -> anyhow::Result<()> {
-    let selected = ctx.selected()?;
-    let able = Operation::BulkUpsert.vendors();
-    if able.contains(&selected.profile.vendor) {
-        return Ok(());
-    }
-    let able: Vec<&str> = able.iter().map(|v| v.name()).collect();
-    Err(Failure::usage(format!(
-        "`bulk sync` is not available for {} (profile '{}')",
-        selected.profile.vendor, selected.name
-    ))
-    .hint(format!("vendors that can: {}", able.join(", ")))
-    .into())
+    Ok(crate::cli::context::able(
+        Operation::BulkUpsert,
+        "bulk sync",
+        &ctx.selected()?,
+    )?)
 }
 
 /// `--delete-missing`: the vendor's remove action, where it has one; the input read twice, so
