@@ -30,19 +30,7 @@ serve() {
   ROOT_URL=$(awk '{print $NF}' "$out")
   BASE=$ROOT_URL/rastro/api
 }
-api() { "$CATOPS" -p sandbox --base-url "$BASE" api "$@"; }
-reset_server() { curl -sf -X POST -H "Authorization: Bearer $TOKEN" "$ROOT_URL/_sandbox/reset" > /dev/null; }
-new_catalog() {
-  reset_server
-  api -X POST /public/catalogs --jq .id -d '{"name":"'"$1"'","unique_id_field":"sku","schema_definition":{"fields":[
-    {"name":"sku","type":"string"},{"name":"title","type":"string"},{"name":"price","type":"number"},
-    {"name":"brand","type":"string"},{"name":"description","type":"string"}]}}'
-}
-verify() {
-  local held
-  held=$(api "/public/catalogs/$1/items?limit=1" --jq .total)
-  [ "$held" = "$2" ] || { echo "bench: $3 left $held of $2 items" >&2; exit 1; }
-}
+source bench/sandbox.sh
 # seconds COMMAND...: wall seconds of a command, its stdout to $WORK/last.out.
 seconds() {
   local start

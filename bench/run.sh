@@ -45,31 +45,19 @@ BYTES=$(stat -c %s "$WORK/products.csv")
 for _ in $(seq 100); do [ -s "$WORK/server.out" ] && break; sleep 0.05; done
 ROOT_URL=$(awk '{print $NF}' "$WORK/server.out")
 BASE=$ROOT_URL/rastro/api
-api() { "$CATOPS" -p sandbox --base-url "$BASE" api "$@"; }
-new_catalog() {
-  api -X POST /public/catalogs --jq .id -d '{"name":"'"$1"'","unique_id_field":"sku","schema_definition":{"fields":[
-    {"name":"sku","type":"string"},{"name":"title","type":"string"},{"name":"price","type":"number"},
-    {"name":"brand","type":"string"},{"name":"description","type":"string"}]}}'
-}
-count_items() { api "/public/catalogs/$1/items?limit=1" --jq .total; }
-# Every client meets the same server state: seeded, without the rows of the clients before it.
-reset_server() {
-  curl -sf -X POST -H 'Authorization: Bearer sandbox-token' "$ROOT_URL/_sandbox/reset" > /dev/null
-}
+source bench/sandbox.sh
 
 # run NAME ROWS COMMAND...: times a client against a freshly reset server and a new catalog
 # ({catalog} in COMMAND), checks the server then holds all rows. Of several runs of a client
 # the fastest is kept (wall, and that run's CPU), and the highest peak RSS.
 declare -A WALL CPU RSS
 run() {
-  local name=$1 rows=$2 catalog held; shift 2
+  local name=$1 rows=$2 catalog; shift 2
   echo "bench: $name" >&2
-  reset_server
   catalog=$(new_catalog "$name")
   /usr/bin/time -f "%e %U %S %M" -o "$WORK/$name.time" "${@//\{catalog\}/$catalog}" > "$WORK/$name.out"
   read -r wall user sys rss < "$WORK/$name.time"
-  held=$(count_items "$catalog")
-  [ "$held" = "$rows" ] || { echo "bench: $name left $held of $rows items" >&2; exit 1; }
+  verify "$catalog" "$rows" "$name"
   if [ -z "${WALL[$name]:-}" ] || [ "$(echo "$wall < ${WALL[$name]}" | bc -l)" = 1 ]; then
     WALL[$name]=$wall
     CPU[$name]=$(echo "$user + $sys" | bc -l)
@@ -81,11 +69,9 @@ echo "bench: ceiling (the same $N items as prebuilt bodies, at 4 to 64 connectio
 BODIES=$(python3 bench/make_bodies.py "$WORK/products.csv" "$WORK/bodies")
 CEILING_WALL=
 for conn in 4 8 16 32 64; do
-  reset_server
   C4=$(new_catalog ceiling)
   wall=$(python3 bench/ceiling.py "$BASE/public/catalogs/$C4/items/bulk" sandbox-token "$WORK/bodies" "$BODIES" "$conn")
-  held=$(count_items "$C4")
-  [ "$held" = "$N" ] || { echo "bench: the ceiling left $held of $N items" >&2; exit 1; }
+  verify "$C4" "$N" "the ceiling"
   if [ -z "$CEILING_WALL" ] || [ "$(echo "$wall < $CEILING_WALL" | bc -l)" = 1 ]; then
     CEILING_WALL=$wall
     CEILING_CONN=$conn
