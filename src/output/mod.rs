@@ -309,8 +309,10 @@ fn pick(columns: &[String], value: &Value) -> Value {
 /// A rendered table on stdout, through the pager when it is longer than the terminal.
 fn show_table(screen: &Screen, mut text: String, out: &mut impl Write) -> io::Result<()> {
     text.push('\n');
-    match &screen.pager {
-        Some(command) if pager::long(&text, screen.height) => pager::show(&text, command, out),
+    let long = screen.pages && pager::long(&text, screen.height);
+    let env = |name: &str| std::env::var(name).ok();
+    match long.then(|| pager::choose(&env, true, pager::on_path("less"))) {
+        Some(Some(command)) => pager::show(&text, &command, out),
         _ => out.write_all(text.as_bytes()),
     }
 }

@@ -1,11 +1,9 @@
 //! What the screen a table is printed on allows: its width and height, whether it can show
-//! box-drawing characters, and the pager long tables go through. Read once from the terminal
+//! box-drawing characters, and whether long tables may be paged. Read once from the terminal
 //! and the environment; the decisions are pure functions of what was read, so they are tested
 //! without a terminal.
 
 use std::io::{self, IsTerminal};
-
-use super::pager;
 
 /// Where no terminal says otherwise (output piped, a zero-size pty) and `COLUMNS` is unset.
 pub const DEFAULT_WIDTH: usize = 80;
@@ -18,8 +16,9 @@ pub struct Screen {
     pub height: Option<usize>,
     /// Plain ASCII borders and `...`: `TERM=dumb` or a locale that is not UTF-8.
     pub ascii: bool,
-    /// The pager long tables go through: only when stdout is a terminal.
-    pub pager: Option<Vec<String>>,
+    /// Whether long tables may go through a pager: tables, on a terminal. Which pager is
+    /// found only when a table is long, not at start-up.
+    pub pages: bool,
 }
 
 impl Default for Screen {
@@ -28,14 +27,14 @@ impl Default for Screen {
             width: DEFAULT_WIDTH,
             height: None,
             ascii: false,
-            pager: None,
+            pages: false,
         }
     }
 }
 
 impl Screen {
-    /// The screen stdout is, from the terminal and `COLUMNS`, `TERM`, the locale variables and
-    /// the pager variables. `tables` false (another format) skips the pager search.
+    /// The screen stdout is, from the terminal and `COLUMNS`, `TERM` and the locale variables.
+    /// `tables` false (another format) never pages.
     pub fn detect(tables: bool) -> Screen {
         let env = |name: &str| std::env::var(name).ok();
         let stdout = io::stdout();
@@ -45,16 +44,11 @@ impl Screen {
             Some((terminal_size::Width(w), terminal_size::Height(h))) => (Some(w), Some(h)),
             None => (None, None),
         };
-        let pager = if tables && tty {
-            pager::choose(&env, tty, pager::on_path("less"))
-        } else {
-            None
-        };
         Screen {
             width: width(tty_width, env("COLUMNS").as_deref()),
             height: tty_height.filter(|&h| h > 0).map(usize::from),
             ascii: ascii(&env),
-            pager,
+            pages: tables && tty,
         }
     }
 
