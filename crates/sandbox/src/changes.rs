@@ -100,8 +100,13 @@ pub fn record_change(tx: &Transaction, changes: Changes) -> rusqlite::Result<()>
     }
     let count = |kind: &str| rows.iter().filter(|c| c.change_type() == kind).count() as i64;
     let (new, changed, deleted) = (count("new"), count("changed"), count("deleted"));
-    // The kept count: counting the catalog's rows made every write slower as it grew.
-    let (total, _) = crate::rastro::store::item_count(tx, &changes.catalog)?;
+    // The kept count (counting the catalog's rows made every write slower as it grew), read
+    // here, not through rastro's store, which imports this module: no cycles (tests/layout.rs).
+    let total: i64 = tx.query_row(
+        "SELECT COALESCE((SELECT items FROM rastro_item_counts WHERE catalog_id = ?1), 0)",
+        [&changes.catalog],
+        |row| row.get(0),
+    )?;
     let sources: Vec<String> = {
         let mut stmt =
             tx.prepare_cached("SELECT id FROM catalogian_sources WHERE follows_catalog = ?1")?;
